@@ -1,0 +1,33 @@
+# Every target creates or reuses the project virtualenv by itself.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[sandbox,test]'
+	touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install vpcctl with the sandbox and test tools
+
+demo: $(STAMP)  ## build fargate-privatelink in the local sandbox, show it, tear it down
+	bash scripts/demo.sh $(BIN)
+
+test: $(STAMP)  ## run the test suite
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+bench: $(STAMP)  ## wall time and API calls per command against the bare emulator
+	$(BIN)/python benchmarks/bench.py
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache

@@ -1,0 +1,3 @@
+from vpcctl.cli import main
+
+main()

@@ -1,0 +1,144 @@
+"""One boto3 session, one lazily created client per service, API call counting."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from collections import Counter
+from typing import Any
+
+import boto3
+import botocore.exceptions
+from botocore.config import Config
+
+from vpcctl.errors import AwsError, VpcctlError
+
+# Members through which AWS create calls accept an idempotency token.
+TOKEN_MEMBERS = ("ClientToken", "clientToken", "CallerReference", "CreatorRequestId")
+
+
+def resolve_region(flag: str | None, scenario_region: str | None) -> str:
+    """--region, then the SDK's variables, then the scenario's own region."""
+    return (
+        flag or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or scenario_region or "us-east-1"
+    )
+
+
+class Aws:
+    """Clients for one account and region, shared by every thread of a run."""
+
+    def __init__(
+        self,
+        region: str,
+        profile: str | None = None,
+        endpoint_url: str | None = None,
+        retry_mode: str = "standard",
+        max_attempts: int = 8,
+        static_credentials: bool = False,
+    ) -> None:
+        dummy = {"aws_access_key_id": "sandbox", "aws_secret_access_key": "sandbox"} if static_credentials else {}
+        try:
+            self.session = boto3.Session(profile_name=profile, region_name=region, **dummy)
+        except botocore.exceptions.ProfileNotFound as exc:
+            raise VpcctlError(str(exc), hint="check --profile / AWS_PROFILE against ~/.aws/config") from None
+        self.region = region
+        self.endpoint_url = endpoint_url
+        self.config = Config(
+            retries={"mode": retry_mode, "max_attempts": max_attempts},
+            user_agent_extra="vpcctl",
+            connect_timeout=10,
+            read_timeout=60,
+        )
+        self.calls: Counter[str] = Counter()
+        self.started = time.monotonic()
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self.session.events.register("before-call", self._count)
+
+    def _count(self, model: Any, **_: Any) -> None:
+        self.calls[f"{model.service_model.service_name}:{model.name}"] += 1
+
+    def client(self, service: str) -> Any:
+        with self._lock:  # boto3 sessions are not thread-safe; clients are
+            if service not in self._clients:
+                self._clients[service] = self.session.client(
+                    service, endpoint_url=self.endpoint_url, config=self.config
+                )
+            return self._clients[service]
+
+    @property
+    def account_id(self) -> str:
+        return self.client("sts").get_caller_identity()["Account"]
+
+
+def with_token(client: Any, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Add a fresh idempotency token if the operation takes one.
+
+    The token is made once per creation; botocore resends the same parameters on
+    every retry of the call, so a retry after a lost response creates nothing twice.
+    """
+    members = client.meta.service_model.operation_model(operation).input_shape.members
+    for name in TOKEN_MEMBERS:
+        if name in members and name not in params:
+            return {**params, name: uuid.uuid4().hex}
+    return params
+
+
+def error_code(exc: BaseException) -> str:
+    if isinstance(exc, botocore.exceptions.ClientError):
+        return str(exc.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def is_not_found(exc: BaseException) -> bool:
+    code = error_code(exc)
+    return "NotFound" in code or code in (
+        "NoSuchEntity",
+        "ResourceNotFoundException",
+        "ClusterNotFoundException",
+        "ServiceNotFoundException",
+        "NoSuchHostedZone",
+        "NotFoundException",
+        "ServiceNotActiveException",
+        "LoadBalancerNotFound",
+        "TargetGroupNotFound",
+        "ListenerNotFound",
+    )
+
+
+def translate(exc: BaseException) -> VpcctlError:
+    """Turn a botocore error into one of ours, keeping AWS's own code and words."""
+    if isinstance(exc, VpcctlError):
+        return exc
+    if isinstance(exc, botocore.exceptions.ClientError):
+        err = exc.response.get("Error", {})
+        return AwsError(
+            str(err.get("Code", "Error")),
+            str(err.get("Message", "")),
+            exc.operation_name,
+            hint=HINTS.get(str(err.get("Code", ""))),
+        )
+    if isinstance(exc, botocore.exceptions.NoCredentialsError):
+        return VpcctlError(
+            "no AWS credentials found",
+            hint="set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or use --sandbox",
+        )
+    if isinstance(exc, botocore.exceptions.EndpointConnectionError):
+        return VpcctlError(str(exc), hint="is the endpoint up? for the sandbox: vpcctl sandbox start")
+    if isinstance(exc, botocore.exceptions.WaiterError):
+        reason = exc.last_response.get("Error", {}).get("Message") if exc.last_response else None
+        return VpcctlError(f"{exc.name}: {reason or exc.kwargs.get('reason', str(exc))}")
+    if isinstance(exc, botocore.exceptions.BotoCoreError):
+        return VpcctlError(str(exc))
+    return VpcctlError(f"{type(exc).__name__}: {exc}")
+
+
+HINTS = {
+    "UnauthorizedOperation": "the credentials in use lack this permission",
+    "AccessDenied": "the credentials in use lack this permission",
+    "AccessDeniedException": "the credentials in use lack this permission",
+    "VpcLimitExceeded": "the account is at its VPC quota; remove a VPC or raise the quota",
+    "DependencyViolation": "something outside the deployment still uses this resource",
+}

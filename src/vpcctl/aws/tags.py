@@ -1,0 +1,41 @@
+"""Ownership tags: how vpcctl finds what a deployment owns without a state file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+DEPLOYMENT = "vpcctl:deployment"
+SCENARIO = "vpcctl:scenario"
+LOGICAL_ID = "vpcctl:logical-id"
+
+
+def ownership(deployment: str, scenario: str, logical_id: str, name: str) -> dict[str, str]:
+    return {DEPLOYMENT: deployment, SCENARIO: scenario, LOGICAL_ID: logical_id, "Name": name}
+
+
+def as_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    """EC2, ELB, IAM style: [{'Key': k, 'Value': v}]."""
+    return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+
+def as_lower_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    """ECS style: [{'key': k, 'value': v}]."""
+    return [{"key": k, "value": v} for k, v in tags.items()]
+
+
+def to_dict(tags: list[dict[str, Any]] | None) -> dict[str, str]:
+    out = {}
+    for tag in tags or []:
+        key = tag.get("Key", tag.get("key"))
+        value = tag.get("Value", tag.get("value", ""))
+        if key is not None:
+            out[str(key)] = str(value)
+    return out
+
+
+def ec2_filter(deployment: str) -> list[dict[str, Any]]:
+    return [{"Name": f"tag:{DEPLOYMENT}", "Values": [deployment]}]
+
+
+def owned_by(tags: dict[str, str], deployment: str) -> bool:
+    return tags.get(DEPLOYMENT) == deployment

@@ -1,0 +1,452 @@
+"""Command line: parse, call the library, render. No boto3 here (it loads lazily)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+from vpcctl import errors
+from vpcctl.errors import BadInput, VpcctlError
+
+EXIT_CODES = """\b
+Exit codes:
+  0    done
+  1    AWS refused a call or a step failed
+  2    bad input (nothing in AWS was touched)
+  3    timed out waiting for readiness (what exists stays; run `up` again)
+  4    teardown could not remove everything (what is left is listed)
+  130  interrupted"""
+
+
+@dataclass
+class Settings:
+    region: str | None = None
+    profile: str | None = None
+    endpoint_url: str | None = None
+    sandbox: bool = False
+    output: str = "table"
+    quiet: bool = False
+    verbose: bool = False
+    stats: bool = False
+    parallelism: int = 8
+
+    def aws(self, scenario_region: str | None) -> Any:
+        from vpcctl.aws import Aws, resolve_region
+
+        region = resolve_region(self.region, scenario_region)
+        endpoint = self.endpoint_url
+        if self.sandbox and not endpoint:
+            from vpcctl import sandbox
+
+            endpoint = sandbox.endpoint()
+        # The emulator accepts any key: never send real credentials to it.
+        local = self.sandbox or _is_loopback(endpoint)
+        return Aws(region, None if local else self.profile, endpoint, static_credentials=local)
+
+    @property
+    def poll_interval(self) -> float:
+        configured = os.environ.get("VPCCTL_POLL_INTERVAL")
+        if configured:
+            return float(configured)
+        return 0.5 if self.sandbox or _is_loopback(self.endpoint_url) else 5.0
+
+
+def _is_loopback(endpoint: str | None) -> bool:
+    return bool(endpoint) and any(h in str(endpoint) for h in ("://127.", "://localhost", "://[::1]"))
+
+
+class Group(click.Group):
+    """Turns vpcctl errors into one line, a hint and the documented exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except VpcctlError as exc:
+            _fail(exc)
+        except KeyboardInterrupt:
+            _fail(errors.Interrupted("interrupted"))
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)  # in the order they are defined
+
+
+def _fail(exc: VpcctlError) -> None:
+    click.echo(f"error: {exc.message}", err=True)
+    if exc.hint:
+        click.echo(f"hint: {exc.hint}", err=True)
+    sys.exit(exc.exit_code)
+
+
+def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """Global options are accepted before or after the command, as with the AWS CLI."""
+    if value is not None and value is not False and param.name:
+        setattr(ctx.ensure_object(Settings), param.name, value)
+
+
+GLOBAL_OPTIONS = [
+    click.option(
+        "--region",
+        callback=_remember,
+        expose_value=False,
+        help="AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, then the scenario's).",
+    ),
+    click.option("--profile", callback=_remember, expose_value=False, help="AWS profile (default: AWS_PROFILE)."),
+    click.option(
+        "--endpoint-url",
+        callback=_remember,
+        expose_value=False,
+        help="Send AWS calls here (default: AWS_ENDPOINT_URL).",
+    ),
+    click.option(
+        "--sandbox",
+        is_flag=True,
+        envvar="VPCCTL_SANDBOX",
+        callback=_remember,
+        expose_value=False,
+        help="Use the local sandbox (see `vpcctl sandbox`); also VPCCTL_SANDBOX=1.",
+    ),
+    click.option(
+        "--output",
+        "-o",
+        type=click.Choice(["table", "json"]),
+        callback=_remember,
+        expose_value=False,
+        help="table (default), or json: nothing but JSON on stdout.",
+    ),
+    click.option(
+        "-q", "--quiet", is_flag=True, callback=_remember, expose_value=False, help="Print only results and errors."
+    ),
+    click.option(
+        "-v", "--verbose", is_flag=True, callback=_remember, expose_value=False, help="Print every step as it starts."
+    ),
+    click.option(
+        "--stats",
+        is_flag=True,
+        callback=_remember,
+        expose_value=False,
+        help="Print the AWS API calls made, by operation, and the wall time.",
+    ),
+    click.option(
+        "--parallelism",
+        type=click.IntRange(1, 32),
+        callback=_remember,
+        expose_value=False,
+        help="Steps run side by side at most (default 8).",
+    ),
+]
+
+
+def global_options(f: Any) -> Any:
+    for option in reversed(GLOBAL_OPTIONS):
+        f = option(f)
+    return f
+
+
+@click.group(cls=Group, epilog=EXIT_CODES, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="vpcctl")
+@global_options
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Build AWS network topologies from scenario files, wait until they serve,
+    show them, and remove every trace of them again."""
+    ctx.ensure_object(Settings)
+
+
+def name_option(f: Any) -> Any:
+    return click.option(
+        "--name",
+        "deployment",
+        help="Deployment name (default: the scenario's name); deploy one scenario twice under two names.",
+    )(f)
+
+
+def _renderer(settings: Settings, title: str, steps: list[tuple[str, str]]) -> Any:
+    from vpcctl import render
+
+    if settings.output == "json":
+        return render.Collect()
+    if settings.quiet:
+        return render.Quiet()
+    if sys.stderr.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb":
+        return render.Live(title, steps)
+    return render.Lines(verbose=settings.verbose)
+
+
+def _context(settings: Settings, deployment: str, scenario: Any, emit: Any, region: str | None) -> Any:
+    from vpcctl.resources.base import Context
+
+    return Context(settings.aws(region), deployment, scenario, emit, poll_interval=settings.poll_interval)
+
+
+def _load(scenario_name: str, sets: tuple[str, ...] = ()) -> Any:
+    from vpcctl import scenario
+
+    return scenario.load(scenario_name, scenario.parse_sets(sets))
+
+
+def _deployment(explicit: str | None, scenario: Any | None) -> str:
+    from vpcctl.deploy import check_deployment_name
+
+    name = explicit or (scenario.name if scenario else None)
+    if not name:
+        raise BadInput("give a SCENARIO or --name DEPLOYMENT")
+    return check_deployment_name(name)
+
+
+def _stats(settings: Settings, report: Any) -> None:
+    if settings.stats:
+        from vpcctl import render
+
+        render.calls_table(report.calls, report.seconds)
+
+
+# ---------------------------------------------------------------- commands
+
+
+@cli.command("list")
+@global_options
+@click.pass_obj
+def list_(settings: Settings) -> None:
+    """Scenarios on hand: ./scenarios, then the ones shipped with vpcctl."""
+    from vpcctl import render, scenario
+
+    rows = []
+    for name, file in scenario.available().items():
+        try:
+            loaded = scenario.load(str(file))
+            rows.append(
+                {
+                    "name": name,
+                    "resources": len(loaded.resources),
+                    "description": loaded.description.splitlines()[0] if loaded.description else "",
+                    "file": str(file),
+                }
+            )
+        except VpcctlError as exc:
+            rows.append({"name": name, "resources": 0, "description": f"invalid: {exc}", "file": str(file)})
+    if settings.output == "json":
+        render.emit_json(rows)
+    else:
+        render.table(
+            "scenarios",
+            ["name", "resources", "description"],
+            [[r["name"], str(r["resources"]), r["description"]] for r in rows],
+        )
+
+
+@cli.command()
+@global_options
+@click.argument("scenario_name", metavar="SCENARIO")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a scenario parameter (repeatable).")
+@name_option
+@click.pass_obj
+def up(settings: Settings, scenario_name: str, sets: tuple[str, ...], deployment: str | None) -> None:
+    """Create the scenario's resources, or converge them to the file."""
+    from vpcctl import deploy, graph, render
+    from vpcctl.engine import CREATED, UNCHANGED, UPDATED
+
+    loaded = _load(scenario_name, sets)
+    name = _deployment(deployment, loaded)
+    steps = [(s, loaded.resources[s.removesuffix(graph.RULES)].kind) for s in graph.build(loaded)]
+    view = _renderer(settings, f"vpcctl up {loaded.name} (deployment {name})", steps)
+    with view:
+        ctx = _context(settings, name, loaded, view, loaded.region)
+        report = deploy.up(loaded, ctx, settings.parallelism)
+    summary = {s: report.count(s) for s in (CREATED, UPDATED, UNCHANGED)}
+    if settings.output == "json":
+        render.emit_json(
+            {
+                "deployment": name,
+                "scenario": loaded.name,
+                "region": ctx.region,
+                "steps": {
+                    s: {"status": r.status, "id": r.resource_id, "detail": r.detail, "seconds": round(r.seconds, 2)}
+                    for s, r in report.results.items()
+                },
+                "summary": summary,
+                "calls": report.calls,
+                "seconds": round(report.seconds, 2),
+            }
+        )
+    _stats(settings, report)
+    if report.failed:
+        for step, result in report.failed.items():
+            click.echo(f"{step}: {result.status}: {result.detail}", err=True)
+            if result.error and result.error.hint:
+                click.echo(f"  hint: {result.error.hint}", err=True)
+        raise errors.StepFailed(
+            f"{len(report.failed)} of {len(report.results)} steps did not finish",
+            hint="fix the cause and run `up` again; finished steps are kept",
+        )
+    if settings.output != "json" and not settings.quiet:
+        click.echo(
+            f"{name}: {summary[CREATED]} created, {summary[UPDATED]} updated, "
+            f"{summary[UNCHANGED]} unchanged in {report.seconds:.1f} s ({ctx.region})"
+        )
+
+
+@cli.command()
+@global_options
+@click.argument("scenario_name", metavar="[SCENARIO]", required=False)
+@name_option
+@click.pass_obj
+def status(settings: Settings, scenario_name: str | None, deployment: str | None) -> None:
+    """Every resource of a deployment with its AWS id and state."""
+    from vpcctl import deploy, render
+
+    loaded = _load(scenario_name) if scenario_name else None
+    name = _deployment(deployment, loaded)
+    ctx = _context(settings, name, loaded, render.Quiet(), loaded.region if loaded else None)
+    rows = deploy.status(ctx, loaded, settings.parallelism)
+    if settings.output == "json":
+        render.emit_json({"deployment": name, "region": ctx.region, "resources": [vars(r) for r in rows]})
+    else:
+        render.table(
+            f"{name} ({ctx.region})",
+            ["logical id", "kind", "id", "state", "note"],
+            [[r.logical_id, r.kind, r.id, r.state, r.note] for r in rows],
+        )
+    if settings.stats:
+        render.calls_table(dict(ctx.aws.calls), 0.0)
+
+
+@cli.command()
+@global_options
+@click.argument("scenario_name", metavar="SCENARIO")
+@click.argument("key", required=False)
+@name_option
+@click.pass_obj
+def output(settings: Settings, scenario_name: str, key: str | None, deployment: str | None) -> None:
+    """The scenario's outputs (DNS names, URLs), for shell use: one value, or KEY=VALUE lines."""
+    from vpcctl import deploy, render
+
+    loaded = _load(scenario_name)
+    name = _deployment(deployment, loaded)
+    if key is not None and key not in loaded.outputs:
+        raise BadInput(f"the scenario has no output '{key}'", hint="outputs: " + ", ".join(loaded.outputs))
+    ctx = _context(settings, name, loaded, render.Quiet(), loaded.region)
+    values = deploy.outputs(ctx, loaded, settings.parallelism)
+    if key is not None:
+        if values[key] is None:
+            raise VpcctlError(
+                f"output '{key}' is not known: the deployment is not (fully) up", hint=f"run: vpcctl up {scenario_name}"
+            )
+        click.echo(values[key])
+    elif settings.output == "json":
+        render.emit_json(values)
+    else:
+        for k, v in values.items():
+            click.echo(f"{k}={'' if v is None else v}")
+
+
+@cli.command()
+@global_options
+@click.argument("scenario_name", metavar="[SCENARIO]", required=False)
+@name_option
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+def teardown(settings: Settings, scenario_name: str | None, deployment: str | None, yes: bool) -> None:
+    """Delete everything tagged for the deployment, then check that nothing is left.
+
+    Works from the ownership tags alone: the scenario file may have changed or be gone
+    (use --name)."""
+    from vpcctl import deploy, render
+
+    loaded = _load(scenario_name) if scenario_name else None
+    name = _deployment(deployment, loaded)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise BadInput("teardown deletes resources: confirm with --yes when not on a terminal")
+        click.confirm(f"Delete every resource of deployment '{name}'?", abort=True, err=True)
+    view = _renderer(settings, f"vpcctl teardown {name}", [])
+    with view:
+        ctx = _context(settings, name, loaded, view, loaded.region if loaded else None)
+        report = deploy.teardown(ctx, settings.parallelism)
+    left = [{"kind": f.kind, "logical_id": f.logical_id, "id": f.id, "state": f.state} for f in report.leftovers]
+    if settings.output == "json":
+        render.emit_json(
+            {
+                "deployment": name,
+                "region": ctx.region,
+                "steps": {
+                    s: {"status": r.status, "id": r.resource_id, "detail": r.detail} for s, r in report.results.items()
+                },
+                "left": left,
+                "calls": report.calls,
+                "seconds": round(report.seconds, 2),
+            }
+        )
+    _stats(settings, report)
+    if report.failed:
+        for step, result in report.failed.items():
+            click.echo(f"{step}: {result.status}: {result.detail}", err=True)
+    if left:
+        if settings.output != "json":
+            render.table(
+                "still there",
+                ["kind", "logical id", "id", "state"],
+                [[x["kind"], x["logical_id"], x["id"], x["state"]] for x in left],
+                sys.stderr,
+            )
+        raise errors.Leftovers(
+            f"{len(left)} resources of '{name}' are still there", hint="run teardown again, or remove what holds them"
+        )
+    if settings.output != "json" and not settings.quiet:
+        click.echo(f"{name}: {report.count('deleted')} deleted; nothing tagged for it is left ({ctx.region})")
+
+
+# ---------------------------------------------------------------- sandbox
+
+
+@cli.group(cls=Group)
+def sandbox() -> None:
+    """A local AWS emulator on 127.0.0.1 for trying vpcctl without an account.
+
+    Start it, then add --sandbox (or set VPCCTL_SANDBOX=1) to other commands."""
+
+
+@sandbox.command("start")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port on 127.0.0.1 (default: a free one).")
+@click.option(
+    "--time-scale",
+    type=click.FloatRange(0, 10),
+    default=None,
+    help="AWS's typical delays multiplied by this (0 = instant).",
+)
+def sandbox_start(port: int | None, time_scale: float | None) -> None:
+    """Start the sandbox in the background (does nothing if one runs)."""
+    from vpcctl import sandbox as box
+
+    scale = box.DEFAULT_TIME_SCALE if time_scale is None else time_scale
+    running, started = box.start(port, scale)
+    verb = "started" if started else "already running"
+    click.echo(f"sandbox {verb} on {running.endpoint} (pid {running.pid}, time scale {running.time_scale})")
+
+
+@sandbox.command("stop")
+def sandbox_stop() -> None:
+    """Stop the sandbox; everything in it is forgotten."""
+    from vpcctl import sandbox as box
+
+    stopped = box.stop()
+    click.echo(f"sandbox stopped (pid {stopped.pid})" if stopped else "no sandbox was running")
+
+
+@sandbox.command("status")
+def sandbox_status() -> None:
+    """Say whether the sandbox runs, and where."""
+    from vpcctl import sandbox as box
+
+    running = box.current()
+    if running is None:
+        click.echo("no sandbox is running")
+        sys.exit(1)
+    click.echo(f"sandbox running on {running.endpoint} (pid {running.pid}, time scale {running.time_scale})")
+
+
+def main() -> None:
+    cli(prog_name="vpcctl")

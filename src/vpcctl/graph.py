@@ -1,0 +1,122 @@
+"""The step graph: built from references, ordered by graphlib."""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from graphlib import CycleError, TopologicalSorter
+
+from vpcctl import model
+from vpcctl.errors import BadInput
+
+if typing.TYPE_CHECKING:
+    from vpcctl.yamlpos import Located
+
+RULES = "/rules"  # suffix of the second step of kinds with late fields
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    id: str  # logical id, or logical id + RULES
+    resource: str
+    late: bool  # the step that applies the kind's late fields
+
+
+def has_late_step(resource: model.Resource) -> bool:
+    spec = resource.spec
+    return any(getattr(spec, name) for name in type(spec).late_fields)
+
+
+def final_step(resource: model.Resource) -> str:
+    """The step after which a resource is complete."""
+    return resource.id + RULES if has_late_step(resource) else resource.id
+
+
+def build(scenario: model.Scenario, doc: Located | None = None) -> dict[str, set[str]]:
+    """Step id -> the step ids it waits for. Raises BadInput on a cycle."""
+    from vpcctl.scenario import ref_fields, runtime_values
+
+    res = scenario.resources
+    deps: dict[str, set[str]] = {}
+    for lid, resource in res.items():
+        late_fields = type(resource.spec).late_fields
+        main: set[str] = deps.setdefault(lid, set())
+        late: set[str] | None = None
+        if has_late_step(resource):
+            late = deps.setdefault(lid + RULES, {lid})
+        for _, _, target, top in ref_fields(resource.spec):
+            if target == lid:
+                continue  # a group that admits itself needs only its own id
+            if top in late_fields and late is not None:
+                late.add(target)
+            else:
+                main.add(final_step(res[target]))
+        for path, target, _ in runtime_values(resource.spec):
+            if target == lid:
+                continue
+            if path[0] in late_fields and late is not None:
+                late.add(final_step(res[target]))
+            else:
+                main.add(final_step(res[target]))
+        main.update(final_step(res[d]) for d in resource.depends_on)
+    try:
+        TopologicalSorter(deps).prepare()
+    except CycleError as exc:
+        cycle = [step.removesuffix(RULES) for step in exc.args[1]]
+        message = "cycle: " + " -> ".join(cycle)
+        if doc is not None:
+            raise doc.error(("resources", cycle[0]), message, hint="break the loop of references") from None
+        raise BadInput(message) from None
+    return deps
+
+
+def steps(scenario: model.Scenario) -> dict[str, Step]:
+    out = {}
+    for step_id in build(scenario):
+        lid = step_id.removesuffix(RULES)
+        out[step_id] = Step(step_id, lid, step_id.endswith(RULES))
+    return out
+
+
+def kind_dependencies() -> dict[str, set[str]]:
+    """Kind -> kinds it refers to. Teardown deletes a kind before the kinds it refers to."""
+    out: dict[str, set[str]] = {}
+    for kind, cls in model.SPECS.items():
+        out[kind] = {k for k in _referenced_kinds(cls) if k != kind and k in model.SPECS}
+    return out
+
+
+def _referenced_kinds(cls: type) -> set[str]:
+    found: set[str] = set()
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        found.update(f.metadata.get("ref", ()))
+        for arg in (hints[f.name], *_all_args(hints[f.name])):
+            if dataclasses.is_dataclass(arg):
+                found |= _referenced_kinds(arg)
+    return found
+
+
+def _all_args(tp: typing.Any) -> list[typing.Any]:
+    out = []
+    for arg in typing.get_args(tp):
+        out.append(arg)
+        out.extend(_all_args(arg))
+    return out
+
+
+def teardown_order() -> dict[str, set[str]]:
+    """Kind -> kinds that must be gone first (the transposed reference graph)."""
+    deps = kind_dependencies()
+    transposed: dict[str, set[str]] = {kind: set() for kind in deps}
+    for kind, targets in deps.items():
+        for target in targets:
+            transposed[target].add(kind)
+    for kind, before in EXTRA_TEARDOWN_ORDER.items():
+        transposed[kind] |= before
+    return transposed
+
+
+# Deletion order AWS enforces that no reference in a spec expresses
+# (kind -> kinds that must be gone first). References cover the kinds so far.
+EXTRA_TEARDOWN_ORDER: dict[str, set[str]] = {}

@@ -1,0 +1,284 @@
+"""The typed specs: one frozen class per resource kind.
+
+A field whose metadata holds ``ref`` names other resources by logical id; the
+graph is built from those fields. Strings may hold run-time values written
+``${logical-id.attribute}``, resolved when the step that needs them runs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import MISSING, dataclass, field
+from typing import Annotated, Any, ClassVar, Literal
+
+Cidr = Annotated[str, "cidr"]
+
+RUNTIME = re.compile(r"\$\{([A-Za-z0-9_-]+)\.([a-z_]+)\}")
+
+
+def ref(*kinds: str, default: Any = MISSING) -> Any:
+    """A field that names other resources (of these kinds) by logical id."""
+    return field(default=default, metadata={"ref": kinds})
+
+
+def refs(*kinds: str) -> Any:
+    return field(default=(), metadata={"ref": kinds})
+
+
+class Spec:
+    """Base of every resource spec."""
+
+    kind: ClassVar[str]
+    attributes: ClassVar[tuple[str, ...]] = ("id",)
+    # Fields whose references are satisfied by the referenced resource's first
+    # step only (security-group rules may point at each other without a cycle).
+    late_fields: ClassVar[tuple[str, ...]] = ()
+
+
+# --------------------------------------------------------------------- network
+
+
+@dataclass(frozen=True)
+class Vpc(Spec):
+    kind = "vpc"
+    attributes = ("id", "cidr")
+    cidr: Cidr
+    dns_support: bool = True
+    dns_hostnames: bool = True
+
+
+@dataclass(frozen=True)
+class Subnet(Spec):
+    kind = "subnet"
+    attributes = ("id", "cidr", "az")
+    vpc: str = ref("vpc")
+    cidr: Cidr
+    az: str = "a"
+    public_ip_on_launch: bool = False
+
+
+@dataclass(frozen=True)
+class InternetGateway(Spec):
+    kind = "internet_gateway"
+    vpc: str = ref("vpc")
+
+
+@dataclass(frozen=True)
+class Route:
+    destination: Cidr
+    gateway: str | None = ref("internet_gateway", default=None)
+    nat_gateway: str | None = ref("nat_gateway", default=None)
+    peering: str | None = ref("vpc_peering", default=None)
+
+
+@dataclass(frozen=True)
+class RouteTable(Spec):
+    kind = "route_table"
+    vpc: str = ref("vpc")
+    subnets: tuple[str, ...] = refs("subnet")
+    routes: tuple[Route, ...] = ()
+
+
+@dataclass(frozen=True)
+class Rule:
+    protocol: Literal["tcp", "udp", "icmp", "all"] = "tcp"
+    port: int | None = None
+    from_port: int | None = None
+    to_port: int | None = None
+    cidr: Cidr | None = None
+    source: str | None = ref("security_group", default=None)
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class SecurityGroup(Spec):
+    kind = "security_group"
+    late_fields = ("ingress", "egress")
+    vpc: str = ref("vpc")
+    description: str = "managed by vpcctl"
+    ingress: tuple[Rule, ...] = ()
+    # None keeps AWS's default (all traffic out); a list replaces it.
+    egress: tuple[Rule, ...] | None = None
+
+
+@dataclass(frozen=True)
+class VpcEndpoint(Spec):
+    kind = "vpc_endpoint"
+    attributes = ("id", "dns_name")
+    vpc: str = ref("vpc")
+    service: str
+    type: Literal["interface", "gateway"] = "interface"
+    subnets: tuple[str, ...] = refs("subnet")
+    security_groups: tuple[str, ...] = refs("security_group")
+    route_tables: tuple[str, ...] = refs("route_table")
+    private_dns: bool = True
+
+
+# ------------------------------------------------------------------ iam, logs
+
+
+@dataclass(frozen=True)
+class IamRole(Spec):
+    kind = "iam_role"
+    attributes = ("arn", "name")
+    service: str = "ecs-tasks.amazonaws.com"
+    managed_policies: tuple[str, ...] = ()
+    description: str = "managed by vpcctl"
+
+
+@dataclass(frozen=True)
+class LogGroup(Spec):
+    kind = "log_group"
+    attributes = ("name", "arn")
+    retention_days: int = 7
+
+
+# ------------------------------------------------------------------------ ecs
+
+
+@dataclass(frozen=True)
+class EcsCluster(Spec):
+    kind = "ecs_cluster"
+    attributes = ("name", "arn")
+
+
+@dataclass(frozen=True)
+class Container:
+    name: str
+    image: str
+    port: int | None = None
+    essential: bool = True
+    command: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TaskDefinition(Spec):
+    kind = "task_definition"
+    attributes = ("arn", "family")
+    containers: tuple[Container, ...] = ()
+    cpu: int = 256
+    memory: int = 512
+    execution_role: str | None = ref("iam_role", default=None)
+    task_role: str | None = ref("iam_role", default=None)
+    log_group: str | None = ref("log_group", default=None)
+
+
+@dataclass(frozen=True)
+class ServiceLoadBalancer:
+    target_group: str = ref("target_group")
+    container: str
+    port: int = 80
+
+
+@dataclass(frozen=True)
+class EcsService(Spec):
+    kind = "ecs_service"
+    attributes = ("name", "arn")
+    cluster: str = ref("ecs_cluster")
+    task_definition: str = ref("task_definition")
+    desired_count: int = 1
+    subnets: tuple[str, ...] = refs("subnet")
+    security_groups: tuple[str, ...] = refs("security_group")
+    assign_public_ip: bool = False
+    minimum_healthy_percent: int = 50
+    maximum_percent: int = 200
+    load_balancers: tuple[ServiceLoadBalancer, ...] = ()
+
+
+# ------------------------------------------------------------ load balancing
+
+
+@dataclass(frozen=True)
+class LoadBalancer(Spec):
+    kind = "load_balancer"
+    attributes = ("arn", "dns_name", "zone_id")
+    type: Literal["application", "network"] = "application"
+    scheme: Literal["internet-facing", "internal"] = "internet-facing"
+    subnets: tuple[str, ...] = refs("subnet")
+    security_groups: tuple[str, ...] = refs("security_group")
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    protocol: Literal["HTTP", "HTTPS", "TCP"] | None = None
+    port: str = "traffic-port"
+    path: str | None = None
+    interval: int = 30
+    healthy_threshold: int = 5
+    unhealthy_threshold: int = 2
+
+
+@dataclass(frozen=True)
+class TargetGroup(Spec):
+    kind = "target_group"
+    attributes = ("arn",)
+    vpc: str = ref("vpc")
+    protocol: Literal["HTTP", "HTTPS", "TCP", "UDP", "TLS"] = "HTTP"
+    port: int = 80
+    target_type: Literal["ip", "instance"] = "ip"
+    health_check: HealthCheck = HealthCheck()
+
+
+@dataclass(frozen=True)
+class Listener(Spec):
+    kind = "listener"
+    attributes = ("arn",)
+    load_balancer: str = ref("load_balancer")
+    target_group: str = ref("target_group")
+    port: int = 80
+    protocol: Literal["HTTP", "HTTPS", "TCP", "TLS", "UDP"] = "HTTP"
+    certificate_arn: str | None = None
+
+
+SPECS: dict[str, type[Spec]] = {
+    cls.kind: cls
+    for cls in (
+        Vpc,
+        Subnet,
+        InternetGateway,
+        RouteTable,
+        SecurityGroup,
+        VpcEndpoint,
+        IamRole,
+        LogGroup,
+        EcsCluster,
+        TaskDefinition,
+        EcsService,
+        LoadBalancer,
+        TargetGroup,
+        Listener,
+    )
+}
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One entry of a scenario: a logical id, its kind and its spec."""
+
+    id: str
+    spec: Spec
+    depends_on: tuple[str, ...] = ()
+
+    @property
+    def kind(self) -> str:
+        return self.spec.kind
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    default: Any
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    file: str
+    description: str
+    region: str
+    parameters: dict[str, Parameter]
+    values: dict[str, Any]  # parameter values after --set
+    resources: dict[str, Resource]
+    outputs: dict[str, str]
+    lines: dict[str, int]  # logical id -> line, for messages

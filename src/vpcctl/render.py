@@ -1,0 +1,162 @@
+"""Rendering: reads engine events and reports, prints them. Nothing here calls AWS."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from typing import IO, Any
+
+from vpcctl.engine import (
+    ABSENT,
+    CANCELLED,
+    CREATED,
+    DELETED,
+    FAILED,
+    RUNNING,
+    SKIPPED,
+    UNCHANGED,
+    UPDATED,
+    Event,
+)
+
+STYLES = {
+    CREATED: "green",
+    UPDATED: "yellow",
+    UNCHANGED: "dim",
+    DELETED: "green",
+    ABSENT: "dim",
+    FAILED: "bold red",
+    SKIPPED: "red",
+    CANCELLED: "red",
+    RUNNING: "cyan",
+    "waiting": "cyan",
+    "pending": "dim",
+}
+
+
+class Renderer:
+    """Base: a renderer is called with every event, then closed."""
+
+    def __call__(self, event: Event) -> None: ...
+
+    def __enter__(self) -> Renderer:
+        return self
+
+    def __exit__(self, *exc: Any) -> None: ...
+
+
+class Quiet(Renderer):
+    pass
+
+
+class Lines(Renderer):
+    """Plain timestamped lines, for logs and pipes."""
+
+    def __init__(self, stream: IO[str] | None = None, verbose: bool = False) -> None:
+        self.stream = stream or sys.stderr
+        self.verbose = verbose
+        self._lock = threading.Lock()
+
+    def __call__(self, event: Event) -> None:
+        if event.status == RUNNING and not self.verbose:
+            return
+        stamp = time.strftime("%H:%M:%S", time.localtime(event.at))
+        kind = f" ({event.kind})" if event.kind else ""
+        parts = [stamp, f"{event.step}{kind}", event.status]
+        if event.resource_id:
+            parts.append(event.resource_id)
+        if event.detail:
+            parts.append(event.detail)
+        with self._lock:
+            print("  ".join(parts), file=self.stream, flush=True)
+
+
+class Live(Renderer):
+    """A live table on a terminal: one row per step, updated as events arrive."""
+
+    def __init__(self, title: str, steps: list[tuple[str, str]]) -> None:
+        from rich.console import Console
+        from rich.live import Live as RichLive
+
+        self.title = title
+        self.rows: dict[str, dict[str, str]] = {
+            step: {"kind": kind, "status": "pending", "id": "", "detail": ""} for step, kind in steps
+        }
+        self._lock = threading.Lock()
+        self.console = Console(stderr=True)
+        self.live = RichLive(self._table(), console=self.console, refresh_per_second=8, transient=False)
+
+    def _table(self) -> Any:
+        from rich.table import Table
+
+        table = Table(title=self.title, title_justify="left", expand=False)
+        for column in ("step", "kind", "status", "id", "detail"):
+            table.add_column(column, overflow="fold")
+        for step, row in self.rows.items():
+            style = STYLES.get(row["status"], "")
+            table.add_row(
+                step, row["kind"], f"[{style}]{row['status']}[/]" if style else row["status"], row["id"], row["detail"]
+            )
+        return table
+
+    def __call__(self, event: Event) -> None:
+        with self._lock:
+            row = self.rows.setdefault(event.step, {"kind": event.kind, "status": "", "id": "", "detail": ""})
+            row["status"] = event.status
+            if event.resource_id:
+                row["id"] = event.resource_id
+            row["detail"] = event.detail
+            if event.kind:
+                row["kind"] = event.kind
+            self.live.update(self._table())
+
+    def __enter__(self) -> Live:
+        self.live.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.live.stop()
+
+
+class Collect(Renderer):
+    """Keeps events for --output json; prints nothing while running."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, event: Event) -> None:
+        with self._lock:
+            self.events.append(event)
+
+
+def table(title: str, columns: list[str], rows: list[list[str]], stream: IO[str] | None = None) -> None:
+    """A rich table on a terminal; plain aligned columns (never wrapped) for pipes and logs."""
+    stream = stream or sys.stdout
+    if not stream.isatty():
+        widths = [max(len(str(c)) for c in column) for column in zip(columns, *rows, strict=True)]
+        print(title, file=stream)
+        for row in [columns, *rows]:
+            print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip(), file=stream)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    out = Table(title=title, title_justify="left")
+    for column in columns:
+        out.add_column(column, overflow="fold")
+    for row in rows:
+        out.add_row(*[str(c) for c in row])
+    Console(file=stream).print(out)
+
+
+def emit_json(data: Any, stream: IO[str] | None = None) -> None:
+    print(json.dumps(data, indent=2, sort_keys=False, default=str), file=stream or sys.stdout)
+
+
+def calls_table(calls: dict[str, int], seconds: float, stream: IO[str] | None = None) -> None:
+    rows = [[op, str(n)] for op, n in sorted(calls.items())]
+    rows.append(["total", str(sum(calls.values()))])
+    table(f"AWS API calls ({seconds:.2f} s)", ["operation", "calls"], rows, stream or sys.stderr)

@@ -1,0 +1,279 @@
+"""What every resource kind implements, and the run context they share."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import botocore.exceptions
+from tenacity import RetryCallState, retry, retry_if_exception, stop_after_delay, wait_exponential_jitter
+
+from vpcctl import model
+from vpcctl.aws import Aws, error_code, is_not_found, with_token
+from vpcctl.aws import tags as tagging
+from vpcctl.engine import CREATED, UNCHANGED, UPDATED, Cancel, Emit, Event
+
+
+@dataclass
+class Found:
+    """A resource found in AWS and owned by the deployment."""
+
+    kind: str
+    logical_id: str
+    id: str  # the AWS id or ARN people recognise
+    state: str = ""
+    attributes: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Outcome:
+    status: str  # created / updated / unchanged
+    found: Found
+    changes: list[str] = field(default_factory=list)
+
+    @property
+    def detail(self) -> str:
+        return ", ".join(self.changes)
+
+
+# Codes with which AWS refuses a delete while something still uses the resource.
+BLOCKED_CODES = {
+    "DependencyViolation",
+    "ResourceInUse",
+    "ResourceInUseException",
+    "ClusterContainsServicesException",
+    "ClusterContainsTasksException",
+    "DeleteConflict",
+    "ConflictException",
+}
+
+
+class Context:
+    """Everything a step needs: clients, names, tags, resolved values, events."""
+
+    def __init__(
+        self,
+        aws: Aws,
+        deployment: str,
+        scenario: model.Scenario | None,
+        emit: Emit,
+        cancel: Cancel | None = None,
+        sleep: Callable[[float], None] | None = None,
+        wait_timeout: float = 900.0,
+        delete_timeout: float = 600.0,
+        poll_interval: float = 5.0,
+    ) -> None:
+        self.aws = aws
+        self.deployment = deployment
+        self.scenario = scenario
+        self.scenario_name = scenario.name if scenario else ""
+        self.emit = emit
+        self.cancel = cancel or Cancel()
+        self.sleep = sleep or self.cancel.sleep
+        self.wait_timeout = wait_timeout
+        self.delete_timeout = delete_timeout
+        self.poll_interval = poll_interval
+        self.inventory = Inventory(self)
+        self.attrs: dict[str, dict[str, Any]] = {}
+        self._attr_lock = threading.Lock()
+
+    @property
+    def region(self) -> str:
+        return self.aws.region
+
+    def client(self, service: str) -> Any:
+        return self.aws.client(service)
+
+    def name(self, logical_id: str, limit: int = 255) -> str:
+        return physical_name(self.deployment, logical_id, limit)
+
+    def tags(self, logical_id: str, name: str | None = None) -> dict[str, str]:
+        return tagging.ownership(self.deployment, self.scenario_name, logical_id, name or self.name(logical_id))
+
+    def record(self, found: Found) -> None:
+        with self._attr_lock:
+            self.attrs[found.logical_id] = {"id": found.id, **found.attributes}
+
+    def id_of(self, logical_id: str) -> str:
+        return str(self.attr(logical_id, "id"))
+
+    def attr(self, logical_id: str, name: str) -> Any:
+        try:
+            return self.attrs[logical_id][name]
+        except KeyError:
+            raise KeyError(f"{logical_id}.{name} is not known yet") from None
+
+    def ids_of(self, logical_ids: Iterable[str]) -> list[str]:
+        return [self.id_of(lid) for lid in logical_ids]
+
+    def resolve(self, spec: Any) -> Any:
+        """Replace ${id.attr} in every string of a spec with the value known now."""
+        if isinstance(spec, str):
+            return model.RUNTIME.sub(lambda m: str(self.attr(m.group(1), m.group(2))), spec)
+        if isinstance(spec, tuple):
+            return tuple(self.resolve(item) for item in spec)
+        if dataclasses.is_dataclass(spec) and not isinstance(spec, type):
+            changes = {f.name: self.resolve(getattr(spec, f.name)) for f in dataclasses.fields(spec)}
+            return dataclasses.replace(spec, **changes)
+        return spec
+
+    def progress(self, step: str, detail: str, **data: Any) -> None:
+        self.emit(Event(step, "waiting", detail, data=data))
+
+    def wait_for(self, service: str, waiter: str, timeout: float | None = None, **params: Any) -> None:
+        """A botocore waiter, polling at this run's interval until the deadline."""
+        delay = self.poll_interval
+        attempts = max(2, int((timeout or self.wait_timeout) / max(delay, 0.05)))
+        self.client(service).get_waiter(waiter).wait(**params, WaiterConfig={"Delay": delay, "MaxAttempts": attempts})
+
+    def until_deletable(self, step: str, fn: Callable[[], Any]) -> Any:
+        """Retry a delete AWS refuses because something still uses the resource."""
+
+        def report(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            self.progress(step, f"blocked: {exc}")
+
+        return retry(
+            retry=retry_if_exception(lambda e: error_code(e) in BLOCKED_CODES),
+            stop=stop_after_delay(self.delete_timeout),
+            wait=wait_exponential_jitter(multiplier=1, max=15),
+            sleep=self.sleep,
+            before_sleep=report,
+            reraise=True,
+        )(fn)()
+
+    def create(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
+        """A create call, with an idempotency token when the operation takes one."""
+        client = self.client(service)
+        method = getattr(client, botocore_method(operation))
+        return method(**with_token(client, operation, params))
+
+
+def botocore_method(operation: str) -> str:
+    out = ""
+    for i, ch in enumerate(operation):
+        if ch.isupper() and i and not operation[i - 1].isupper():
+            out += "_"
+        out += ch.lower()
+    return out
+
+
+def physical_name(deployment: str, logical_id: str, limit: int = 255) -> str:
+    """'<deployment>-<logical id>', shortened with a stable hash where AWS limits names."""
+    name = f"{deployment}-{logical_id}"
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha1(name.encode()).hexdigest()[:7]
+    return f"{name[: limit - 8].rstrip('-')}-{digest}"
+
+
+class Inventory:
+    """What the deployment owns, discovered once per kind (one batch read per kind)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self._found: dict[str, dict[str, Found]] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def _lock(self, kind: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(kind, threading.Lock())
+
+    def all(self, kind: str) -> dict[str, Found]:
+        from vpcctl.resources import handler
+
+        with self._lock(kind):
+            if kind not in self._found:
+                found = handler(kind).discover(self.ctx)
+                self._found[kind] = {f.logical_id: f for f in found}
+            return self._found[kind]
+
+    def get(self, kind: str, logical_id: str) -> Found | None:
+        return self.all(kind).get(logical_id)
+
+    def put(self, found: Found) -> None:
+        with self._lock(found.kind):
+            self._found.setdefault(found.kind, {})[found.logical_id] = found
+
+    def forget(self, kind: str) -> None:
+        with self._lock(kind):
+            self._found.pop(kind, None)
+
+
+class Handler:
+    """One resource kind: find, ensure, wait, describe, delete."""
+
+    kind: ClassVar[str]
+    service: ClassVar[str]
+
+    def discover(self, ctx: Context) -> list[Found]:
+        """Everything of this kind tagged for the deployment, in as few calls as AWS allows."""
+        raise NotImplementedError
+
+    def ensure(self, ctx: Context, resource: model.Resource, spec: Any, found: Found | None) -> Outcome:
+        """Create when missing, converge what differs when present."""
+        raise NotImplementedError
+
+    def ensure_late(self, ctx: Context, resource: model.Resource, spec: Any, found: Found) -> Outcome:
+        """Apply the late fields (kinds that have them override this)."""
+        return Outcome(UNCHANGED, found)
+
+    def wait(self, ctx: Context, found: Found, step: str) -> Found:
+        """Block until the resource is usable by what depends on it."""
+        return found
+
+    def delete(self, ctx: Context, found: Found) -> bool:
+        """Delete the resource: True when deleted, False when it was already gone."""
+        raise NotImplementedError
+
+    def is_gone(self, found: Found) -> bool:
+        """Whether AWS lists it only as a deleted/terminated/inactive ghost."""
+        return False
+
+
+def outcome(created: bool, found: Found, changes: list[str]) -> Outcome:
+    if created:
+        return Outcome(CREATED, found, changes)
+    return Outcome(UPDATED if changes else UNCHANGED, found, changes)
+
+
+def retry_while_not_found(
+    fn: Callable[[], Any], deadline: float = 60.0, sleep: Callable[[float], None] = time.sleep
+) -> Any:
+    """AWS is eventually consistent: a resource just created can answer NotFound."""
+    return retry(
+        retry=retry_if_exception(lambda e: isinstance(e, botocore.exceptions.ClientError) and is_not_found(e)),
+        stop=stop_after_delay(deadline),
+        wait=wait_exponential_jitter(multiplier=0.5, max=5),
+        sleep=sleep,
+        reraise=True,
+    )(fn)()
+
+
+def exists(fn: Callable[[], Any]) -> bool:
+    """Whether a describe call finds the resource (NotFound means no)."""
+    try:
+        return bool(fn())
+    except botocore.exceptions.ClientError as exc:
+        if is_not_found(exc):
+            return False
+        raise
+
+
+def absent_ok(fn: Callable[[], Any]) -> bool:
+    """Run a delete call; True when it deleted, False when the resource was already gone."""
+    try:
+        fn()
+        return True
+    except botocore.exceptions.ClientError as exc:
+        if is_not_found(exc):
+            return False
+        raise

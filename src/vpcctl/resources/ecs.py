@@ -1,0 +1,318 @@
+"""ECS on Fargate: clusters, task definitions, services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vpcctl import model
+from vpcctl.aws import tags as tagging
+from vpcctl.resources.base import Context, Found, Handler, Outcome, absent_ok, outcome
+
+
+def chunks(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+# -------------------------------------------------------------------- cluster
+
+
+class EcsClusterHandler(Handler):
+    kind = "ecs_cluster"
+    service = "ecs"
+
+    def discover(self, ctx: Context) -> list[Found]:
+        ecs = ctx.client("ecs")
+        arns = [a for page in ecs.get_paginator("list_clusters").paginate() for a in page["clusterArns"]]
+        found = []
+        for batch in chunks(arns, 100):
+            for cluster in ecs.describe_clusters(clusters=batch, include=["TAGS"])["clusters"]:
+                tags = tagging.to_dict(cluster.get("tags"))
+                if tagging.owned_by(tags, ctx.deployment) and cluster["status"] != "INACTIVE":
+                    found.append(
+                        Found(
+                            self.kind,
+                            tags[tagging.LOGICAL_ID],
+                            cluster["clusterArn"],
+                            cluster["status"],
+                            {"name": cluster["clusterName"], "arn": cluster["clusterArn"]},
+                            cluster,
+                            tags,
+                        )
+                    )
+        return found
+
+    def ensure(self, ctx: Context, resource: model.Resource, spec: model.EcsCluster, found: Found | None) -> Outcome:
+        if found is not None:
+            return outcome(False, found, [])
+        name = ctx.name(resource.id)
+        cluster = ctx.client("ecs").create_cluster(
+            clusterName=name, tags=tagging.as_lower_list(ctx.tags(resource.id, name))
+        )["cluster"]
+        return outcome(
+            True,
+            Found(
+                self.kind,
+                resource.id,
+                cluster["clusterArn"],
+                cluster["status"],
+                {"name": name, "arn": cluster["clusterArn"]},
+                cluster,
+            ),
+            [],
+        )
+
+    def delete(self, ctx: Context, found: Found) -> bool:
+        ecs = ctx.client("ecs")
+        clusters = ecs.describe_clusters(clusters=[found.id])["clusters"]
+        if not clusters or clusters[0]["status"] == "INACTIVE":
+            return False  # AWS lists a deleted cluster as INACTIVE for a while
+        return absent_ok(lambda: ctx.until_deletable(found.logical_id, lambda: ecs.delete_cluster(cluster=found.id)))
+
+
+# ------------------------------------------------------------ task definition
+
+
+class TaskDefinitionHandler(Handler):
+    kind = "task_definition"
+    service = "ecs"
+
+    def discover(self, ctx: Context) -> list[Found]:
+        ecs = ctx.client("ecs")
+        prefix = f"{ctx.deployment}-"
+        pages = ecs.get_paginator("list_task_definition_families").paginate(familyPrefix=prefix, status="ACTIVE")
+        found = []
+        for family in (f for page in pages for f in page["families"]):
+            answer = ecs.describe_task_definition(taskDefinition=family, include=["TAGS"])
+            tags = tagging.to_dict(answer.get("tags"))
+            if not tagging.owned_by(tags, ctx.deployment):
+                continue  # another deployment whose name starts like ours
+            definition = answer["taskDefinition"]
+            if definition.get("status") == "INACTIVE":
+                continue  # deregistered: AWS keeps listing it, but it is gone
+            found.append(
+                Found(
+                    self.kind,
+                    tags[tagging.LOGICAL_ID],
+                    definition["taskDefinitionArn"],
+                    f"revision {definition['revision']}",
+                    {"arn": definition["taskDefinitionArn"], "family": family},
+                    definition,
+                    tags,
+                )
+            )
+        return found
+
+    def ensure(
+        self, ctx: Context, resource: model.Resource, spec: model.TaskDefinition, found: Found | None
+    ) -> Outcome:
+        family = ctx.name(resource.id)
+        wanted = self._definition(ctx, family, spec)
+        if found is not None and _comparable(found.raw) == _comparable(wanted):
+            return outcome(False, found, [])
+        answer = ctx.client("ecs").register_task_definition(
+            **wanted, tags=tagging.as_lower_list(ctx.tags(resource.id, family))
+        )
+        definition = answer["taskDefinition"]
+        new = Found(
+            self.kind,
+            resource.id,
+            definition["taskDefinitionArn"],
+            f"revision {definition['revision']}",
+            {"arn": definition["taskDefinitionArn"], "family": family},
+            definition,
+        )
+        return outcome(found is None, new, [f"revision {definition['revision']}"])
+
+    @staticmethod
+    def _definition(ctx: Context, family: str, spec: model.TaskDefinition) -> dict[str, Any]:
+        containers = []
+        for c in spec.containers:
+            container: dict[str, Any] = {"name": c.name, "image": c.image, "essential": c.essential}
+            if c.port is not None:
+                # awsvpc: the host port is the container port, so only the container port is given.
+                container["portMappings"] = [{"containerPort": c.port, "protocol": "tcp"}]
+            if c.command:
+                container["command"] = list(c.command)
+            if spec.log_group:
+                container["logConfiguration"] = {
+                    "logDriver": "awslogs",
+                    "options": {
+                        "awslogs-group": ctx.attr(spec.log_group, "name"),
+                        "awslogs-region": ctx.region,
+                        "awslogs-stream-prefix": c.name,
+                    },
+                }
+            containers.append(container)
+        definition: dict[str, Any] = {
+            "family": family,
+            "networkMode": "awsvpc",
+            "requiresCompatibilities": ["FARGATE"],
+            "cpu": str(spec.cpu),
+            "memory": str(spec.memory),
+            "containerDefinitions": containers,
+        }
+        if spec.execution_role:
+            definition["executionRoleArn"] = ctx.attr(spec.execution_role, "arn")
+        if spec.task_role:
+            definition["taskRoleArn"] = ctx.attr(spec.task_role, "arn")
+        return definition
+
+    def delete(self, ctx: Context, found: Found) -> bool:
+        ecs = ctx.client("ecs")
+        family = found.attributes["family"]
+        pages = ecs.get_paginator("list_task_definitions").paginate(familyPrefix=family, status="ACTIVE")
+        arns = [
+            a for page in pages for a in page["taskDefinitionArns"] if a.rsplit("/", 1)[-1].rsplit(":", 1)[0] == family
+        ]
+        for arn in arns:
+            absent_ok(lambda a=arn: ecs.deregister_task_definition(taskDefinition=a))
+        return bool(arns)
+
+
+def _comparable(definition: dict[str, Any]) -> dict[str, Any]:
+    """The parts of a task definition vpcctl sets, in a form AWS's echo and our request share."""
+    containers = []
+    for c in definition.get("containerDefinitions", []):
+        containers.append(
+            {
+                "name": c["name"],
+                "image": c["image"],
+                "essential": c.get("essential", True),
+                "ports": sorted(p["containerPort"] for p in c.get("portMappings") or []),
+                "command": list(c.get("command") or []),
+                "log": (c.get("logConfiguration") or {}).get("options", {}),
+            }
+        )
+    return {
+        "cpu": str(definition.get("cpu")),
+        "memory": str(definition.get("memory")),
+        "executionRoleArn": definition.get("executionRoleArn"),
+        "taskRoleArn": definition.get("taskRoleArn"),
+        "networkMode": definition.get("networkMode"),
+        "containers": sorted(containers, key=lambda c: c["name"]),
+    }
+
+
+# -------------------------------------------------------------------- service
+
+
+class EcsServiceHandler(Handler):
+    kind = "ecs_service"
+    service = "ecs"
+
+    def discover(self, ctx: Context) -> list[Found]:
+        ecs = ctx.client("ecs")
+        found = []
+        for cluster in ctx.inventory.all("ecs_cluster").values():
+            pages = ecs.get_paginator("list_services").paginate(cluster=cluster.id)
+            arns = [a for page in pages for a in page["serviceArns"]]
+            for batch in chunks(arns, 10):
+                for svc in ecs.describe_services(cluster=cluster.id, services=batch, include=["TAGS"])["services"]:
+                    tags = tagging.to_dict(svc.get("tags"))
+                    if tagging.owned_by(tags, ctx.deployment) and svc["status"] != "INACTIVE":
+                        found.append(self._found(tags[tagging.LOGICAL_ID], svc, tags))
+        return found
+
+    def _found(self, lid: str, svc: dict[str, Any], tags: dict[str, str] | None = None) -> Found:
+        state = f"{svc.get('status')} {svc.get('runningCount', 0)}/{svc.get('desiredCount', 0)} running"
+        return Found(
+            self.kind,
+            lid,
+            svc["serviceArn"],
+            state,
+            {"name": svc["serviceName"], "arn": svc["serviceArn"]},
+            svc,
+            tags or {},
+        )
+
+    def ensure(self, ctx: Context, resource: model.Resource, spec: model.EcsService, found: Found | None) -> Outcome:
+        ecs = ctx.client("ecs")
+        wanted = self._settings(ctx, spec)
+        if found is None:
+            svc = ctx.create(
+                "ecs",
+                "CreateService",
+                cluster=ctx.attr(spec.cluster, "arn"),
+                serviceName=resource.id,
+                launchType="FARGATE",
+                tags=tagging.as_lower_list(ctx.tags(resource.id)),
+                propagateTags="SERVICE",
+                enableECSManagedTags=True,
+                **wanted,
+            )["service"]
+            return outcome(True, self._found(resource.id, svc), [])
+        have = self._current(found.raw)
+        changed = {k: v for k, v in wanted.items() if have.get(k) != v}
+        if not changed:
+            return outcome(False, found, [])
+        svc = ecs.update_service(cluster=found.raw["clusterArn"], service=found.id, **changed)["service"]
+        return outcome(False, self._found(resource.id, svc), sorted(changed))
+
+    @staticmethod
+    def _settings(ctx: Context, spec: model.EcsService) -> dict[str, Any]:
+        return {
+            "taskDefinition": ctx.attr(spec.task_definition, "arn"),
+            "desiredCount": spec.desired_count,
+            "networkConfiguration": {
+                "awsvpcConfiguration": {
+                    "subnets": sorted(ctx.ids_of(spec.subnets)),
+                    "securityGroups": sorted(ctx.ids_of(spec.security_groups)),
+                    "assignPublicIp": "ENABLED" if spec.assign_public_ip else "DISABLED",
+                }
+            },
+            "deploymentConfiguration": {
+                "minimumHealthyPercent": spec.minimum_healthy_percent,
+                "maximumPercent": spec.maximum_percent,
+            },
+            "loadBalancers": [
+                {
+                    "targetGroupArn": ctx.attr(lb.target_group, "arn"),
+                    "containerName": lb.container,
+                    "containerPort": lb.port,
+                }
+                for lb in spec.load_balancers
+            ],
+        }
+
+    @staticmethod
+    def _current(svc: dict[str, Any]) -> dict[str, Any]:
+        network = (svc.get("networkConfiguration") or {}).get("awsvpcConfiguration") or {}
+        deployment = svc.get("deploymentConfiguration") or {}
+        return {
+            "taskDefinition": svc.get("taskDefinition"),
+            "desiredCount": svc.get("desiredCount"),
+            "networkConfiguration": {
+                "awsvpcConfiguration": {
+                    "subnets": sorted(network.get("subnets") or []),
+                    "securityGroups": sorted(network.get("securityGroups") or []),
+                    "assignPublicIp": network.get("assignPublicIp", "DISABLED"),
+                }
+            },
+            "deploymentConfiguration": {
+                "minimumHealthyPercent": deployment.get("minimumHealthyPercent"),
+                "maximumPercent": deployment.get("maximumPercent"),
+            },
+            "loadBalancers": [
+                {
+                    "targetGroupArn": lb.get("targetGroupArn"),
+                    "containerName": lb.get("containerName"),
+                    "containerPort": lb.get("containerPort"),
+                }
+                for lb in svc.get("loadBalancers") or []
+            ],
+        }
+
+    def delete(self, ctx: Context, found: Found) -> bool:
+        ecs = ctx.client("ecs")
+        cluster = found.raw["clusterArn"]
+
+        def remove() -> None:
+            # Scale to zero first so tasks drain from their target groups.
+            ecs.update_service(cluster=cluster, service=found.id, desiredCount=0)
+            ecs.delete_service(cluster=cluster, service=found.id, force=True)
+
+        deleted = absent_ok(remove)
+        if deleted:
+            ctx.progress(found.logical_id, "waiting for the service to become INACTIVE")
+            ctx.wait_for("ecs", "services_inactive", cluster=cluster, services=[found.id])
+        return deleted

@@ -1,0 +1,90 @@
+"""IAM roles, such as the ECS task execution role."""
+
+from __future__ import annotations
+
+import json
+
+from vpcctl import model
+from vpcctl.aws import tags as tagging
+from vpcctl.errors import VpcctlError
+from vpcctl.resources.base import Context, Found, Handler, Outcome, absent_ok, outcome
+
+
+def role_path(deployment: str) -> str:
+    """Roles live under a path of their own, so one list call finds a deployment's roles."""
+    return f"/vpcctl/{deployment}/"
+
+
+def trust_policy(service: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+        }
+    )
+
+
+class IamRoleHandler(Handler):
+    kind = "iam_role"
+    service = "iam"
+
+    def discover(self, ctx: Context) -> list[Found]:
+        iam = ctx.client("iam")
+        found = []
+        for page in iam.get_paginator("list_roles").paginate(PathPrefix=role_path(ctx.deployment)):
+            for role in page["Roles"]:
+                # list_roles carries no tags; the path and the name say whose role it is.
+                prefix = f"{ctx.deployment}-"
+                if role["Path"] != role_path(ctx.deployment) or not role["RoleName"].startswith(prefix):
+                    continue
+                lid = role["RoleName"].removeprefix(prefix)
+                found.append(
+                    Found(
+                        self.kind, lid, role["RoleName"], "exists", {"arn": role["Arn"], "name": role["RoleName"]}, role
+                    )
+                )
+        return found
+
+    def ensure(self, ctx: Context, resource: model.Resource, spec: model.IamRole, found: Found | None) -> Outcome:
+        iam = ctx.client("iam")
+        name = ctx.name(resource.id, 64)
+        created = found is None
+        if found is None:
+            role = iam.create_role(
+                RoleName=name,
+                Path=role_path(ctx.deployment),
+                AssumeRolePolicyDocument=trust_policy(spec.service),
+                Description=spec.description,
+                Tags=tagging.as_list(ctx.tags(resource.id, name)),
+            )["Role"]
+            found = Found(self.kind, resource.id, name, "exists", {"arn": role["Arn"], "name": name}, role)
+            attached: set[str] = set()
+        else:
+            pages = iam.get_paginator("list_attached_role_policies").paginate(RoleName=name)
+            attached = {p["PolicyArn"] for page in pages for p in page["AttachedPolicies"]}
+        changes = []
+        for arn in sorted(set(spec.managed_policies) - attached):
+            iam.attach_role_policy(RoleName=name, PolicyArn=arn)
+            changes.append(f"+policy {arn.rsplit('/', 1)[-1]}")
+        for arn in sorted(attached - set(spec.managed_policies)):
+            iam.detach_role_policy(RoleName=name, PolicyArn=arn)
+            changes.append(f"-policy {arn.rsplit('/', 1)[-1]}")
+        return outcome(created, found, [] if created else changes)
+
+    def delete(self, ctx: Context, found: Found) -> bool:
+        iam = ctx.client("iam")
+        name = found.id
+
+        def remove() -> None:
+            tags = tagging.to_dict(iam.list_role_tags(RoleName=name)["Tags"])
+            if not tagging.owned_by(tags, ctx.deployment):
+                raise VpcctlError(f"role {name} is not tagged for deployment {ctx.deployment}; left alone")
+            for page in iam.get_paginator("list_attached_role_policies").paginate(RoleName=name):
+                for policy in page["AttachedPolicies"]:
+                    iam.detach_role_policy(RoleName=name, PolicyArn=policy["PolicyArn"])
+            for page in iam.get_paginator("list_role_policies").paginate(RoleName=name):
+                for policy in page["PolicyNames"]:
+                    iam.delete_role_policy(RoleName=name, PolicyName=policy)
+            iam.delete_role(RoleName=name)
+
+        return absent_ok(remove)

@@ -1,0 +1,432 @@
+"""EC2 networking: VPCs, subnets, internet gateways, route tables, security groups."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vpcctl import model
+from vpcctl.aws import tags as tagging
+from vpcctl.errors import VpcctlError
+from vpcctl.resources.base import Context, Found, Handler, Outcome, absent_ok, outcome, retry_while_not_found
+
+
+def ec2_discover(ctx: Context, kind: str, operation: str, key: str, id_key: str, **extra: Any) -> list[Found]:
+    """One filtered, paginated describe for every resource of a type the deployment owns."""
+    client = ctx.client("ec2")
+    paginator = client.get_paginator(operation)
+    found = []
+    for page in paginator.paginate(Filters=tagging.ec2_filter(ctx.deployment), **extra):
+        for item in page[key]:
+            tags = tagging.to_dict(item.get("Tags"))
+            lid = tags.get(tagging.LOGICAL_ID)
+            if lid and tagging.owned_by(tags, ctx.deployment):
+                found.append(Found(kind, lid, item[id_key], str(item.get("State", "")), {}, item, tags))
+    return found
+
+
+def tag_spec(ctx: Context, resource_type: str, logical_id: str) -> list[dict[str, Any]]:
+    return [{"ResourceType": resource_type, "Tags": tagging.as_list(ctx.tags(logical_id))}]
+
+
+def immutable(logical_id: str, field: str, have: Any, want: Any) -> VpcctlError:
+    return VpcctlError(
+        f"{logical_id}: {field} is {have} in AWS but {want} in the scenario, and AWS cannot change it in place",
+        hint=f"run `vpcctl teardown` and `up` again, or set {field} back to {have}",
+    )
+
+
+# ------------------------------------------------------------------------ vpc
+
+
+class VpcHandler(Handler):
+    kind = "vpc"
+    service = "ec2"
+
+    def discover(self, ctx: Context) -> list[Found]:
+        found = ec2_discover(ctx, self.kind, "describe_vpcs", "Vpcs", "VpcId")
+        for f in found:
+            f.attributes = {"cidr": f.raw["CidrBlock"]}
+        return found
+
+    def ensure(self, ctx: Context, resource: model.Resource, spec: model.Vpc, found: Found | None) -> Outcome:
+        ec2 = ctx.client("ec2")
+        changes: list[str] = []
+        created = found is None
+        if found is None:
+            vpc = ec2.create_vpc(CidrBlock=spec.cidr, TagSpecifications=tag_spec(ctx, "vpc", resource.id))["Vpc"]
+            found = Found(self.kind, resource.id, vpc["VpcId"], vpc["State"], {"cidr": spec.cidr}, vpc)
+            ctx.wait_for("ec2", "vpc_available", VpcIds=[found.id])
+            found.state = "available"
+            # A new VPC has DNS support on and DNS hostnames off.
+            current = {"EnableDnsSupport": True, "EnableDnsHostnames": False}
+        else:
+            if found.raw["CidrBlock"] != spec.cidr:
+                raise immutable(resource.id, "cidr", found.raw["CidrBlock"], spec.cidr)
+            current = {
+                name: ec2.describe_vpc_attribute(VpcId=found.id, Attribute=attr)[name]["Value"]
+                for name, attr in (
+                    ("EnableDnsSupport", "enableDnsSupport"),
+                    ("EnableDnsHostnames", "enableDnsHostnames"),
+                )
+            }
+        # DNS support first: AWS refuses hostnames without it.
+        for name, want in (("EnableDnsSupport", spec.dns_support), ("EnableDnsHostnames", spec.dns_hostnames)):
+            if current[name] != want:
+                retry_while_not_found(
+                    lambda n=name, w=want: ec2.modify_vpc_attribute(VpcId=found.id, **{n: {"Value": w}}),
+                    sleep=ctx.sleep,
+                )
+                changes.append(f"{name[0].lower()}{name[1:]}={str(want).lower()}")
+        return outcome(created, found, [] if created else changes)
+
+    def delete(self, ctx: Context, found: Found) -> bool:
+        return absent_ok(
+            lambda: ctx.until_deletable(found.logical_id, lambda: ctx.client("ec2").delete_vpc(VpcId=found.id))
+        )
+
+
+# --------------------------------------------------------------------- subnet
+
+
+class SubnetHandler(Handler):
+    kind = "subnet"
+    service = "ec2"
+
+    def discover(self, ctx: Context) -> list[Found]:
+        found = ec2_discover(ctx, self.kind, "describe_subnets", "Subnets", "SubnetId")
+        for f in found:
+            f.attributes = {"cidr": f.raw["CidrBlock"], "az": f.raw["AvailabilityZone"]}
+        return found
+
+    def ensure(self, ctx: Context, resource: model.Resource, spec: model.Subnet, found: Found | None) -> Outcome:
+        ec2 = ctx.client("ec2")
+        az = zone_name(ctx.region, spec.az)
+        created = found is None
+        if found is None:
+            subnet = ec2.create_subnet(
+                VpcId=ctx.id_of(spec.vpc),
+                CidrBlock=spec.cidr,
+                AvailabilityZone=az,
+                TagSpecifications=tag_spec(ctx, "subnet", resource.id),
+            )["Subnet"]
+            found = Found(
+                self.kind, resource.id, subnet["SubnetId"], subnet["State"], {"cidr": spec.cidr, "az": az}, subnet
+            )
+        else:
+            for field, have, want in (
+                ("cidr", found.raw["CidrBlock"], spec.cidr),
+                ("az", found.raw["AvailabilityZone"], az),
+                ("vpc", found.raw["VpcId"], ctx.id_of(spec.vpc)),
+            ):
+                if have != want:
+                    raise immutable(resource.id, field, have, want)
+        changes = []
+        if bool(found.raw.get("MapPublicIpOnLaunch")) != spec.public_ip_on_launch:
+            retry_while_not_found(
+                lambda: ec2.modify_subnet_attribute(
+                    SubnetId=found.id, MapPublicIpOnLaunch={"Value": spec.public_ip_on_launch}
+                ),
+                sleep=ctx.sleep,
+            )
+            changes.append(f"public_ip_on_launch={str(spec.public_ip_on_launch).lower()}")
+        return outcome(created, found, changes)
+
+    def delete(self, ctx: Context, found: Found) -> bool:
+        ec2 = ctx.client("ec2")
+        return absent_ok(lambda: ctx.until_deletable(found.logical_id, lambda: ec2.delete_subnet(SubnetId=found.id)))
+
+
+def zone_name(region: str, az: str) -> str:
+    """'a' -> 'ap-northeast-1a'; a full zone name is kept."""
+    return az if az.startswith(region) else f"{region}{az}"
+
+
+# ----------------------------------------------------------- internet gateway
+
+
+class InternetGatewayHandler(Handler):
+    kind = "internet_gateway"
+    service = "ec2"
+
+    def discover(self, ctx: Context) -> list[Found]:
+        found = ec2_discover(ctx, self.kind, "describe_internet_gateways", "InternetGateways", "InternetGatewayId")
+        for f in found:
+            attachments = f.raw.get("Attachments") or []
+            f.state = attachments[0]["State"] if attachments else "detached"
+        return found
+
+    def ensure(
+        self, ctx: Context, resource: model.Resource, spec: model.InternetGateway, found: Found | None
+    ) -> Outcome:
+        ec2 = ctx.client("ec2")
+        created = found is None
+        if found is None:
+            igw = ec2.create_internet_gateway(TagSpecifications=tag_spec(ctx, "internet-gateway", resource.id))
+            igw = igw["InternetGateway"]
+            found = Found(self.kind, resource.id, igw["InternetGatewayId"], "detached", {}, igw)
+        vpc_id = ctx.id_of(spec.vpc)
+        attached = [a["VpcId"] for a in found.raw.get("Attachments") or []]
+        changes = []
+        if vpc_id not in attached:
+            for other in attached:
+                ec2.detach_internet_gateway(InternetGatewayId=found.id, VpcId=other)
+            retry_while_not_found(
+                lambda: ec2.attach_internet_gateway(InternetGatewayId=found.id, VpcId=vpc_id), sleep=ctx.sleep
+            )
+            changes.append(f"attached to {vpc_id}")
+        found.state = "available"
+        return outcome(created, found, [] if created else changes)
+
+    def delete(self, ctx: Context, found: Found) -> bool:
+        ec2 = ctx.client("ec2")
+        for attachment in found.raw.get("Attachments") or []:
+            absent_ok(
+                lambda a=attachment: ctx.until_deletable(
+                    found.logical_id,
+                    lambda: ec2.detach_internet_gateway(InternetGatewayId=found.id, VpcId=a["VpcId"]),
+                )
+            )
+        return absent_ok(lambda: ec2.delete_internet_gateway(InternetGatewayId=found.id))
+
+
+# ---------------------------------------------------------------- route table
+
+
+ROUTE_TARGETS = {"gateway": "GatewayId", "nat_gateway": "NatGatewayId", "peering": "VpcPeeringConnectionId"}
+
+
+class RouteTableHandler(Handler):
+    kind = "route_table"
+    service = "ec2"
+
+    def discover(self, ctx: Context) -> list[Found]:
+        found = ec2_discover(ctx, self.kind, "describe_route_tables", "RouteTables", "RouteTableId")
+        for f in found:
+            f.state = f"{len(self._managed_routes(f.raw))} routes, {len(self._subnet_associations(f.raw))} subnets"
+        return found
+
+    def ensure(self, ctx: Context, resource: model.Resource, spec: model.RouteTable, found: Found | None) -> Outcome:
+        created = found is None
+        if found is None:
+            table = ctx.create(
+                "ec2",
+                "CreateRouteTable",
+                VpcId=ctx.id_of(spec.vpc),
+                TagSpecifications=tag_spec(ctx, "route-table", resource.id),
+            )["RouteTable"]
+            found = Found(self.kind, resource.id, table["RouteTableId"], "", {}, table)
+        changes = self._converge_routes(ctx, found, spec) + self._converge_associations(ctx, found, spec)
+        found.state = f"{len(spec.routes)} routes, {len(spec.subnets)} subnets"
+        return outcome(created, found, [] if created else changes)
+
+    @staticmethod
+    def _managed_routes(raw: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """Routes vpcctl manages: CIDR routes made by CreateRoute (not 'local', not endpoint routes)."""
+        return {
+            r["DestinationCidrBlock"]: r
+            for r in raw.get("Routes") or []
+            if r.get("DestinationCidrBlock")
+            and r.get("Origin", "CreateRoute") == "CreateRoute"
+            and r.get("GatewayId") != "local"
+        }
+
+    @staticmethod
+    def _subnet_associations(raw: dict[str, Any]) -> dict[str, str]:
+        return {a["SubnetId"]: a["RouteTableAssociationId"] for a in raw.get("Associations") or [] if a.get("SubnetId")}
+
+    def _converge_routes(self, ctx: Context, found: Found, spec: model.RouteTable) -> list[str]:
+        ec2 = ctx.client("ec2")
+        current = self._managed_routes(found.raw)
+        changes = []
+        for route in spec.routes:
+            field, target_lid = next((f, getattr(route, f)) for f in ROUTE_TARGETS if getattr(route, f))
+            target = {ROUTE_TARGETS[field]: ctx.id_of(target_lid)}
+            have = current.pop(route.destination, None)
+            if have is None:
+                retry_while_not_found(
+                    lambda t=target, r=route: ec2.create_route(
+                        RouteTableId=found.id, DestinationCidrBlock=r.destination, **t
+                    ),
+                    sleep=ctx.sleep,
+                )
+                changes.append(f"+route {route.destination}")
+            elif any(have.get(k) != v for k, v in target.items()):
+                ec2.replace_route(RouteTableId=found.id, DestinationCidrBlock=route.destination, **target)
+                changes.append(f"~route {route.destination}")
+        for destination in current:
+            ec2.delete_route(RouteTableId=found.id, DestinationCidrBlock=destination)
+            changes.append(f"-route {destination}")
+        return changes
+
+    def _converge_associations(self, ctx: Context, found: Found, spec: model.RouteTable) -> list[str]:
+        ec2 = ctx.client("ec2")
+        current = self._subnet_associations(found.raw)
+        changes = []
+        for subnet_lid in spec.subnets:
+            subnet_id = ctx.id_of(subnet_lid)
+            if current.pop(subnet_id, None):
+                continue
+            # A subnet already associated elsewhere moves here in one call.
+            elsewhere = ec2.describe_route_tables(Filters=[{"Name": "association.subnet-id", "Values": [subnet_id]}])[
+                "RouteTables"
+            ]
+            other = [
+                a["RouteTableAssociationId"]
+                for t in elsewhere
+                for a in t.get("Associations", [])
+                if a.get("SubnetId") == subnet_id
+            ]
+            if other:
+                ec2.replace_route_table_association(AssociationId=other[0], RouteTableId=found.id)
+            else:
+                retry_while_not_found(
+                    lambda s=subnet_id: ec2.associate_route_table(RouteTableId=found.id, SubnetId=s), sleep=ctx.sleep
+                )
+            changes.append(f"+subnet {subnet_lid}")
+        for subnet_id, association in current.items():
+            ec2.disassociate_route_table(AssociationId=association)
+            changes.append(f"-subnet {subnet_id}")
+        return changes
+
+    def delete(self, ctx: Context, found: Found) -> bool:
+        ec2 = ctx.client("ec2")
+        for association in self._subnet_associations(found.raw).values():
+            absent_ok(lambda a=association: ec2.disassociate_route_table(AssociationId=a))
+        return absent_ok(
+            lambda: ctx.until_deletable(found.logical_id, lambda: ec2.delete_route_table(RouteTableId=found.id))
+        )
+
+
+# ------------------------------------------------------------- security group
+
+Permission = tuple[str, int | None, int | None, str, str]  # protocol, from, to, 'cidr'|'group', value
+DEFAULT_EGRESS: set[Permission] = {("-1", None, None, "cidr", "0.0.0.0/0")}
+
+
+class SecurityGroupHandler(Handler):
+    kind = "security_group"
+    service = "ec2"
+
+    def discover(self, ctx: Context) -> list[Found]:
+        found = ec2_discover(ctx, self.kind, "describe_security_groups", "SecurityGroups", "GroupId")
+        for f in found:
+            f.state = (
+                f"{len(flatten(f.raw.get('IpPermissions')))} in, {len(flatten(f.raw.get('IpPermissionsEgress')))} out"
+            )
+        return found
+
+    def ensure(self, ctx: Context, resource: model.Resource, spec: model.SecurityGroup, found: Found | None) -> Outcome:
+        created = found is None
+        if found is None:
+            group = ctx.client("ec2").create_security_group(
+                GroupName=ctx.name(resource.id),
+                Description=spec.description,
+                VpcId=ctx.id_of(spec.vpc),
+                TagSpecifications=tag_spec(ctx, "security-group", resource.id),
+            )
+            raw = {"GroupId": group["GroupId"], "IpPermissions": [], "IpPermissionsEgress": _default_egress()}
+            found = Found(self.kind, resource.id, group["GroupId"], "", {}, raw)
+        changes: list[str] = []
+        from vpcctl.graph import has_late_step
+
+        if not has_late_step(resource):  # no rules step follows: converge to "no rules" here
+            changes = self.converge_rules(ctx, found, spec)
+        return outcome(created, found, [] if created else changes)
+
+    def ensure_late(self, ctx: Context, resource: model.Resource, spec: model.SecurityGroup, found: Found) -> Outcome:
+        return outcome(False, found, self.converge_rules(ctx, found, spec))
+
+    def converge_rules(self, ctx: Context, found: Found, spec: model.SecurityGroup) -> list[str]:
+        ec2 = ctx.client("ec2")
+        changes = []
+        for direction, rules, current_key in (
+            ("ingress", spec.ingress, "IpPermissions"),
+            ("egress", spec.egress, "IpPermissionsEgress"),
+        ):
+            want = DEFAULT_EGRESS if rules is None else {p for rule in rules for p in permissions(ctx, rule)}
+            have = flatten(found.raw.get(current_key))
+            descriptions = {p: rule.description for rule in rules or () for p in permissions(ctx, rule)}
+            missing, extra = want - have, have - want
+            authorize = getattr(ec2, f"authorize_security_group_{direction}")
+            revoke = getattr(ec2, f"revoke_security_group_{direction}")
+            if missing:
+                perms = [to_ip_permission(p, descriptions.get(p, "")) for p in sorted(missing, key=str)]
+                retry_while_not_found(
+                    lambda ps=perms, call=authorize: call(GroupId=found.id, IpPermissions=ps), sleep=ctx.sleep
+                )
+                changes += [f"+{direction} {describe_permission(p)}" for p in sorted(missing, key=str)]
+            if extra:
+                revoke(GroupId=found.id, IpPermissions=[to_ip_permission(p) for p in sorted(extra, key=str)])
+                changes += [f"-{direction} {describe_permission(p)}" for p in sorted(extra, key=str)]
+        found.state = f"{len(spec.ingress)} in, {'default' if spec.egress is None else len(spec.egress)} out"
+        return changes
+
+    def delete(self, ctx: Context, found: Found) -> bool:
+        ec2 = ctx.client("ec2")
+        # Rules naming other groups keep those groups alive: revoke them first.
+        for key, revoke in (
+            ("IpPermissions", ec2.revoke_security_group_ingress),
+            ("IpPermissionsEgress", ec2.revoke_security_group_egress),
+        ):
+            grouped = [p for p in flatten(found.raw.get(key)) if p[3] == "group"]
+            if grouped:
+                absent_ok(
+                    lambda r=revoke, g=grouped: r(GroupId=found.id, IpPermissions=[to_ip_permission(p) for p in g])
+                )
+        return absent_ok(
+            lambda: ctx.until_deletable(found.logical_id, lambda: ec2.delete_security_group(GroupId=found.id))
+        )
+
+
+def _default_egress() -> list[dict[str, Any]]:
+    return [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}], "UserIdGroupPairs": []}]
+
+
+def permissions(ctx: Context, rule: model.Rule) -> list[Permission]:
+    protocol = {"all": "-1"}.get(rule.protocol, rule.protocol)
+    if protocol == "-1":
+        low, high = None, None
+    elif rule.port is not None:
+        low = high = rule.port
+    elif protocol == "icmp":
+        low, high = (
+            rule.from_port if rule.from_port is not None else -1,
+            rule.to_port if rule.to_port is not None else -1,
+        )
+    else:
+        low, high = rule.from_port, rule.to_port
+    if rule.source:
+        return [(protocol, low, high, "group", ctx.id_of(rule.source))]
+    return [(protocol, low, high, "cidr", str(rule.cidr))]
+
+
+def flatten(ip_permissions: list[dict[str, Any]] | None) -> set[Permission]:
+    out: set[Permission] = set()
+    for perm in ip_permissions or []:
+        protocol = perm["IpProtocol"]
+        low = perm.get("FromPort") if protocol != "-1" else None
+        high = perm.get("ToPort") if protocol != "-1" else None
+        for ip_range in perm.get("IpRanges") or []:
+            out.add((protocol, low, high, "cidr", ip_range["CidrIp"]))
+        for pair in perm.get("UserIdGroupPairs") or []:
+            out.add((protocol, low, high, "group", pair["GroupId"]))
+    return out
+
+
+def to_ip_permission(p: Permission, description: str = "") -> dict[str, Any]:
+    protocol, low, high, source_type, value = p
+    perm: dict[str, Any] = {"IpProtocol": protocol}
+    if low is not None:
+        perm["FromPort"], perm["ToPort"] = low, high
+    extra = {"Description": description} if description else {}
+    if source_type == "cidr":
+        perm["IpRanges"] = [{"CidrIp": value, **extra}]
+    else:
+        perm["UserIdGroupPairs"] = [{"GroupId": value, **extra}]
+    return perm
+
+
+def describe_permission(p: Permission) -> str:
+    protocol, low, high, _, value = p
+    ports = "all" if low is None else (str(low) if low == high else f"{low}-{high}")
+    return f"{'all' if protocol == '-1' else protocol}/{ports} {value}"

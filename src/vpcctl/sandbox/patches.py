@@ -1,0 +1,86 @@
+"""Corrections to moto where it answers differently from AWS in ways vpcctl relies on.
+
+Applied inside the sandbox server and by the tests that run moto in-process.
+Each one is listed in docs/moto-gaps.md.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+_applied = False
+
+
+def apply() -> None:
+    global _applied
+    if _applied:
+        return
+    _applied = True
+    _ecs_create_service_keeps_deployment_configuration()
+    _ec2_modify_vpc_endpoint_sets_private_dns()
+    _ecs_inactive_services_refuse_changes()
+
+
+def _ecs_create_service_keeps_deployment_configuration() -> None:
+    """moto drops CreateService's deploymentConfiguration (AWS stores it; default 100/200)."""
+    from moto.ecs.responses import EC2ContainerServiceResponse
+
+    original = EC2ContainerServiceResponse.create_service
+
+    @functools.wraps(original)
+    def create_service(self: Any) -> Any:
+        result = original(self)
+        service = result.result["service"]
+        service.deployment_configuration = self._get_param("deploymentConfiguration") or {
+            "maximumPercent": 200,
+            "minimumHealthyPercent": 100,
+        }
+        return result
+
+    EC2ContainerServiceResponse.create_service = create_service  # type: ignore[method-assign]
+
+
+def _ec2_modify_vpc_endpoint_sets_private_dns() -> None:
+    """moto's ModifyVpcEndpoint ignores PrivateDnsEnabled (AWS applies it)."""
+    from moto.ec2.responses.vpcs import VPCs
+
+    original = VPCs.modify_vpc_endpoint
+
+    @functools.wraps(original)
+    def modify_vpc_endpoint(self: Any) -> Any:
+        result = original(self)
+        private_dns = self._get_param("PrivateDnsEnabled")
+        if private_dns is not None:
+            endpoint = self.ec2_backend.describe_vpc_endpoints(vpc_end_point_ids=[self._get_param("VpcEndpointId")])[0]
+            endpoint.private_dns_enabled = str(private_dns).lower() == "true"
+        return result
+
+    VPCs.modify_vpc_endpoint = modify_vpc_endpoint  # type: ignore[method-assign]
+
+
+def _ecs_inactive_services_refuse_changes() -> None:
+    """AWS answers ServiceNotActiveException to UpdateService/DeleteService on a deleted
+    (INACTIVE) service; moto changes it anyway."""
+    from moto.ecs.exceptions import ECSException
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    class ServiceNotActiveException(ECSException):
+        def __init__(self) -> None:
+            super().__init__("ServiceNotActiveException", "Service was not ACTIVE.")
+
+    for name in ("update_service", "delete_service"):
+        original = getattr(EC2ContainerServiceBackend, name)
+
+        def guarded(self: Any, *args: Any, _original: Any = original, _name: str = name, **kwargs: Any) -> Any:
+            if _name == "update_service":
+                props = args[0]
+                cluster, service = props.get("cluster", "default"), props["service"].split("/")[-1]
+            else:
+                cluster = kwargs.get("cluster_name", args[0] if args else "default")
+                service = kwargs.get("service_name", args[1] if len(args) > 1 else "").split("/")[-1]
+            if self._get_service(cluster, service).status == "INACTIVE":
+                raise ServiceNotActiveException()
+            return _original(self, *args, **kwargs)
+
+        setattr(EC2ContainerServiceBackend, name, functools.wraps(original)(guarded))

@@ -1,0 +1,35 @@
+"""The sandbox's server process: moto on 127.0.0.1, plus AWS-like behaviour."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import threading
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="vpcctl-sandbox")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--time-scale", type=float, default=0.02)
+    args = parser.parse_args(argv)
+    # AWS-managed policies (AmazonECSTaskExecutionRolePolicy) exist in every account.
+    os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+    from moto.server import ThreadedMotoServer
+
+    from vpcctl.sandbox import patches
+
+    patches.apply()
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
+    server.start()
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    signal.signal(signal.SIGINT, lambda *_: stopped.set())
+    print(f"sandbox listening on http://127.0.0.1:{args.port} (time scale {args.time_scale})", flush=True)
+    stopped.wait()
+    server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,386 @@
+"""Load a scenario file, substitute parameters and validate it before any AWS call."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import re
+import types
+import typing
+from importlib import resources as importlib_resources
+from pathlib import Path
+from typing import Any
+
+from vpcctl import model, yamlpos
+from vpcctl.errors import BadInput
+from vpcctl.yamlpos import Located
+from vpcctl.yamlpos import Path as KeyPath
+
+TOP_KEYS = {"scenario", "description", "region", "parameters", "resources", "outputs"}
+PARAM = re.compile(r"\$\{params\.([A-Za-z0-9_]+)\}")
+LOGICAL_ID = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,62}$")
+DEFAULT_REGION = "ap-northeast-1"
+
+
+# ----------------------------------------------------------------- locating
+
+
+def scenario_dirs() -> list[Path]:
+    """Where scenarios are looked up by name: ./scenarios first, then the packaged ones."""
+    dirs = [Path.cwd() / "scenarios"]
+    packaged = Path(str(importlib_resources.files("vpcctl") / "scenarios"))
+    if packaged.is_dir():
+        dirs.append(packaged)
+    else:  # running from a source checkout
+        dirs.append(Path(__file__).resolve().parents[2] / "scenarios")
+    return dirs
+
+
+def available() -> dict[str, Path]:
+    """Scenario name -> file, the first directory winning."""
+    found: dict[str, Path] = {}
+    for directory in scenario_dirs():
+        if directory.is_dir():
+            for file in sorted(directory.glob("*.yaml")):
+                found.setdefault(file.stem, file)
+    return found
+
+
+def locate(name_or_path: str) -> Path:
+    candidate = Path(name_or_path)
+    if candidate.suffix in (".yaml", ".yml") or "/" in name_or_path:
+        if not candidate.is_file():
+            raise BadInput(f"no scenario file at {name_or_path}")
+        return candidate
+    known = available()
+    if name_or_path in known:
+        return known[name_or_path]
+    raise BadInput(
+        f"unknown scenario '{name_or_path}'",
+        hint="known scenarios: " + ", ".join(sorted(known)) + " (or give a path to a .yaml file)",
+    )
+
+
+def load(name_or_path: str, overrides: dict[str, str] | None = None) -> model.Scenario:
+    file = locate(name_or_path)
+    try:
+        shown = str(file.relative_to(Path.cwd()))
+    except ValueError:
+        shown = str(file)
+    return parse(file.read_text(encoding="utf-8"), shown, overrides or {})
+
+
+def parse_sets(pairs: tuple[str, ...]) -> dict[str, str]:
+    """--set key=value pairs into a dict."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise BadInput(f"--set {pair}: expected key=value")
+        out[key.strip()] = value
+    return out
+
+
+# ------------------------------------------------------------------ parsing
+
+
+def parse(text: str, file: str, overrides: dict[str, str]) -> model.Scenario:
+    doc = yamlpos.load(text, file)
+    top = doc.value
+    if not isinstance(top, dict):
+        raise doc.error((), "a scenario is a mapping with 'scenario' and 'resources'")
+    for key in top:
+        if key not in TOP_KEYS:
+            raise doc.error((key,), f"unknown key '{key}'", hint=f"allowed: {', '.join(sorted(TOP_KEYS))}")
+    name = _require_str(doc, top, "scenario")
+    params = _parameters(doc, top.get("parameters") or {})
+    values = _apply_overrides(params, overrides)
+    raw_resources = top.get("resources")
+    if not isinstance(raw_resources, dict) or not raw_resources:
+        raise doc.error(("resources",), "'resources' must map logical ids to resources")
+    substituted = _substitute(doc, raw_resources, ("resources",), values)
+    resources = {lid: _resource(doc, lid, body) for lid, body in substituted.items()}
+    outputs_raw = top.get("outputs") or {}
+    if not isinstance(outputs_raw, dict):
+        raise doc.error(("outputs",), "'outputs' must map names to values")
+    outputs = {k: str(v) for k, v in _substitute(doc, outputs_raw, ("outputs",), values).items()}
+    scenario = model.Scenario(
+        name=name,
+        file=file,
+        description=str(top.get("description", "")).strip(),
+        region=str(top.get("region") or DEFAULT_REGION),
+        parameters=params,
+        values=values,
+        resources=resources,
+        outputs=outputs,
+        lines={lid: doc.lines.get(("resources", lid), 0) for lid in resources},
+    )
+    _check_references(doc, scenario)
+    _check_runtime_values(doc, scenario)
+    _check_networks(doc, scenario)
+    from vpcctl import graph  # late: graph imports this module's users
+
+    graph.build(scenario, doc)  # raises on cycles
+    return scenario
+
+
+def _require_str(doc: Located, mapping: dict, key: str) -> str:
+    value = mapping.get(key)
+    if not isinstance(value, str) or not value:
+        raise doc.error((key,), f"'{key}' is required and must be a string")
+    return value
+
+
+def _parameters(doc: Located, raw: Any) -> dict[str, model.Parameter]:
+    if not isinstance(raw, dict):
+        raise doc.error(("parameters",), "'parameters' must map names to {default, description}")
+    params = {}
+    for name, body in raw.items():
+        path = ("parameters", name)
+        if not isinstance(body, dict) or "default" not in body:
+            raise doc.error(path, f"parameter '{name}' needs a 'default'")
+        for key in body:
+            if key not in ("default", "description"):
+                raise doc.error((*path, key), f"unknown key '{key}'", hint="allowed: default, description")
+        params[name] = model.Parameter(name, body["default"], str(body.get("description", "")))
+    return params
+
+
+def _apply_overrides(params: dict[str, model.Parameter], overrides: dict[str, str]) -> dict[str, Any]:
+    values = {name: p.default for name, p in params.items()}
+    for key, text in overrides.items():
+        if key not in params:
+            raise BadInput(
+                f"--set {key}: the scenario has no parameter '{key}'",
+                hint="parameters: " + (", ".join(sorted(params)) or "none"),
+            )
+        values[key] = _coerce(key, text, params[key].default)
+    return values
+
+
+def _coerce(key: str, text: str, default: Any) -> Any:
+    if isinstance(default, bool):
+        if text.lower() in ("true", "yes", "1", "on"):
+            return True
+        if text.lower() in ("false", "no", "0", "off"):
+            return False
+        raise BadInput(f"--set {key}={text}: expected true or false")
+    if isinstance(default, int):
+        try:
+            return int(text)
+        except ValueError:
+            raise BadInput(f"--set {key}={text}: expected a whole number") from None
+    return text
+
+
+def _substitute(doc: Located, value: Any, path: KeyPath, values: dict[str, Any]) -> Any:
+    """Replace ${params.x}; a string that is only a parameter keeps the parameter's type."""
+    if isinstance(value, dict):
+        return {k: _substitute(doc, v, (*path, k), values) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(doc, v, (*path, i), values) for i, v in enumerate(value)]
+    if not isinstance(value, str) or "${params." not in value:
+        return value
+    for name in PARAM.findall(value):
+        if name not in values:
+            raise doc.error(path, f"unknown parameter '{name}'", hint="declare it under 'parameters'")
+    whole = PARAM.fullmatch(value)
+    if whole:
+        return values[whole.group(1)]
+    return PARAM.sub(lambda m: str(values[m.group(1)]), value)
+
+
+def _resource(doc: Located, lid: str, body: Any) -> model.Resource:
+    path: KeyPath = ("resources", lid)
+    if not LOGICAL_ID.match(lid):
+        raise doc.error(path, f"logical id '{lid}' must start with a letter and hold only letters, digits and '-'")
+    if not isinstance(body, dict):
+        raise doc.error(path, "a resource is a mapping with a 'kind'")
+    kind = body.get("kind")
+    if kind not in model.SPECS:
+        raise doc.error((*path, "kind"), f"unknown kind '{kind}'", hint="kinds: " + ", ".join(sorted(model.SPECS)))
+    fields = {k: v for k, v in body.items() if k not in ("kind", "depends_on")}
+    spec = _convert(doc, model.SPECS[kind], fields, path)
+    depends = body.get("depends_on") or []
+    if isinstance(depends, str):
+        depends = [depends]
+    if not isinstance(depends, list) or not all(isinstance(d, str) for d in depends):
+        raise doc.error((*path, "depends_on"), "'depends_on' must be a list of logical ids")
+    return model.Resource(lid, spec, tuple(depends))
+
+
+def _convert(doc: Located, cls: type, raw: Any, path: KeyPath) -> Any:
+    """Build a frozen spec from a mapping, checking keys and types."""
+    if not isinstance(raw, dict):
+        raise doc.error(path, f"expected a mapping, got {_describe(raw)}")
+    hints = typing.get_type_hints(cls, include_extras=True)
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    for key in raw:
+        if key not in known:
+            allowed = ["kind", "depends_on", *known] if issubclass(cls, model.Spec) else list(known)
+            raise doc.error((*path, key), f"unknown key '{key}'", hint="allowed: " + ", ".join(allowed))
+    kwargs = {}
+    for name, f in known.items():
+        if name in raw:
+            kwargs[name] = _value(doc, hints[name], raw[name], (*path, name))
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise doc.error(path, f"'{name}' is required")
+    return cls(**kwargs)
+
+
+def _value(doc: Located, tp: Any, raw: Any, path: KeyPath) -> Any:
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        base, *marks = typing.get_args(tp)
+        value = _value(doc, base, raw, path)
+        if "cidr" in marks:
+            _check_cidr(doc, value, path)
+        return value
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(tp) if a is not type(None)]
+        if raw is None:
+            return None
+        return _value(doc, options[0], raw, path)
+    if origin is typing.Literal:
+        choices = typing.get_args(tp)
+        if raw not in choices:
+            raise doc.error(path, f"'{raw}' is not one of: {', '.join(map(str, choices))}")
+        return raw
+    if origin is tuple:
+        item_type = typing.get_args(tp)[0]
+        if isinstance(raw, (str, dict)) or not isinstance(raw, list):
+            raise doc.error(path, f"expected a list, got {_describe(raw)}")
+        return tuple(_value(doc, item_type, item, (*path, i)) for i, item in enumerate(raw))
+    if dataclasses.is_dataclass(tp):
+        return _convert(doc, tp, raw, path)
+    if tp is bool:
+        if not isinstance(raw, bool):
+            raise doc.error(path, f"expected true or false, got {_describe(raw)}")
+        return raw
+    if tp is int:
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            raise doc.error(path, f"expected a whole number, got {_describe(raw)}")
+        return raw
+    if tp is str:
+        if isinstance(raw, (dict, list)) or raw is None:
+            raise doc.error(path, f"expected a string, got {_describe(raw)}")
+        return str(raw)
+    raise doc.error(path, f"unsupported type {tp}")  # a bug in a spec, not in the file
+
+
+def _describe(raw: Any) -> str:
+    if isinstance(raw, dict):
+        return "a mapping"
+    if isinstance(raw, list):
+        return "a list"
+    if raw is None:
+        return "nothing"
+    return f"{type(raw).__name__} {raw!r}"
+
+
+def _check_cidr(doc: Located, value: str | None, path: KeyPath) -> None:
+    if value is None or model.RUNTIME.search(value):
+        return  # a run-time value is checked when it is resolved
+    try:
+        ipaddress.IPv4Network(value, strict=True)
+    except ValueError as exc:
+        raise doc.error(path, f"'{value}' is not a valid IPv4 CIDR ({exc})") from None
+
+
+# --------------------------------------------------------------- semantics
+
+
+def ref_fields(obj: Any, path: KeyPath = ()) -> typing.Iterator[tuple[KeyPath, tuple[str, ...], str, str]]:
+    """Every reference in a spec: (key path, allowed kinds, referenced id, top field name)."""
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        kinds = f.metadata.get("ref")
+        top = path[0] if path else f.name
+        if kinds:
+            if isinstance(value, tuple):
+                for i, item in enumerate(value):
+                    yield (*path, f.name, i), kinds, item, str(top)
+            elif value is not None:
+                yield (*path, f.name), kinds, value, str(top)
+        elif isinstance(value, tuple):
+            for i, item in enumerate(value):
+                if dataclasses.is_dataclass(item):
+                    yield from ref_fields(item, (*path, f.name, i))
+        elif dataclasses.is_dataclass(value):
+            yield from ref_fields(value, (*path, f.name))
+
+
+def runtime_values(obj: Any, path: KeyPath = ()) -> typing.Iterator[tuple[KeyPath, str, str]]:
+    """Every ${id.attr} in a spec's strings: (key path, id, attribute)."""
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        items = value if isinstance(value, tuple) else (value,)
+        for i, item in enumerate(items):
+            sub = (*path, f.name, i) if isinstance(value, tuple) else (*path, f.name)
+            if isinstance(item, str):
+                for lid, attr in model.RUNTIME.findall(item):
+                    yield sub, lid, attr
+            elif dataclasses.is_dataclass(item):
+                yield from runtime_values(item, sub)
+
+
+def _check_references(doc: Located, scenario: model.Scenario) -> None:
+    res = scenario.resources
+    for lid, resource in res.items():
+        base: KeyPath = ("resources", lid)
+        for path, kinds, target, _ in ref_fields(resource.spec):
+            if target not in res:
+                raise doc.error((*base, *path), f"'{target}' refers to nothing", hint=_ids_of(res, kinds))
+            if res[target].kind not in kinds:
+                raise doc.error(
+                    (*base, *path),
+                    f"'{target}' is a {res[target].kind}, expected a {' or '.join(kinds)}",
+                    hint=_ids_of(res, kinds),
+                )
+        for i, target in enumerate(resource.depends_on):
+            if target not in res:
+                raise doc.error((*base, "depends_on", i), f"'{target}' refers to nothing")
+
+
+def _ids_of(res: dict[str, model.Resource], kinds: tuple[str, ...]) -> str:
+    ids = [lid for lid, r in res.items() if r.kind in kinds]
+    return f"{' or '.join(kinds)} ids in this file: {', '.join(ids) or 'none'}"
+
+
+def _check_runtime_values(doc: Located, scenario: model.Scenario) -> None:
+    res = scenario.resources
+
+    def check(path: KeyPath, lid: str, attr: str) -> None:
+        if lid not in res:
+            raise doc.error(path, f"'${{{lid}.{attr}}}' refers to nothing")
+        allowed = type(res[lid].spec).attributes
+        if attr not in allowed:
+            raise doc.error(
+                path, f"a {res[lid].kind} has no attribute '{attr}'", hint=f"attributes: {', '.join(allowed)}"
+            )
+
+    for lid, resource in res.items():
+        for path, target, attr in runtime_values(resource.spec):
+            check(("resources", lid, *path), target, attr)
+    for key, text in scenario.outputs.items():
+        for target, attr in model.RUNTIME.findall(text):
+            check(("outputs", key), target, attr)
+
+
+def _check_networks(doc: Located, scenario: model.Scenario) -> None:
+    """Subnets inside their VPC and not overlapping each other."""
+    res = scenario.resources
+    by_vpc: dict[str, list[tuple[str, ipaddress.IPv4Network]]] = {}
+    for lid, resource in res.items():
+        spec = resource.spec
+        if not isinstance(spec, model.Subnet):
+            continue
+        vpc_cidr = ipaddress.IPv4Network(typing.cast(model.Vpc, res[spec.vpc].spec).cidr)
+        cidr = ipaddress.IPv4Network(spec.cidr)
+        path = ("resources", lid, "cidr")
+        if not cidr.subnet_of(vpc_cidr):
+            raise doc.error(path, f"{cidr} is not inside VPC '{spec.vpc}' ({vpc_cidr})")
+        for other, other_cidr in by_vpc.get(spec.vpc, []):
+            if cidr.overlaps(other_cidr):
+                raise doc.error(path, f"{cidr} overlaps subnet '{other}' ({other_cidr})")
+        by_vpc.setdefault(spec.vpc, []).append((lid, cidr))

@@ -1,0 +1,117 @@
+"""Shared fixtures: moto in-process for library tests, the sandbox server for CLI and end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# AWS-managed policies (AmazonECSTaskExecutionRolePolicy) exist in every real account.
+os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
+
+REGION = "ap-northeast-1"
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = ROOT / "scenarios"
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """No real credentials, profile, endpoint or region from the developer's shell."""
+    for var in (
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_ENDPOINT_URL",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "VPCCTL_SANDBOX",
+        "AWS_SESSION_TOKEN",
+    ):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+    monkeypatch.setenv("VPCCTL_POLL_INTERVAL", "0")
+
+
+@pytest.fixture
+def mocked() -> Iterator[None]:
+    """moto in-process, with the sandbox's corrections applied."""
+    from moto import mock_aws
+
+    from vpcctl.sandbox import patches
+
+    patches.apply()
+    with mock_aws():
+        yield
+
+
+def no_sleep(_: float) -> None:
+    return None
+
+
+@pytest.fixture
+def make_ctx() -> Callable[..., Any]:
+    """A run context against whatever endpoint is in force (moto in-process by default)."""
+    from vpcctl.aws import Aws
+    from vpcctl.resources.base import Context
+
+    def make(
+        scenario: Any = None,
+        deployment: str | None = None,
+        events: list | None = None,
+        endpoint: str | None = None,
+        **options: Any,
+    ) -> Context:
+        aws = Aws(REGION, endpoint_url=endpoint, static_credentials=endpoint is not None)
+        sink = events.append if events is not None else (lambda e: None)
+        name = deployment or (scenario.name if scenario else "test")
+        options.setdefault("poll_interval", 0)
+        options.setdefault("sleep", no_sleep)
+        return Context(aws, name, scenario, sink, **options)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def sandbox_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One sandbox server for the session, on 127.0.0.1, with delays scaled to nothing."""
+    from vpcctl import sandbox
+
+    home = tmp_path_factory.mktemp("vpcctl-home")
+    old = os.environ.get("VPCCTL_HOME")
+    os.environ["VPCCTL_HOME"] = str(home)
+    box, _ = sandbox.start(time_scale=0.0)
+    try:
+        yield box.endpoint
+    finally:
+        sandbox.stop()
+        if old is None:
+            os.environ.pop("VPCCTL_HOME", None)
+        else:
+            os.environ["VPCCTL_HOME"] = old
+
+
+@pytest.fixture
+def sandbox_home(sandbox_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Commands in this test find the session's sandbox through VPCCTL_HOME."""
+    monkeypatch.setenv("VPCCTL_HOME", os.environ["VPCCTL_HOME"])
+    return sandbox_endpoint
+
+
+def scenario_text(name: str = "fargate-privatelink") -> str:
+    return (SCENARIOS / f"{name}.yaml").read_text()
+
+
+def write_variant(
+    tmp_path: Path, old: str, new: str, name: str = "fargate-privatelink", file: str = "variant.yaml"
+) -> Path:
+    """A copy of a shipped scenario with one piece of text replaced."""
+    text = scenario_text(name)
+    assert old in text, f"{old!r} not in {name}"
+    path = tmp_path / file
+    path.write_text(text.replace(old, new, 1))
+    return path
