@@ -34,8 +34,8 @@ class Aws:
         region: str,
         profile: str | None = None,
         endpoint_url: str | None = None,
-        retry_mode: str = "standard",
-        max_attempts: int = 8,
+        retry_mode: str | None = None,
+        max_attempts: int | None = None,
         static_credentials: bool = False,
     ) -> None:
         dummy = {"aws_access_key_id": "sandbox", "aws_secret_access_key": "sandbox"} if static_credentials else {}
@@ -46,7 +46,12 @@ class Aws:
         self.region = region
         self.endpoint_url = endpoint_url
         self.config = Config(
-            retries={"mode": retry_mode, "max_attempts": max_attempts},
+            # botocore's own retries for throttling and transient errors; the SDK's
+            # variables still choose, as they do for the AWS CLI.
+            retries={
+                "mode": retry_mode or os.environ.get("AWS_RETRY_MODE", "standard"),
+                "max_attempts": max_attempts or int(os.environ.get("AWS_MAX_ATTEMPTS", "8")),
+            },
             user_agent_extra="vpcctl",
             connect_timeout=10,
             read_timeout=60,

@@ -1,0 +1,100 @@
+"""The step engine: order, parallelism, failures and interruption."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from vpcctl import engine
+from vpcctl.engine import CREATED, FAILED, SKIPPED, Event, StepResult
+from vpcctl.errors import Interrupted, VpcctlError
+
+
+def test_steps_run_after_their_dependencies_and_side_by_side() -> None:
+    graph = {"vpc": set(), "a": {"vpc"}, "b": {"vpc"}, "c": {"a", "b"}}
+    started: list[str] = []
+    both_running = threading.Barrier(2, timeout=5)
+
+    def action(step: str) -> StepResult:
+        started.append(step)
+        if step in ("a", "b"):
+            both_running.wait()  # fails unless a and b run at the same time
+        return StepResult(CREATED)
+
+    results = engine.run(graph, action, lambda e: None, parallelism=4)
+    assert started[0] == "vpc" and started[-1] == "c"
+    assert {r.status for r in results.values()} == {CREATED}
+
+
+def test_a_failure_skips_its_dependents_only() -> None:
+    graph = {"vpc": set(), "subnet": {"vpc"}, "service": {"subnet"}, "log": set()}
+    events: list[Event] = []
+
+    def action(step: str) -> StepResult:
+        if step == "subnet":
+            raise VpcctlError("InvalidSubnet.Range: The CIDR '10.9.0.0/24' is invalid.")
+        return StepResult(CREATED)
+
+    results = engine.run(graph, action, events.append, parallelism=2)
+    assert results["subnet"].status == FAILED
+    assert "InvalidSubnet.Range" in results["subnet"].detail
+    assert results["service"].status == SKIPPED
+    assert results["service"].detail == "subnet did not finish"
+    assert results["log"].status == CREATED
+    assert [e.status for e in events if e.step == "service"] == [SKIPPED]
+
+
+def test_parallelism_bounds_the_steps_in_flight() -> None:
+    graph = {f"s{i}": set() for i in range(8)}
+    lock = threading.Lock()
+    in_flight = peak = 0
+
+    def action(step: str) -> StepResult:
+        nonlocal in_flight, peak
+        with lock:
+            in_flight += 1
+            peak = max(peak, in_flight)
+        time.sleep(0.01)
+        with lock:
+            in_flight -= 1
+        return StepResult(CREATED)
+
+    engine.run(graph, action, lambda e: None, parallelism=3)
+    assert peak <= 3
+
+
+def test_ctrl_c_lets_started_steps_finish_and_raises_interrupted(monkeypatch: pytest.MonkeyPatch) -> None:
+    graph = {"a": set(), "b": {"a"}}
+    finished: list[str] = []
+    release = threading.Event()
+
+    def action(step: str) -> StepResult:
+        release.wait(5)
+        finished.append(step)
+        return StepResult(CREATED)
+
+    real_wait = engine.wait
+    calls = 0
+
+    def interrupting_wait(*args, **kwargs):
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            release.set()
+            raise KeyboardInterrupt
+        return real_wait(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "wait", interrupting_wait)
+    with pytest.raises(Interrupted) as raised:
+        engine.run(graph, action, lambda e: None)
+    assert raised.value.exit_code == 130
+    assert finished == ["a"]  # the step in flight finished; 'b' never started
+
+
+def test_cancel_wakes_a_sleeping_step() -> None:
+    cancel = engine.Cancel()
+    threading.Timer(0.05, cancel.set).start()
+    with pytest.raises(Interrupted):
+        cancel.sleep(30)
