@@ -11,12 +11,24 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import botocore.exceptions
-from tenacity import RetryCallState, retry, retry_if_exception, stop_after_delay, wait_exponential_jitter
+from tenacity import (
+    RetryCallState,
+    retry,
+    retry_if_exception,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
 
 from vpcctl import model
 from vpcctl.aws import Aws, error_code, is_not_found, with_token
 from vpcctl.aws import tags as tagging
 from vpcctl.engine import CREATED, UNCHANGED, UPDATED, Cancel, Emit, Event
+from vpcctl.errors import TimedOut
+
+
+class _NotYet(Exception):
+    """A polled condition does not hold yet."""
 
 
 @dataclass
@@ -69,6 +81,7 @@ class Context:
         wait_timeout: float = 900.0,
         delete_timeout: float = 600.0,
         poll_interval: float = 5.0,
+        wait: bool = True,
     ) -> None:
         self.aws = aws
         self.deployment = deployment
@@ -80,6 +93,7 @@ class Context:
         self.wait_timeout = wait_timeout
         self.delete_timeout = delete_timeout
         self.poll_interval = poll_interval
+        self.wait = wait  # False: `up --no-wait` skips readiness waits
         self.inventory = Inventory(self)
         self.attrs: dict[str, dict[str, Any]] = {}
         self._attr_lock = threading.Lock()
@@ -133,6 +147,44 @@ class Context:
         attempts = max(2, int((timeout or self.wait_timeout) / max(delay, 0.05)))
         self.client(service).get_waiter(waiter).wait(**params, WaiterConfig={"Delay": delay, "MaxAttempts": attempts})
 
+    def poll(self, step: str, what: str, check: Callable[[], tuple[bool, str]], timeout: float | None = None) -> str:
+        """Poll check() until it answers (True, state), reporting each state as progress.
+
+        For the conditions no botocore waiter covers (endpoint available, VPC link
+        AVAILABLE, every target healthy). check() raises NotReady for a state that will
+        not fix itself; the deadline raises TimedOut. Returns the last state.
+        """
+        deadline = timeout or self.wait_timeout
+        last = {"state": ""}
+
+        def attempt() -> str:
+            done, state = check()
+            if state != last["state"]:
+                self.progress(step, f"{what}: {state}")
+            last["state"] = state
+            if not done:
+                raise _NotYet(state)
+            return state
+
+        try:
+            return retry(
+                retry=retry_if_exception_type(_NotYet),
+                stop=stop_after_delay(deadline),
+                wait=self._backoff(),
+                sleep=self.sleep,
+                reraise=True,
+            )(attempt)()
+        except _NotYet:
+            raise TimedOut(
+                f"{step}: {what} still '{last['state']}' after {deadline:.0f} s",
+                hint="what exists stays; run `up` again to go on waiting",
+            ) from None
+
+    def _backoff(self) -> Any:
+        """Jittered exponential backoff scaled to this run's poll interval (0 in tests)."""
+        interval = self.poll_interval
+        return wait_exponential_jitter(multiplier=interval, max=interval * 6, jitter=interval / 2)
+
     def until_deletable(self, step: str, fn: Callable[[], Any]) -> Any:
         """Retry a delete AWS refuses because something still uses the resource."""
 
@@ -143,7 +195,7 @@ class Context:
         return retry(
             retry=retry_if_exception(lambda e: error_code(e) in BLOCKED_CODES),
             stop=stop_after_delay(self.delete_timeout),
-            wait=wait_exponential_jitter(multiplier=1, max=15),
+            wait=self._backoff(),
             sleep=self.sleep,
             before_sleep=report,
             reraise=True,
@@ -226,8 +278,9 @@ class Handler:
         """Apply the late fields (kinds that have them override this)."""
         return Outcome(UNCHANGED, found)
 
-    def wait(self, ctx: Context, found: Found, step: str) -> Found:
-        """Block until the resource is usable by what depends on it."""
+    def wait_ready(self, ctx: Context, resource: model.Resource, found: Found) -> Found:
+        """Block until the resource is usable by what depends on it (after ensure, unless
+        --no-wait). Use ctx.wait_for (a botocore waiter) or ctx.poll; return the fresh Found."""
         return found
 
     def delete(self, ctx: Context, found: Found) -> bool:
