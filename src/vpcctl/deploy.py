@@ -83,8 +83,8 @@ def up(
             result = kind.ensure(ctx, resource, resolve_except(ctx, resource.spec, late), found)
             if result.status == engine.CREATED:
                 created.add(lid)
-            if ctx.wait:
-                result.found = kind.wait_ready(ctx, resource, result.found)
+        if ctx.wait and step_id == graph.final_step(resource):
+            result.found = kind.wait_ready(ctx, resource, result.found)
         ctx.inventory.put(result.found)
         ctx.record(result.found)
         return StepResult(result.status, result.detail, result.found.id)
