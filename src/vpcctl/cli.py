@@ -291,6 +291,32 @@ def up(settings: Settings, scenario_name: str, sets: tuple[str, ...], deployment
 
 @cli.command()
 @global_options
+@click.argument("scenario_name", metavar="SCENARIO")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a scenario parameter (repeatable).")
+@click.pass_obj
+def check(settings: Settings, scenario_name: str, sets: tuple[str, ...]) -> None:
+    """Network preflight, offline: what will not work on AWS, why, and the fix.
+
+    Makes no AWS call. Exits 1 when a finding is an error, 0 with warnings only."""
+    from vpcctl import netcheck, render
+
+    loaded = _load(scenario_name, sets)
+    findings = netcheck.check(loaded)
+    if settings.output == "json":
+        render.emit_json(netcheck.report(loaded, findings))
+    elif findings:
+        render.table(
+            f"{loaded.name}: {netcheck.summary(findings)}",
+            ["severity", "rule", "resource", "what happens on AWS", "fix"],
+            [[f.severity, f.rule, f.resource, f.message, f.fix] for f in findings],
+        )
+    elif not settings.quiet:
+        click.echo(f"{loaded.name}: no findings ({len(netcheck.RULES)} rules checked)")
+    netcheck.fail_on_errors(loaded, findings)
+
+
+@cli.command()
+@global_options
 @click.argument("scenario_name", metavar="[SCENARIO]", required=False)
 @name_option
 @click.pass_obj

@@ -1,0 +1,737 @@
+"""Offline network preflight: what in a scenario will not work on AWS, why, and the fix.
+
+``check(scenario)`` reasons over the validated model only: no AWS call, no I/O, so
+``up`` can run it before touching anything. Each rule is one small function
+registered with ``@rule(id, summary)``; it yields findings and ``check`` stamps
+them with the rule's id. A new resource kind gets its rules by adding functions,
+not by editing the ones here.
+
+Security groups are evaluated the way AWS does for the flows that matter here
+(all TCP): a flow is admitted when one rule covers the port and either names
+one of the peer's groups as its source, or has CIDRs that together contain
+every subnet the peer's addresses come from. An egress of ``None`` is AWS's
+default allow-all. CIDRs known only at run time (``${bastion.private_ip}/32``)
+cannot be proven to contain anything, so they never count as admitting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Literal
+
+from vpcctl import model
+from vpcctl.errors import FAILED, VpcctlError
+
+ERROR: Literal["error"] = "error"
+WARNING: Literal["warning"] = "warning"
+ANYWHERE = "0.0.0.0/0"
+HTTPS = 443
+# Where a Fargate task's image comes from: the registry's API and the registry
+# itself. The layers come from S3, and the task also needs CloudWatch Logs when it uses awslogs.
+REGISTRY = ("ecr.api", "ecr.dkr")
+# A stand-in for the VPC's default security group, which AWS attaches when a
+# resource names none: it admits only its own members and sends anywhere.
+DEFAULT_SG = "(default)"
+PRIVATE_ECR = re.compile(r"^\d{12}\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?/")
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    severity: Literal["error", "warning"]
+    resource: str  # logical id
+    message: str  # what goes wrong on AWS, and why
+    fix: str  # the concrete change to the scenario
+
+
+class CheckFailed(VpcctlError):
+    """`vpcctl check` found at least one error-level finding: exit code 1, as for a
+    failed step, since AWS would refuse or the deployment would never serve."""
+
+    exit_code = FAILED
+
+
+RuleFn = Callable[["Net"], Iterable[Finding]]
+
+
+@dataclass(frozen=True)
+class CheckRule:
+    id: str
+    summary: str
+    fn: RuleFn
+
+
+RULES: list[CheckRule] = []
+
+
+def rule(rule_id: str, summary: str) -> Callable[[RuleFn], RuleFn]:
+    """Register a rule. Ids are stable: scripts and JSON consumers match on them."""
+
+    def register(fn: RuleFn) -> RuleFn:
+        if any(r.id == rule_id for r in RULES):
+            raise ValueError(f"rule id {rule_id} registered twice")
+        RULES.append(CheckRule(rule_id, summary, fn))
+        return fn
+
+    return register
+
+
+def error(resource: str, message: str, fix: str) -> Finding:
+    return Finding("", ERROR, resource, message, fix)
+
+
+def warning(resource: str, message: str, fix: str) -> Finding:
+    return Finding("", WARNING, resource, message, fix)
+
+
+def check(scenario: model.Scenario) -> list[Finding]:
+    """Every finding of every rule, in rule order. Pure: reads the scenario only."""
+    net = Net(scenario)
+    return [dataclasses.replace(f, rule=r.id) for r in RULES for f in r.fn(net)]
+
+
+def errors_in(findings: list[Finding]) -> list[Finding]:
+    return [f for f in findings if f.severity == ERROR]
+
+
+def summary(findings: list[Finding]) -> str:
+    """'1 error, 2 warnings'."""
+    bad, rest = len(errors_in(findings)), len(findings) - len(errors_in(findings))
+    return f"{bad} error{'' if bad == 1 else 's'}, {rest} warning{'' if rest == 1 else 's'}"
+
+
+def report(scenario: model.Scenario, findings: list[Finding]) -> dict[str, Any]:
+    """The JSON document of `vpcctl check --output json`."""
+    return {
+        "scenario": scenario.name,
+        "file": scenario.file,
+        "errors": len(errors_in(findings)),
+        "warnings": len(findings) - len(errors_in(findings)),
+        "rules": [r.id for r in RULES],
+        "findings": [dataclasses.asdict(f) for f in findings],
+    }
+
+
+def fail_on_errors(scenario: model.Scenario, findings: list[Finding]) -> None:
+    bad = errors_in(findings)
+    if bad:
+        raise CheckFailed(
+            f"{scenario.name}: {summary(findings)}; AWS would refuse it or it would not serve",
+            hint="apply each finding's fix to the scenario, then run check again",
+        )
+
+
+# ------------------------------------------------------------------ the model
+
+
+@dataclass(frozen=True)
+class Peer:
+    """One end of a TCP flow: its security groups and the subnets its addresses come from."""
+
+    name: str
+    groups: tuple[str, ...]
+    subnets: tuple[str, ...]
+
+
+class Net:
+    """Look-ups over one scenario that the rules share."""
+
+    def __init__(self, scenario: model.Scenario) -> None:
+        self.scenario = scenario
+        self.res = scenario.resources
+
+    def of(self, kind: str) -> list[tuple[str, Any]]:
+        return [(lid, r.spec) for lid, r in self.res.items() if r.kind == kind]
+
+    def spec(self, lid: str) -> Any:
+        return self.res[lid].spec
+
+    @cached_property
+    def route_tables(self) -> dict[str, str]:
+        """subnet -> the route table it is associated with."""
+        return {s: lid for lid, rt in self.of("route_table") for s in rt.subnets}
+
+    def route_table(self, subnet: str) -> str | None:
+        """None: the VPC's main route table, which vpcctl leaves with its local route only."""
+        return self.route_tables.get(subnet)
+
+    def default_route(self, subnet: str) -> model.Route | None:
+        table = self.route_table(subnet)
+        routes = self.spec(table).routes if table else ()
+        return next((r for r in routes if r.destination == ANYWHERE), None)
+
+    def to_igw(self, subnet: str) -> bool:
+        route = self.default_route(subnet)
+        return bool(route and route.gateway)
+
+    def to_nat(self, subnet: str) -> bool:
+        route = self.default_route(subnet)
+        return bool(route and route.nat_gateway)
+
+    def table_name(self, subnet: str) -> str:
+        return self.route_table(subnet) or "the VPC's main route table"
+
+    def vpc_of(self, subnets: Iterable[str]) -> str | None:
+        return next((self.spec(s).vpc for s in subnets), None)
+
+    def cidr(self, subnet: str) -> ipaddress.IPv4Network:
+        return ipaddress.IPv4Network(self.spec(subnet).cidr)
+
+    def zone(self, subnet: str) -> str:
+        az = self.spec(subnet).az
+        return az if az.startswith(self.scenario.region) else f"{self.scenario.region}{az}"
+
+    def endpoints(self, vpc: str, service: str) -> list[tuple[str, model.VpcEndpoint]]:
+        return [(lid, e) for lid, e in self.of("vpc_endpoint") if e.vpc == vpc and short_service(e.service) == service]
+
+    def load_balancers_of(self, target_group: str) -> list[str]:
+        """Load balancers that send to a target group, through their listeners."""
+        lbs = [ls.load_balancer for _, ls in self.of("listener") if ls.target_group == target_group]
+        return list(dict.fromkeys(lbs))
+
+    def rules(self, groups: tuple[str, ...], direction: str) -> tuple[model.Rule, ...] | None:
+        """The union of the groups' rules one way; None when any group sends anywhere."""
+        out: list[model.Rule] = []
+        for group in groups:
+            if group == DEFAULT_SG:
+                if direction == "egress":
+                    return None
+                out.append(model.Rule(protocol="all", source=DEFAULT_SG))
+                continue
+            rules = getattr(self.spec(group), direction)
+            if rules is None:
+                return None
+            out.extend(rules)
+        return tuple(out)
+
+    def admits(self, rules: tuple[model.Rule, ...] | None, port: int, peer: Peer) -> bool:
+        """Whether these rules let TCP `port` through from (or to) the peer."""
+        if rules is None:
+            return True
+        covering = [r for r in rules if _covers(r, port)]
+        if any(r.source in peer.groups for r in covering):
+            return True
+        cidrs = [n for n in (_network(r.cidr) for r in covering) if n is not None]
+        return bool(peer.subnets) and all(any(self.cidr(s).subnet_of(n) for n in cidrs) for s in peer.subnets)
+
+    def ingress_ok(self, to: Peer, port: int, source: Peer) -> bool:
+        return self.admits(self.rules(to.groups, "ingress"), port, source)
+
+    def egress_ok(self, source: Peer, port: int, to: Peer) -> bool:
+        return self.admits(self.rules(source.groups, "egress"), port, to)
+
+    def peer_clause(self, peer: Peer) -> str:
+        """How a rule names the peer: its first own group, else the CIDR its addresses come from."""
+        own = [g for g in peer.groups if g != DEFAULT_SG]
+        if own:
+            return f"source: {own[0]}"
+        if len(peer.subnets) == 1:
+            return f"cidr: {self.cidr(peer.subnets[0])}"
+        vpc = self.vpc_of(peer.subnets)
+        return f"cidr: {self.spec(vpc).cidr}" if vpc else "cidr: <its subnets>"
+
+    def add_rule(self, holder: Peer, direction: str, port: int, peer: Peer) -> str:
+        """The fix: one rule on the holder's first group (or a group of its own, if it has none)."""
+        body = f"{direction} {{protocol: tcp, port: {port}, {self.peer_clause(peer)}}}"
+        own = [g for g in holder.groups if g != DEFAULT_SG]
+        if own:
+            return f"add {body} to {own[0]}"
+        return f"give {holder.name} a security group of its own (it has the VPC's default one) with {body}"
+
+    def describe(self, peer: Peer) -> str:
+        """'sec-a or 10.0.1.0/24': what a rule would have to name to admit the peer."""
+        names = [g for g in peer.groups if g != DEFAULT_SG] + [str(self.cidr(s)) for s in peer.subnets]
+        return " or ".join(names) or "it"
+
+
+def short_service(service: str) -> str:
+    """'com.amazonaws.ap-northeast-1.ecr.api' -> 'ecr.api'."""
+    return re.sub(r"^com\.amazonaws\.[a-z0-9-]+\.", "", service)
+
+
+def refs_to(spec: Any, kind: str) -> list[str]:
+    """The logical ids a spec names in its fields that refer to `kind`. Read from the
+    model's ref metadata, so kinds added later (vpc_peering, nat_gateway) need no field names here."""
+    out: list[str] = []
+    for f in dataclasses.fields(spec):
+        if kind in f.metadata.get("ref", ()):
+            value = getattr(spec, f.name)
+            out.extend(value if isinstance(value, tuple) else [value] if value else [])
+    return out
+
+
+def groups(names: tuple[str, ...]) -> tuple[str, ...]:
+    """AWS attaches the VPC's default group to an ENI that names none."""
+    return names or (DEFAULT_SG,)
+
+
+def group_names(names: tuple[str, ...]) -> str:
+    return ", ".join("the VPC's default security group" if g == DEFAULT_SG else g for g in names)
+
+
+def _covers(r: model.Rule, port: int) -> bool:
+    if r.protocol == "all":
+        return True
+    if r.protocol != "tcp":
+        return False
+    if r.port is not None:
+        return r.port == port
+    low = r.from_port if r.from_port is not None else 0
+    high = r.to_port if r.to_port is not None else 65535
+    return low <= port <= high
+
+
+def _network(cidr: str | None) -> ipaddress.IPv4Network | None:
+    if not cidr or model.RUNTIME.search(cidr):
+        return None
+    return ipaddress.IPv4Network(cidr)
+
+
+def _port(value: Any) -> int | None:
+    """A health-check port: a number (maybe as a string); None for 'traffic-port' or a run-time value."""
+    text = str(value)
+    return int(text) if text.isdigit() else None
+
+
+# ------------------------------------------------------------- ECS services
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """One load balancer in front of one ECS service, through one target group."""
+
+    service: str
+    spec: model.EcsService
+    target_group: str
+    tg: model.TargetGroup
+    lb: str
+    lb_spec: model.LoadBalancer
+    port: int  # the containerPort ECS registers: the traffic port
+
+    @property
+    def tasks(self) -> Peer:
+        return Peer(f"tasks of {self.service}", groups(self.spec.security_groups), self.spec.subnets)
+
+    @property
+    def balancer(self) -> Peer:
+        # A network load balancer may have no security group: then nothing filters
+        # what it sends, and targets see its nodes' addresses in its subnets.
+        sgs = self.lb_spec.security_groups
+        if not sgs and self.lb_spec.type == "application":
+            sgs = (DEFAULT_SG,)
+        return Peer(f"load balancer {self.lb}", sgs, self.lb_spec.subnets)
+
+    @property
+    def health_port(self) -> int | None:
+        """The health-check port when it differs from the traffic port."""
+        port = _port(self.tg.health_check.port)
+        return port if port is not None and port != self.port else None
+
+
+def services(net: Net) -> list[tuple[str, model.EcsService]]:
+    return net.of("ecs_service")
+
+
+def attachments(net: Net) -> Iterator[Attachment]:
+    for sid, svc in services(net):
+        for entry in svc.load_balancers:
+            tg = net.spec(entry.target_group)
+            if tg.protocol == "UDP":
+                continue  # the TCP reasoning below does not hold for UDP
+            for lb in net.load_balancers_of(entry.target_group):
+                yield Attachment(sid, svc, entry.target_group, tg, lb, net.spec(lb), entry.port)
+
+
+def internet_path(net: Net, svc: model.EcsService, subnet: str) -> tuple[bool, str]:
+    """Whether tasks in the subnet reach the internet, and if not, why not."""
+    if net.to_nat(subnet):
+        return True, ""
+    if net.to_igw(subnet):
+        if svc.assign_public_ip:
+            return True, ""
+        return False, f"{net.table_name(subnet)} routes to an internet gateway but assign_public_ip is false"
+    return False, f"no route to an internet gateway or NAT in {net.table_name(subnet)}"
+
+
+@dataclass(frozen=True)
+class Gap:
+    """One piece the PrivateLink path lacks."""
+
+    service: str
+    problem: str  # 'no ecr.api endpoint'
+    fix: str
+
+
+def endpoint_gaps(net: Net, svc: model.EcsService, subnet: str) -> list[Gap]:
+    """What the PrivateLink path from the subnet to the registry (and logs) lacks."""
+    vpc = net.spec(subnet).vpc
+    needed = [*REGISTRY, *(["logs"] if net.spec(svc.task_definition).log_group else [])]
+    gaps = []
+    for service in needed:
+        found = [lid for lid, e in net.endpoints(vpc, service) if e.type == "interface"]
+        if not found:
+            gaps.append(Gap(service, f"no {service} endpoint", f"add an interface endpoint for {service} in {subnet}"))
+        elif not any(net.spec(lid).private_dns for lid in found):
+            gaps.append(
+                Gap(
+                    service,
+                    f"endpoint {found[0]} ({service}) has private DNS off, so {service} resolves to public "
+                    "addresses the tasks cannot reach",
+                    f"set private_dns: true on {found[0]}",
+                )
+            )
+    table = net.route_table(subnet)
+    if not any(e.type == "gateway" and table in e.route_tables for _, e in net.endpoints(vpc, "s3")):
+        fix = f"add a gateway endpoint for s3 with route_tables: [{table}]"
+        if table is None:  # a gateway endpoint attaches to route tables vpcctl manages
+            fix = f"list {subnet} in a route table's subnets and add a gateway endpoint for s3 on that table"
+        gaps.append(Gap("s3", f"no s3 gateway endpoint on {net.table_name(subnet)} (image layers come from S3)", fix))
+    return gaps
+
+
+# -------------------------------------------------------------------- rules
+
+
+@rule("pull-path", "every Fargate task's subnet has a way to its image registry (and CloudWatch Logs)")
+def pull_path(net: Net) -> Iterator[Finding]:
+    for sid, svc in services(net):
+        for subnet in svc.subnets:
+            online, why = internet_path(net, svc, subnet)
+            if online:
+                continue
+            gaps = endpoint_gaps(net, svc, subnet)
+            if not gaps:
+                continue
+            uses_endpoints = any(net.endpoints(net.spec(subnet).vpc, s) for s in REGISTRY)
+            yield _pull_finding(net, sid, svc, subnet, why, gaps, uses_endpoints)
+
+
+def _pull_finding(
+    net: Net, sid: str, svc: model.EcsService, subnet: str, why: str, gaps: list[Gap], uses_endpoints: bool
+) -> Finding:
+    missing = ", ".join(g.problem for g in gaps)
+    if any(g.service != "logs" for g in gaps):
+        what = f"cannot pull their image: {why}, and {missing}"
+        then = "on AWS they stay PENDING, then stop with CannotPullContainerError"
+    else:
+        what = f"cannot send their awslogs output: {why}, and {missing}"
+        then = "on AWS they stop with ResourceInitializationError (failed to validate logger args)"
+    table = net.table_name(subnet)
+    fixes = [f"set assign_public_ip: true on {sid}"] if net.to_igw(subnet) else []
+    if uses_endpoints:
+        # The scenario chose PrivateLink: complete it rather than suggest another design.
+        fixes.append("; ".join(g.fix for g in gaps))
+    else:
+        fixes.append(f"route 0.0.0.0/0 in {table} to a NAT gateway")
+        interface = ", ".join(g.service for g in gaps if g.service != "s3")
+        s3 = f" and an s3 gateway endpoint on {table}" if any(g.service == "s3" for g in gaps) else ""
+        fixes.append(f"add interface endpoints {interface} in {subnet}{s3}")
+    return error(sid, f"tasks of {sid} in {subnet} {what}; {then}", ", or ".join(fixes))
+
+
+@rule("image-registry", "tasks that reach registries only through the ECR endpoints use a private ECR image")
+def image_registry(net: Net) -> Iterator[Finding]:
+    for sid, svc in services(net):
+        # Only where the endpoints are the way out: with no way at all, pull-path says so.
+        vpc = net.vpc_of(svc.subnets)
+        offline = [s for s in svc.subnets if not internet_path(net, svc, s)[0]]
+        if not offline or not vpc or not net.endpoints(vpc, "ecr.dkr"):
+            continue
+        region = net.scenario.region
+        for container in net.spec(svc.task_definition).containers:
+            image = container.image
+            match = PRIVATE_ECR.match(image)
+            if model.RUNTIME.search(image) or (match and match.group(1) == region):
+                continue
+            yield warning(
+                sid,
+                f"tasks of {sid} in {', '.join(offline)} reach a registry only through the ECR endpoints, which "
+                f"serve this account's private ECR in {region}; image {image} (container {container.name}) "
+                "cannot be pulled there on AWS (CannotPullContainerError)",
+                f"push the image to ECR in {region} and use <account>.dkr.ecr.{region}.amazonaws.com/<repo>:<tag> "
+                "(--set image=...), or give the subnet a NAT route",
+            )
+
+
+@rule("endpoint-sg-443", "the interface endpoints tasks use admit HTTPS from them, and the tasks may send it")
+def endpoint_sg_443(net: Net) -> Iterator[Finding]:
+    for sid, svc in services(net):
+        vpc = net.vpc_of(svc.subnets)
+        used = [*REGISTRY, *(["logs"] if net.spec(svc.task_definition).log_group else [])]
+        tasks = Peer(f"tasks of {sid}", groups(svc.security_groups), svc.subnets)
+        for service in used:
+            for eid, endpoint in net.endpoints(vpc, service) if vpc else []:
+                # Without private DNS the tasks never resolve to this endpoint.
+                if endpoint.type != "interface" or not endpoint.private_dns:
+                    continue
+                yield from _endpoint_flow(net, sid, tasks, eid, endpoint)
+
+
+def _endpoint_flow(net: Net, sid: str, tasks: Peer, eid: str, endpoint: model.VpcEndpoint) -> Iterator[Finding]:
+    target = Peer(f"endpoint {eid}", groups(endpoint.security_groups), endpoint.subnets)
+    outcome = f"calls to {short_service(endpoint.service)} time out and the tasks stop before running"
+    if not net.ingress_ok(target, HTTPS, tasks):
+        yield error(
+            eid,
+            f"{group_names(target.groups)} of endpoint {eid} admits no TCP 443 from {net.describe(tasks)} "
+            f"(tasks of {sid}): {outcome}",
+            net.add_rule(target, "ingress", HTTPS, tasks),
+        )
+    if not net.egress_ok(tasks, HTTPS, target):
+        yield error(
+            sid,
+            f"egress of {group_names(tasks.groups)} (tasks of {sid}) sends no TCP 443 to endpoint {eid}: {outcome}",
+            net.add_rule(tasks, "egress", HTTPS, target),
+        )
+
+
+@rule("task-egress-443", "tasks may send HTTPS to the registry's public addresses when their path needs it")
+def task_egress_443(net: Net) -> Iterator[Finding]:
+    for sid, svc in services(net):
+        rules = net.rules(groups(svc.security_groups), "egress")
+        if rules is None or any(_covers(r, HTTPS) and r.cidr == ANYWHERE for r in rules):
+            continue
+        # The S3 gateway endpoint, a NAT and an internet gateway all carry traffic to
+        # public addresses that no scenario rule can name more narrowly than 0.0.0.0/0.
+        outward = [s for s in svc.subnets if internet_path(net, svc, s)[0] or not endpoint_gaps(net, svc, s)]
+        if outward:
+            yield error(
+                sid,
+                f"egress of {group_names(groups(svc.security_groups))} (tasks of {sid}) sends no TCP 443 to "
+                f"0.0.0.0/0, so tasks in {', '.join(outward)} cannot fetch image layers from S3 or reach the "
+                "registry; on AWS they stop with CannotPullContainerError",
+                f"add egress {{protocol: tcp, port: 443, cidr: 0.0.0.0/0}} to {groups(svc.security_groups)[0]}",
+            )
+
+
+@rule("endpoint-private-dns", "interface endpoints with private DNS are in a VPC with DNS support and hostnames")
+def endpoint_private_dns(net: Net) -> Iterator[Finding]:
+    for eid, endpoint in net.of("vpc_endpoint"):
+        if endpoint.type != "interface" or not endpoint.private_dns:
+            continue
+        vpc = net.spec(endpoint.vpc)
+        off = [name for name, on in (("dns_support", vpc.dns_support), ("dns_hostnames", vpc.dns_hostnames)) if not on]
+        if off:
+            yield error(
+                eid,
+                f"AWS refuses to create endpoint {eid}: 'Enabling private DNS requires both enableDnsSupport and "
+                f"enableDnsHostnames VPC attributes set to true' (VPC {endpoint.vpc} has {' and '.join(off)} off)",
+                f"set {' and '.join(f'{n}: true' for n in off)} on VPC {endpoint.vpc}",
+            )
+
+
+@rule("port-mismatch", "target group port, the service's containerPort and the container's port agree")
+def port_mismatch(net: Net) -> Iterator[Finding]:
+    for sid, svc in services(net):
+        task = net.spec(svc.task_definition)
+        for entry in svc.load_balancers:
+            container = next((c for c in task.containers if c.name == entry.container), None)
+            if container is None:
+                names = ", ".join(c.name for c in task.containers)
+                yield error(
+                    sid,
+                    f"ECS refuses to create {sid}: its load balancer names container '{entry.container}', "
+                    f"which task definition {svc.task_definition} does not have",
+                    f"set container to one of: {names}",
+                )
+                continue
+            if container.port != entry.port:
+                yield error(
+                    sid,
+                    f"ECS refuses to create {sid}: container {container.name} of {svc.task_definition} has no "
+                    f"container port {entry.port} (its port is {container.port})",
+                    f"make the service's load balancer port and container {container.name}'s port the same",
+                )
+            tg = net.spec(entry.target_group)
+            if tg.port != entry.port:
+                yield warning(
+                    entry.target_group,
+                    f"target group {entry.target_group} says port {tg.port}, but ECS registers the tasks of {sid} "
+                    f"on {entry.port}: traffic and a traffic-port health check go to {entry.port}, and security "
+                    f"group rules written for {tg.port} do nothing",
+                    f"set port: {entry.port} on {entry.target_group}",
+                )
+
+
+@rule("target-group-listener", "every target group a service uses is behind a listener")
+def target_group_listener(net: Net) -> Iterator[Finding]:
+    for sid, svc in services(net):
+        for entry in svc.load_balancers:
+            if not net.load_balancers_of(entry.target_group):
+                yield error(
+                    sid,
+                    f"ECS refuses to create {sid}: target group {entry.target_group} does not have an associated "
+                    "load balancer (no listener forwards to it)",
+                    f"add a listener with target_group: {entry.target_group} on a load balancer",
+                )
+
+
+@rule("awsvpc-ip-target", "Fargate (awsvpc) services sit behind target groups of type ip")
+def awsvpc_ip_target(net: Net) -> Iterator[Finding]:
+    for sid, svc in services(net):
+        for entry in svc.load_balancers:
+            if net.spec(entry.target_group).target_type != "ip":
+                yield error(
+                    sid,
+                    f"ECS refuses to create {sid}: target group {entry.target_group} has target type instance, "
+                    "which is incompatible with the awsvpc network mode of Fargate tasks",
+                    f"set target_type: ip on {entry.target_group}",
+                )
+
+
+@rule("lb-egress", "the load balancer's security groups send the traffic port to the targets")
+def lb_egress(net: Net) -> Iterator[Finding]:
+    for a in attachments(net):
+        if a.balancer.groups and not net.egress_ok(a.balancer, a.port, a.tasks):
+            yield _lb_egress_finding(net, a, a.port, "requests time out (HTTP 504) and health checks fail")
+
+
+def _lb_egress_finding(net: Net, a: Attachment, port: int, outcome: str) -> Finding:
+    sgs = group_names(a.balancer.groups)
+    return error(
+        a.lb,
+        f"egress of {sgs} (load balancer {a.lb}) sends no TCP {port} to {net.describe(a.tasks)} "
+        f"(tasks of {a.service}): {outcome}",
+        net.add_rule(a.balancer, "egress", port, a.tasks),
+    )
+
+
+@rule("target-ingress", "the targets' security groups admit the traffic port from the load balancer")
+def target_ingress(net: Net) -> Iterator[Finding]:
+    for a in attachments(net):
+        if not net.ingress_ok(a.tasks, a.port, a.balancer):
+            yield _ingress_finding(net, a, a.port, "targets go unhealthy (Target.Timeout) and requests get HTTP 504")
+
+
+def _ingress_finding(net: Net, a: Attachment, port: int, outcome: str) -> Finding:
+    return error(
+        a.service,
+        f"{group_names(a.tasks.groups)} (tasks of {a.service}) admits no TCP {port} from "
+        f"{net.describe(a.balancer)} (load balancer {a.lb}): {outcome}",
+        net.add_rule(a.tasks, "ingress", port, a.balancer),
+    )
+
+
+@rule("health-check-port", "a separate health-check port is open from the load balancer to the targets")
+def health_check_port(net: Net) -> Iterator[Finding]:
+    outcome = "health checks time out, targets go unhealthy (Target.Timeout) and ECS keeps replacing the tasks"
+    for a in attachments(net):
+        port = a.health_port
+        if port is None:
+            continue
+        if a.balancer.groups and not net.egress_ok(a.balancer, port, a.tasks):
+            yield _lb_egress_finding(net, a, port, outcome)
+        if not net.ingress_ok(a.tasks, port, a.balancer):
+            yield _ingress_finding(net, a, port, outcome)
+
+
+@rule("alb-two-azs", "an Application Load Balancer spans at least two Availability Zones")
+def alb_two_azs(net: Net) -> Iterator[Finding]:
+    for lid, lb in net.of("load_balancer"):
+        zones = {net.zone(s) for s in lb.subnets}
+        if lb.type == "application" and len(zones) < 2:
+            yield error(
+                lid,
+                f"AWS refuses to create {lid}: an Application Load Balancer needs subnets in at least two "
+                f"Availability Zones; it has {', '.join(lb.subnets) or 'none'} in {', '.join(sorted(zones)) or 'none'}",
+                f"add a subnet in another Availability Zone to {lid}'s subnets",
+            )
+
+
+@rule("internet-facing-igw", "an internet-facing load balancer sits in subnets routed to an internet gateway")
+def internet_facing_igw(net: Net) -> Iterator[Finding]:
+    for lid, lb in net.of("load_balancer"):
+        if lb.scheme != "internet-facing":
+            continue
+        vpc = net.vpc_of(lb.subnets)
+        has_igw = any(g.vpc == vpc for _, g in net.of("internet_gateway"))
+        for subnet in lb.subnets:
+            if net.to_igw(subnet):
+                continue
+            outcome = (
+                f"AWS creates {lid}, but its node in {subnet} cannot answer clients on the internet "
+                "(connections to that address time out)"
+                if has_igw
+                else f"AWS refuses to create {lid}: VPC {vpc} has no internet gateway"
+            )
+            yield error(
+                lid,
+                f"{lid} is internet-facing but {subnet} has no 0.0.0.0/0 route to an internet gateway "
+                f"({net.table_name(subnet)}): {outcome}",
+                f"put {lid} in public subnets, route 0.0.0.0/0 in {net.table_name(subnet)} to an internet gateway, "
+                "or make it scheme: internal",
+            )
+
+
+# ------------------------------------------------- NAT gateways and peering
+# These kinds may not be in the model yet; each rule finds nothing until they are.
+
+
+@rule("nat-public-subnet", "a NAT gateway sits in a subnet routed to an internet gateway")
+def nat_public_subnet(net: Net) -> Iterator[Finding]:
+    for lid, nat in net.of("nat_gateway"):
+        if getattr(nat, "connectivity_type", "public") == "private":
+            continue  # a private NAT never goes to the internet
+        for subnet in refs_to(nat, "subnet"):
+            if not net.to_igw(subnet):
+                yield error(
+                    lid,
+                    f"NAT gateway {lid} is in {subnet}, which has no 0.0.0.0/0 route to an internet gateway "
+                    f"({net.table_name(subnet)}): traffic routed to it goes nowhere, and tasks that pull "
+                    "through it stop with CannotPullContainerError",
+                    f"put {lid} in a public subnet, or route 0.0.0.0/0 in {net.table_name(subnet)} to an internet "
+                    "gateway",
+                )
+
+
+def peerings(net: Net) -> Iterator[tuple[str, str, str]]:
+    """(peering, requester VPC, accepter VPC) for peerings between two VPCs of the scenario."""
+    for lid, spec in net.of("vpc_peering"):
+        vpcs = refs_to(spec, "vpc")
+        if len(vpcs) == 2:  # a peer outside the scenario cannot be reasoned about
+            yield lid, vpcs[0], vpcs[1]
+
+
+@rule("peering-overlap", "peered VPCs do not overlap")
+def peering_overlap(net: Net) -> Iterator[Finding]:
+    for lid, a, b in peerings(net):
+        cidr_a, cidr_b = (ipaddress.IPv4Network(net.spec(v).cidr) for v in (a, b))
+        if cidr_a.overlaps(cidr_b):
+            yield error(
+                lid,
+                f"VPCs {a} ({cidr_a}) and {b} ({cidr_b}) overlap: AWS fails peering {lid} "
+                "(overlapping IPv4 address range) and no route between them can be made",
+                f"give {b} a CIDR that does not overlap {cidr_a}",
+            )
+
+
+@rule("peering-routes", "both sides of a peering route the other VPC's CIDR through it")
+def peering_routes(net: Net) -> Iterator[Finding]:
+    for lid, a, b in peerings(net):
+        for here, there in ((a, b), (b, a)):
+            if not _routes_through(net, lid, here, there):
+                yield error(
+                    lid,
+                    f"no route table in {here} sends {net.spec(there).cidr} ({there}) through peering {lid}: "
+                    f"packets from {here} never reach {there}, so connections across the peering time out "
+                    "whichever side opens them",
+                    f"add a route {{destination: {net.spec(there).cidr}, peering: {lid}}} to {here}'s route "
+                    "tables of the subnets that talk across",
+                )
+
+
+def _routes_through(net: Net, peering: str, vpc: str, peer: str) -> bool:
+    target = ipaddress.IPv4Network(net.spec(peer).cidr)
+    for _, table in net.of("route_table"):
+        if table.vpc != vpc:
+            continue
+        for route in table.routes:
+            destination = _network(route.destination)
+            if route.peering == peering and destination is not None and destination.overlaps(target):
+                return True
+    return False

@@ -1,0 +1,498 @@
+"""`vpcctl check`: the offline network preflight, over shipped scenarios and broken variants of them."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import scenario_text, write_variant
+from vpcctl import model, netcheck, scenario
+from vpcctl.cli import cli
+
+
+@pytest.fixture(autouse=True)
+def no_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """check is offline: any attempt to reach AWS fails the test."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("check created an AWS client")
+
+    monkeypatch.setattr("vpcctl.aws.Aws.__init__", refuse)
+
+
+def run_check(target: str | Path, *extra: str) -> tuple[int, dict]:
+    result = CliRunner().invoke(cli, ["check", str(target), "--output", "json", *extra])
+    return result.exit_code, json.loads(result.stdout)
+
+
+def variant(tmp_path: Path, *pairs: tuple[str, str]) -> Path:
+    """fargate-privatelink with several pieces of text replaced (write_variant does one)."""
+    text = scenario_text()
+    for old, new in pairs:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    path = tmp_path / "variant.yaml"
+    path.write_text(text)
+    return path
+
+
+def findings_of(data: dict, rule: str) -> list[dict]:
+    return [f for f in data["findings"] if f["rule"] == rule]
+
+
+# --------------------------------------------------------------- shipped
+
+
+@pytest.mark.parametrize("name", sorted(scenario.available()))
+def test_shipped_scenarios_have_no_error(name: str) -> None:
+    started = time.perf_counter()
+    code, data = run_check(name)
+    elapsed = time.perf_counter() - started
+    print(f"check {name}: {elapsed * 1000:.1f} ms")  # measured, not asserted (-s shows it)
+    assert data["errors"] == 0, data["findings"]
+    assert code == 0
+
+
+def test_privatelink_image_warning_keeps_exit_0() -> None:
+    # The shipped default is a public image: fine in the sandbox, not behind ECR endpoints on AWS.
+    code, data = run_check("fargate-privatelink")
+    assert code == 0
+    assert [f["rule"] for f in data["findings"]] == ["image-registry"]
+    assert data["findings"][0]["severity"] == "warning"
+
+
+def test_private_ecr_image_in_region_has_no_finding() -> None:
+    image = "image=123456789012.dkr.ecr.ap-northeast-1.amazonaws.com/web:1"
+    code, data = run_check("fargate-privatelink", "--set", image)
+    assert (code, data["findings"]) == (0, [])
+
+
+def test_table_output_and_no_findings_line() -> None:
+    image = "image=123456789012.dkr.ecr.ap-northeast-1.amazonaws.com/web:1"
+    result = CliRunner().invoke(cli, ["check", "fargate-privatelink", "--set", image])
+    assert result.exit_code == 0
+    assert "fargate-privatelink: no findings" in result.output
+    result = CliRunner().invoke(cli, ["check", "fargate-privatelink"])
+    assert "fargate-privatelink: 0 errors, 1 warning" in result.output
+    assert "image-registry" in result.output
+
+
+# ------------------------------------------------------- broken variants
+
+TASK_SG_INGRESS = (
+    '      - {protocol: tcp, port: "${params.container_port}", source: sec-alb, description: HTTP from the ALB}\n'
+)
+ENDPOINT_INGRESS = "      - {protocol: tcp, port: 443, source: sec-web-via-alb, description: HTTPS from the tasks}\n"
+ALB_INGRESS = "      - {protocol: tcp, port: 80, cidr: 0.0.0.0/0, description: HTTP from anywhere}\n"
+
+# (case id, replacements, rule expected, resource expected, exit code, words the finding must hold)
+CASES = [
+    (
+        "no ecr.api endpoint (the article's table)",
+        [("    service: ecr.api\n", "    service: sts\n")],
+        "pull-path",
+        "web-service",
+        1,
+        ["private-subnet1", "no ecr.api endpoint", "CannotPullContainerError", "interface endpoint for ecr.api"],
+    ),
+    (
+        "no path to the registry at all, no public IP",
+        [
+            ("    service: ecr.api\n", "    service: sts\n"),
+            ("    service: ecr.dkr\n", "    service: ssm\n"),
+            ("    service: logs\n", "    service: ssmmessages\n"),
+            ("    route_tables: [private-rt]\n", "    route_tables: [public-rt]\n"),
+        ],
+        "pull-path",
+        "web-service",
+        1,
+        ["no route to an internet gateway or NAT", "NAT gateway", "ecr.api, ecr.dkr, logs"],
+    ),
+    (
+        "public subnet but no public IP (alb-ip-targets' article)",
+        [
+            (
+                "    subnets: [private-subnet1]\n    security_groups: [sec-web",
+                "    subnets: [public-subnet1]\n    security_groups: [sec-web",
+            )
+        ],
+        "pull-path",
+        "web-service",
+        1,
+        [
+            "assign_public_ip is false",
+            "set assign_public_ip: true on web-service",
+            "no s3 gateway endpoint on public-rt",
+        ],
+    ),
+    (
+        "no logs endpoint while the task logs with awslogs",
+        [("    service: logs\n", "    service: ssmmessages\n")],
+        "pull-path",
+        "web-service",
+        1,
+        ["no logs endpoint", "ResourceInitializationError"],
+    ),
+    (
+        "no s3 gateway endpoint on the tasks' route table",
+        [("    route_tables: [private-rt]\n", "    route_tables: [public-rt]\n")],
+        "pull-path",
+        "web-service",
+        1,
+        ["no s3 gateway endpoint on private-rt", "route_tables: [private-rt]"],
+    ),
+    (
+        "endpoint private DNS off",
+        [
+            (
+                "    private_dns: true\n  ecr-dkr:\n",
+                "    private_dns: false\n  ecr-dkr:\n",
+            )
+        ],
+        "pull-path",
+        "web-service",
+        1,
+        ["ecr-api (ecr.api) has private DNS off", "set private_dns: true on ecr-api"],
+    ),
+    (
+        "endpoint SG without 443 from the tasks",
+        [(ENDPOINT_INGRESS, ENDPOINT_INGRESS.replace("port: 443", "port: 8443"))],
+        "endpoint-sg-443",
+        "ecr-api",
+        1,
+        ["sec-endpoints", "no TCP 443 from sec-web-via-alb", "source: sec-web-via-alb"],
+    ),
+    (
+        "task SG egress without 443",
+        [(TASK_SG_INGRESS, TASK_SG_INGRESS + "    egress:\n      - {protocol: tcp, port: 80, cidr: 10.0.0.0/16}\n")],
+        "endpoint-sg-443",
+        "web-service",
+        1,
+        ["egress of sec-web-via-alb", "no TCP 443 to endpoint ecr-dkr", "egress {protocol: tcp, port: 443"],
+    ),
+    (
+        "task SG egress without 443 to S3 (the gateway endpoint's public addresses)",
+        [
+            (
+                TASK_SG_INGRESS,
+                TASK_SG_INGRESS + "    egress:\n      - {protocol: tcp, port: 443, source: sec-endpoints}\n",
+            )
+        ],
+        "task-egress-443",
+        "web-service",
+        1,
+        ["sends no TCP 443 to 0.0.0.0/0", "image layers from S3", "cidr: 0.0.0.0/0"],
+    ),
+    (
+        "private DNS without DNS hostnames",
+        [("    dns_hostnames: true\n", "    dns_hostnames: false\n")],
+        "endpoint-private-dns",
+        "ecr-api",
+        1,
+        ["enableDnsHostnames", "dns_hostnames: true"],
+    ),
+    (
+        "service containerPort differs from the container's port",
+        [
+            (
+                '{target_group: web-tg, container: web, port: "${params.container_port}"}',
+                "{target_group: web-tg, container: web, port: 8080}",
+            )
+        ],
+        "port-mismatch",
+        "web-service",
+        1,
+        ["no container port 8080", "its port is 80"],
+    ),
+    (
+        "service names a container the task does not have",
+        [("{target_group: web-tg, container: web, port:", "{target_group: web-tg, container: app, port:")],
+        "port-mismatch",
+        "web-service",
+        1,
+        ["container 'app'"],
+    ),
+    (
+        "target group port differs (a warning: ECS registers the containerPort)",
+        [("    port: ${params.container_port}\n    target_type: ip", "    port: 8080\n    target_type: ip")],
+        "port-mismatch",
+        "web-tg",
+        0,
+        ["says port 8080", "registers the tasks of web-service on 80"],
+    ),
+    (
+        "target group behind no listener",
+        [
+            (
+                "  http:\n    kind: listener\n",
+                "  other-tg:\n    kind: target_group\n    vpc: vpc\n  http:\n    kind: listener\n",
+            ),
+            ("    target_group: web-tg\n\n", "    target_group: other-tg\n\n"),
+        ],
+        "target-group-listener",
+        "web-service",
+        1,
+        ["does not have an associated load balancer", "target_group: web-tg"],
+    ),
+    (
+        "target group of type instance",
+        [("    target_type: ip", "    target_type: instance")],
+        "awsvpc-ip-target",
+        "web-service",
+        1,
+        ["awsvpc", "target_type: ip"],
+    ),
+    (
+        "ALB SG egress limited to something else (the article's missing outbound rule)",
+        [(ALB_INGRESS, ALB_INGRESS + "    egress:\n      - {protocol: tcp, port: 443, cidr: 0.0.0.0/0}\n")],
+        "lb-egress",
+        "alb",
+        1,
+        [
+            "egress of sec-alb",
+            "no TCP 80 to sec-web-via-alb",
+            "egress {protocol: tcp, port: 80, source: sec-web-via-alb}",
+        ],
+    ),
+    (
+        "task SG admits the wrong source",
+        [(TASK_SG_INGRESS, TASK_SG_INGRESS.replace("source: sec-alb", "source: sec-endpoints"))],
+        "target-ingress",
+        "web-service",
+        1,
+        ["no TCP 80 from sec-alb", "Target.Timeout", "ingress {protocol: tcp, port: 80, source: sec-alb}"],
+    ),
+    (
+        "task SG without the separate health-check port",
+        [("    health_check:\n      path: /\n", '    health_check:\n      path: /\n      port: "8081"\n')],
+        "health-check-port",
+        "web-service",
+        1,
+        ["no TCP 8081 from sec-alb", "health checks time out", "port: 8081, source: sec-alb"],
+    ),
+    (
+        "ALB SG egress without the separate health-check port",
+        [
+            ("    health_check:\n      path: /\n", '    health_check:\n      path: /\n      port: "8081"\n'),
+            (ALB_INGRESS, ALB_INGRESS + "    egress:\n      - {protocol: tcp, port: 80, source: sec-web-via-alb}\n"),
+            (TASK_SG_INGRESS, TASK_SG_INGRESS + "      - {protocol: tcp, port: 8081, source: sec-alb}\n"),
+        ],
+        "health-check-port",
+        "alb",
+        1,
+        ["egress of sec-alb", "no TCP 8081"],
+    ),
+    (
+        "ALB in one Availability Zone",
+        [("    cidr: 10.0.3.0/24\n    az: c\n", "    cidr: 10.0.3.0/24\n    az: a\n")],
+        "alb-two-azs",
+        "alb",
+        1,
+        ["at least two", "ap-northeast-1a"],
+    ),
+    (
+        "internet-facing ALB in a subnet with no internet gateway route",
+        [
+            (
+                "    subnets: [public-subnet1, public-subnet2]\n    security_groups: [sec-alb]",
+                "    subnets: [public-subnet1, private-subnet1]\n    security_groups: [sec-alb]",
+            )
+        ],
+        "internet-facing-igw",
+        "alb",
+        1,
+        ["private-subnet1 has no 0.0.0.0/0 route to an internet gateway", "scheme: internal"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("pairs", "rule", "resource", "code", "words"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_broken_variant_is_reported(tmp_path, pairs, rule, resource, code, words) -> None:
+    exit_code, data = run_check(variant(tmp_path, *pairs))
+    found = [f for f in findings_of(data, rule) if f["resource"] == resource]
+    assert found, data["findings"]
+    text = " ".join(f"{f['message']} | {f['fix']}" for f in found)
+    for word in words:
+        assert word in text, text
+    assert exit_code == code, data["findings"]
+    assert data["errors"] == len([f for f in data["findings"] if f["severity"] == "error"])
+
+
+def test_every_rule_has_a_broken_variant() -> None:
+    # image-registry shows on the shipped scenario; the NAT and peering rules are tested below.
+    covered = {c[2] for c in CASES} | {"image-registry", "nat-public-subnet", "peering-overlap", "peering-routes"}
+    assert covered == {r.id for r in netcheck.RULES}
+
+
+# --------------------------------------------------------- good variants
+
+
+@pytest.mark.parametrize(
+    "pairs",
+    [
+        # A public subnet with a public IP pulls through the internet gateway.
+        [
+            (
+                "    subnets: [private-subnet1]\n    security_groups: [sec-web",
+                "    subnets: [public-subnet1]\n    security_groups: [sec-web",
+            ),
+            ("    assign_public_ip: false\n", "    assign_public_ip: true\n"),
+        ],
+        # An ALB egress limited to exactly the tasks' group and port is enough.
+        [(ALB_INGRESS, ALB_INGRESS + "    egress:\n      - {protocol: tcp, port: 80, source: sec-web-via-alb}\n")],
+        # Task egress limited to HTTPS out and HTTP inside the VPC is enough.
+        [
+            (
+                TASK_SG_INGRESS,
+                TASK_SG_INGRESS + "    egress:\n      - {protocol: tcp, port: 443, cidr: 0.0.0.0/0}\n"
+                "      - {protocol: tcp, port: 80, cidr: 10.0.0.0/16}\n",
+            )
+        ],
+        # Endpoint ingress by the tasks' subnet CIDR instead of their group.
+        [(ENDPOINT_INGRESS, "      - {protocol: tcp, port: 443, cidr: 10.0.0.0/16}\n")],
+        # A separate health-check port opened on the task group.
+        [
+            ("    health_check:\n      path: /\n", '    health_check:\n      path: /\n      port: "8081"\n'),
+            (
+                TASK_SG_INGRESS,
+                TASK_SG_INGRESS + "      - {protocol: tcp, from_port: 8000, to_port: 8100, source: sec-alb}\n",
+            ),
+        ],
+    ],
+    ids=["public-ip", "alb-egress-exact", "task-egress-https", "endpoint-by-cidr", "health-port-open"],
+)
+def test_fixed_variants_have_no_error(tmp_path, pairs) -> None:
+    exit_code, data = run_check(variant(tmp_path, *pairs))
+    assert data["errors"] == 0, data["findings"]
+    assert exit_code == 0
+
+
+# ----------------------------------------------------------- the command
+
+
+def test_error_exit_names_the_count_and_json_stays_clean(tmp_path) -> None:
+    path = write_variant(tmp_path, "    service: ecr.api\n", "    service: sts\n")
+    result = CliRunner().invoke(cli, ["check", str(path), "-o", "json"])
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)  # nothing but JSON on stdout
+    assert data["scenario"] == "fargate-privatelink"
+    assert set(data["findings"][0]) == {"rule", "severity", "resource", "message", "fix"}
+    assert "error(s)" not in result.stderr and "1 error, " in result.stderr
+
+
+def test_table_output_on_error(tmp_path) -> None:
+    path = write_variant(tmp_path, "    dns_hostnames: true\n", "    dns_hostnames: false\n")
+    result = CliRunner().invoke(cli, ["check", str(path)])
+    assert result.exit_code == 1
+    assert "endpoint-private-dns" in result.stdout and "what happens on AWS" in result.stdout
+    assert result.stderr.startswith("error: fargate-privatelink: 3 errors")
+
+
+def test_set_is_applied_before_checking() -> None:
+    code, data = run_check("fargate-privatelink", "--set", "container_port=8080")
+    # The tasks' group admits the container port from the ALB, so the new port stays consistent.
+    assert data["errors"] == 0, data["findings"]
+    assert code == 0
+
+
+def test_bad_scenario_is_bad_input(tmp_path) -> None:
+    path = write_variant(tmp_path, "    security_groups: [sec-alb]\n", "    security_groups: [sec-nope]\n")
+    result = CliRunner().invoke(cli, ["check", str(path)])
+    assert result.exit_code == 2
+
+
+def test_check_is_pure_and_fast() -> None:
+    loaded = scenario.load("fargate-privatelink")
+    started = time.perf_counter()
+    for _ in range(100):
+        findings = netcheck.check(loaded)
+    per_run = (time.perf_counter() - started) / 100
+    print(f"netcheck.check: {per_run * 1000:.2f} ms per run")  # measured, not asserted
+    assert findings == netcheck.check(loaded)
+
+
+def test_rule_ids_are_unique_and_registration_refuses_a_duplicate() -> None:
+    ids = [r.id for r in netcheck.RULES]
+    assert len(ids) == len(set(ids))
+    with pytest.raises(ValueError):
+        netcheck.rule(ids[0], "again")(lambda net: [])
+
+
+# ------------------------------------- kinds other engineers are adding
+# The rules find these kinds through the model's ref metadata, so stand-in specs
+# with the same shape exercise them before the real kinds land in model.py.
+
+
+@dataclasses.dataclass(frozen=True)
+class StandInPeering(model.Spec):
+    kind = "vpc_peering"
+    vpc: str = model.ref("vpc")
+    peer_vpc: str = model.ref("vpc")
+
+
+@dataclasses.dataclass(frozen=True)
+class StandInNat(model.Spec):
+    kind = "nat_gateway"
+    subnet: str = model.ref("subnet")
+
+
+def with_resources(base: model.Scenario, **specs: model.Spec) -> model.Scenario:
+    added = {lid: model.Resource(lid, spec) for lid, spec in specs.items()}
+    return dataclasses.replace(base, resources={**base.resources, **added})
+
+
+def rules_of(findings: list[netcheck.Finding]) -> list[str]:
+    return [f.rule for f in findings if f.severity == "error"]
+
+
+def peered(bar_cidr: str, *routes: tuple[str, str]) -> model.Scenario:
+    """fargate-privatelink plus a VPC 'bar' peered with it; routes are (vpc, destination)."""
+    base = scenario.load("fargate-privatelink")
+    specs: dict[str, model.Spec] = {
+        "bar": model.Vpc(cidr=bar_cidr),
+        "bar-subnet": model.Subnet(vpc="bar", cidr=bar_cidr.replace("0.0/16", "1.0/24")),
+        "pcx": StandInPeering(vpc="vpc", peer_vpc="bar"),
+    }
+    for i, (vpc, destination) in enumerate(routes):
+        subnets = ("bar-subnet",) if vpc == "bar" else ()
+        specs[f"rt{i}"] = model.RouteTable(vpc=vpc, subnets=subnets, routes=(model.Route(destination, peering="pcx"),))
+    return with_resources(base, **specs)
+
+
+def test_peering_with_routes_both_ways_is_clean() -> None:
+    findings = netcheck.check(peered("10.3.0.0/16", ("vpc", "10.3.0.0/16"), ("bar", "10.0.0.0/16")))
+    assert rules_of(findings) == []
+
+
+def test_peering_route_missing_on_one_side() -> None:
+    findings = netcheck.check(peered("10.3.0.0/16", ("vpc", "10.3.0.0/16")))
+    found = [f for f in findings if f.rule == "peering-routes"]
+    assert len(found) == 1 and found[0].resource == "pcx"
+    assert "no route table in bar sends 10.0.0.0/16" in found[0].message
+    assert "{destination: 10.0.0.0/16, peering: pcx}" in found[0].fix
+
+
+def test_peered_vpcs_must_not_overlap() -> None:
+    findings = netcheck.check(peered("10.0.0.0/16", ("vpc", "10.0.0.0/16"), ("bar", "10.0.0.0/16")))
+    assert "peering-overlap" in rules_of(findings)
+
+
+def test_nat_route_counts_as_a_pull_path_and_the_nat_needs_a_public_subnet() -> None:
+    base = scenario.load("fargate-privatelink")
+    rt = base.resources["private-rt"].spec
+    nat_route = (model.Route("0.0.0.0/0", nat_gateway="nat"),)
+    no_endpoints = {lid: r for lid, r in base.resources.items() if r.kind != "vpc_endpoint"}
+    base = dataclasses.replace(base, resources=no_endpoints)
+    routed = with_resources(base, **{"private-rt": dataclasses.replace(rt, routes=nat_route)})
+    good = with_resources(routed, nat=StandInNat(subnet="public-subnet1"))
+    assert rules_of(netcheck.check(good)) == []
+    assert "pull-path" in rules_of(netcheck.check(base))
+    bad = netcheck.check(with_resources(routed, nat=StandInNat(subnet="private-subnet1")))
+    assert rules_of(bad) == ["nat-public-subnet"]
