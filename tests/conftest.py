@@ -42,9 +42,9 @@ def mocked() -> Iterator[None]:
     """moto in-process, with the sandbox's corrections applied."""
     from moto import mock_aws
 
-    from vpcctl.sandbox import patches
+    from vpcctl.sandbox import behaviour
 
-    patches.apply()
+    behaviour.install(time_scale=0.0)  # AWS-like behaviour, with every delay at zero
     with mock_aws():
         yield
 
@@ -70,6 +70,7 @@ def make_ctx() -> Callable[..., Any]:
         sink = events.append if events is not None else (lambda e: None)
         name = deployment or (scenario.name if scenario else "test")
         options.setdefault("poll_interval", 0)
+        options.setdefault("wait_timeout", 60)  # a wait that cannot end fails the test instead of hanging it
         options.setdefault("sleep", no_sleep)
         return Context(aws, name, scenario, sink, **options)
 

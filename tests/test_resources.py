@@ -21,9 +21,9 @@ def moto_module() -> Iterator[None]:
     uses a deployment of its own."""
     from moto import mock_aws
 
-    from vpcctl.sandbox import patches
+    from vpcctl.sandbox import behaviour
 
-    patches.apply()
+    behaviour.install(time_scale=0.0)  # AWS-like behaviour, with every delay at zero
     with mock_aws():
         yield
 

@@ -176,10 +176,10 @@ def _renderer(settings: Settings, title: str, steps: list[tuple[str, str]]) -> A
     return render.Lines(verbose=settings.verbose)
 
 
-def _context(settings: Settings, deployment: str, scenario: Any, emit: Any, region: str | None) -> Any:
+def _context(settings: Settings, deployment: str, scenario: Any, emit: Any, region: str | None, **options: Any) -> Any:
     from vpcctl.resources.base import Context
 
-    return Context(settings.aws(region), deployment, scenario, emit, poll_interval=settings.poll_interval)
+    return Context(settings.aws(region), deployment, scenario, emit, poll_interval=settings.poll_interval, **options)
 
 
 def _load(scenario_name: str, sets: tuple[str, ...] = ()) -> Any:
@@ -243,18 +243,39 @@ def list_(settings: Settings) -> None:
 @click.argument("scenario_name", metavar="SCENARIO")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a scenario parameter (repeatable).")
 @name_option
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=1800,
+    show_default=True,
+    metavar="SECONDS",
+    help="Bound on all readiness waits together; past it, exit 3 and keep what exists.",
+)
+@click.option("--no-wait", is_flag=True, help="Do not wait for tasks, targets, endpoints and load balancers.")
+@click.option("--skip-check", is_flag=True, help="Start even when `vpcctl check` reports an error.")
 @click.pass_obj
-def up(settings: Settings, scenario_name: str, sets: tuple[str, ...], deployment: str | None) -> None:
-    """Create the scenario's resources, or converge them to the file."""
+def up(
+    settings: Settings,
+    scenario_name: str,
+    sets: tuple[str, ...],
+    deployment: str | None,
+    timeout: float,
+    no_wait: bool,
+    skip_check: bool,
+) -> None:
+    """Create the scenario's resources, or converge them to the file, and wait until
+    they serve: every ECS task RUNNING and every target healthy."""
     from vpcctl import deploy, graph, render
     from vpcctl.engine import CREATED, UNCHANGED, UPDATED
 
     loaded = _load(scenario_name, sets)
     name = _deployment(deployment, loaded)
+    if not skip_check:
+        _preflight(loaded)
     steps = [(s, loaded.resources[s.removesuffix(graph.RULES)].kind) for s in graph.build(loaded)]
     view = _renderer(settings, f"vpcctl up {loaded.name} (deployment {name})", steps)
     with view:
-        ctx = _context(settings, name, loaded, view, loaded.region)
+        ctx = _context(settings, name, loaded, view, loaded.region, wait=not no_wait, wait_timeout=timeout)
         report = deploy.up(loaded, ctx, settings.parallelism)
     summary = {s: report.count(s) for s in (CREATED, UPDATED, UNCHANGED)}
     if settings.output == "json":
@@ -274,19 +295,40 @@ def up(settings: Settings, scenario_name: str, sets: tuple[str, ...], deployment
         )
     _stats(settings, report)
     if report.failed:
-        for step, result in report.failed.items():
-            click.echo(f"{step}: {result.status}: {result.detail}", err=True)
-            if result.error and result.error.hint:
-                click.echo(f"  hint: {result.error.hint}", err=True)
-        raise errors.StepFailed(
-            f"{len(report.failed)} of {len(report.results)} steps did not finish",
-            hint="fix the cause and run `up` again; finished steps are kept",
-        )
+        _fail_run(report)
     if settings.output != "json" and not settings.quiet:
         click.echo(
             f"{name}: {summary[CREATED]} created, {summary[UPDATED]} updated, "
             f"{summary[UNCHANGED]} unchanged in {report.seconds:.1f} s ({ctx.region})"
         )
+
+
+def _preflight(loaded: Any) -> None:
+    """`up` refuses a scenario that `check` says cannot work, before any AWS call."""
+    from vpcctl import netcheck
+
+    errors_found = [f for f in netcheck.check(loaded) if f.severity == "error"]
+    for finding in errors_found:
+        click.echo(f"{finding.rule} {finding.resource}: {finding.message}", err=True)
+        click.echo(f"  fix: {finding.fix}", err=True)
+    if errors_found:
+        raise BadInput(
+            f"{len(errors_found)} network check errors: this scenario would not work on AWS",
+            hint="fix them (see `vpcctl check`), or start anyway with --skip-check",
+        )
+
+
+def _fail_run(report: Any) -> None:
+    """Name every step that did not finish, then exit 3 when only waits ran out, else 1."""
+    for step, result in report.failed.items():
+        click.echo(f"{step}: {result.status}: {result.detail}", err=True)
+        if result.error and result.error.hint:
+            click.echo(f"  hint: {result.error.hint}", err=True)
+    message = f"{len(report.failed)} of {len(report.results)} steps did not finish"
+    failures = [r for r in report.failed.values() if r.status == "failed"]
+    if failures and all(isinstance(r.error, errors.TimedOut) for r in failures):
+        raise errors.TimedOut(message, hint="what exists stays; run `up` again to go on waiting")
+    raise errors.StepFailed(message, hint="fix the cause and run `up` again; finished steps are kept")
 
 
 @cli.command()

@@ -133,8 +133,8 @@ def translate(exc: BaseException) -> VpcctlError:
     if isinstance(exc, botocore.exceptions.EndpointConnectionError):
         return VpcctlError(str(exc), hint="is the endpoint up? for the sandbox: vpcctl sandbox start")
     if isinstance(exc, botocore.exceptions.WaiterError):
-        reason = exc.last_response.get("Error", {}).get("Message") if exc.last_response else None
-        return VpcctlError(f"{exc.name}: {reason or exc.kwargs.get('reason', str(exc))}")
+        reason = (exc.last_response or {}).get("Error", {}).get("Message") or exc.kwargs.get("reason", str(exc))
+        return VpcctlError(f"{exc.kwargs.get('name', 'waiter')}: {reason}")
     if isinstance(exc, botocore.exceptions.BotoCoreError):
         return VpcctlError(str(exc))
     return VpcctlError(f"{type(exc).__name__}: {exc}")

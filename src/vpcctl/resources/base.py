@@ -94,6 +94,7 @@ class Context:
         self.delete_timeout = delete_timeout
         self.poll_interval = poll_interval
         self.wait = wait  # False: `up --no-wait` skips readiness waits
+        self.deadline = time.monotonic() + wait_timeout  # all readiness waits of a run share it
         self.inventory = Inventory(self)
         self.attrs: dict[str, dict[str, Any]] = {}
         self._attr_lock = threading.Lock()
@@ -144,8 +145,24 @@ class Context:
     def wait_for(self, service: str, waiter: str, timeout: float | None = None, **params: Any) -> None:
         """A botocore waiter, polling at this run's interval until the deadline."""
         delay = self.poll_interval
-        attempts = max(2, int((timeout or self.wait_timeout) / max(delay, 0.05)))
-        self.client(service).get_waiter(waiter).wait(**params, WaiterConfig={"Delay": delay, "MaxAttempts": attempts})
+        seconds = self.remaining(timeout)
+        attempts = max(2, int(seconds / max(delay, 0.05)))
+        try:
+            self.client(service).get_waiter(waiter).wait(
+                **params, WaiterConfig={"Delay": delay, "MaxAttempts": attempts}
+            )
+        except botocore.exceptions.WaiterError as exc:
+            if "Max attempts exceeded" in str(exc):
+                raise TimedOut(
+                    f"{waiter.replace('_', ' ')}: not yet after {seconds:.0f} s",
+                    hint="what exists stays; run `up` again to go on waiting",
+                ) from None
+            raise
+
+    def remaining(self, timeout: float | None = None) -> float:
+        """Seconds left for a wait: its own bound, within the run's shared deadline."""
+        left = max(0.0, self.deadline - time.monotonic())
+        return min(timeout, left) if timeout else left
 
     def poll(self, step: str, what: str, check: Callable[[], tuple[bool, str]], timeout: float | None = None) -> str:
         """Poll check() until it answers (True, state), reporting each state as progress.
@@ -154,7 +171,7 @@ class Context:
         AVAILABLE, every target healthy). check() raises NotReady for a state that will
         not fix itself; the deadline raises TimedOut. Returns the last state.
         """
-        deadline = timeout or self.wait_timeout
+        deadline = self.remaining(timeout)
         last = {"state": ""}
 
         def attempt() -> str:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from vpcctl import model
 from vpcctl.aws import tags as tagging
+from vpcctl.errors import NotReady
 from vpcctl.resources.base import Context, Found, Handler, Outcome, absent_ok, outcome
 
 
@@ -302,6 +304,15 @@ class EcsServiceHandler(Handler):
             ],
         }
 
+    def wait_ready(self, ctx: Context, resource: model.Resource, found: Found) -> Found:
+        """Serving means every task RUNNING and every target of the service's groups healthy."""
+        spec: model.EcsService = resource.spec  # type: ignore[assignment]
+        since = datetime.now(UTC) - timedelta(seconds=5)
+        watch = ServiceWatch(ctx, found, spec, since)
+        ctx.poll(resource.id, "serving", watch.check)
+        svc = ctx.client("ecs").describe_services(cluster=found.raw["clusterArn"], services=[found.id])["services"][0]
+        return self._found(resource.id, svc, found.tags)
+
     def delete(self, ctx: Context, found: Found) -> bool:
         ecs = ctx.client("ecs")
         cluster = found.raw["clusterArn"]
@@ -316,3 +327,126 @@ class EcsServiceHandler(Handler):
             ctx.progress(found.logical_id, "waiting for the service to become INACTIVE")
             ctx.wait_for("ecs", "services_inactive", cluster=cluster, services=[found.id])
         return deleted
+
+
+class ServiceWatch:
+    """One look at a service's tasks and targets per poll; fails at once on what will not fix itself."""
+
+    def __init__(self, ctx: Context, found: Found, spec: model.EcsService, since: datetime) -> None:
+        self.ctx = ctx
+        self.cluster = found.raw["clusterArn"]
+        self.name = found.attributes["name"]
+        self.spec = spec
+        self.since = since
+        self.target_groups = [ctx.attr(lb.target_group, "arn") for lb in spec.load_balancers]
+
+    def tasks(self) -> list[dict[str, Any]]:
+        ecs = self.ctx.client("ecs")
+        arns: list[str] = []
+        for status in ("RUNNING", "STOPPED"):
+            pages = ecs.get_paginator("list_tasks").paginate(
+                cluster=self.cluster, serviceName=self.name, desiredStatus=status
+            )
+            arns += [a for page in pages for a in page["taskArns"]]
+        return [
+            t for batch in chunks(arns, 100) for t in ecs.describe_tasks(cluster=self.cluster, tasks=batch)["tasks"]
+        ]
+
+    def check(self) -> tuple[bool, str]:
+        tasks = self.tasks()
+        definition = self.ctx.attr(self.spec.task_definition, "arn")
+        self._fail_on_stopped(tasks)
+        running = [t for t in tasks if t.get("lastStatus") == "RUNNING" and t.get("taskDefinitionArn") == definition]
+        live = [t for t in tasks if t.get("lastStatus") != "STOPPED"]
+        shown = [f"{t['taskArn'].rsplit('/', 1)[-1][:8]} {t.get('lastStatus')} {task_ip(t) or '-'}" for t in live]
+        targets_ok, target_states = self._targets({task_ip(t) for t in running})
+        state = f"tasks {len(running)}/{self.spec.desired_count} running: {', '.join(shown) or 'none yet'}"
+        if target_states:
+            state += f"; targets: {', '.join(target_states)}"
+        return len(running) >= self.spec.desired_count and targets_ok, state
+
+    def _fail_on_stopped(self, tasks: list[dict[str, Any]]) -> None:
+        from vpcctl import diagnose
+
+        for task in tasks:
+            stopped_at = task.get("stoppedAt")
+            reason = task.get("stoppedReason") or ""
+            if task.get("lastStatus") != "STOPPED" or not stopped_at or stopped_at < self.since:
+                continue
+            if task.get("stopCode") == "UserInitiated" or reason.startswith(
+                ("Scaling activity", "Task replaced", "Service deleted")
+            ):
+                continue
+            hint = None
+            if reason.startswith(diagnose.PULL_FAILURES):
+                subnet = next(
+                    (
+                        d["value"]
+                        for a in task.get("attachments", [])
+                        for d in a.get("details", [])
+                        if d["name"] == "subnetId"
+                    ),
+                    self.ctx.id_of(self.spec.subnets[0]),
+                )
+                gaps = diagnose.pull_gaps(
+                    self.ctx,
+                    subnet,
+                    self.spec.assign_public_ip,
+                    set(self.ctx.ids_of(self.spec.security_groups)),
+                    self._uses_awslogs(),
+                )
+                hint = "; ".join(gaps) if gaps else None
+            elif "Essential container" in reason:
+                hint = "the container exits by itself: read its logs (log group of the task definition)"
+            task_id = task["taskArn"].rsplit("/", 1)[-1][:8]
+            raise NotReady(f"task {task_id} stopped: {reason}", hint=hint)
+
+    def _uses_awslogs(self) -> bool:
+        scenario = self.ctx.scenario
+        if scenario is None:
+            return False
+        definition = scenario.resources[self.spec.task_definition].spec
+        return bool(getattr(definition, "log_group", None))
+
+    def _targets(self, running_ips: set[str | None]) -> tuple[bool, list[str]]:
+
+        if not self.target_groups:
+            return True, []
+        elb = self.ctx.client("elbv2")
+        ok, states = True, []
+        for arn in self.target_groups:
+            descriptions = elb.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
+            healthy = 0
+            for d in descriptions:
+                target, health = d["Target"], d["TargetHealth"]
+                if target["Id"] not in running_ips:
+                    continue  # draining or from an old task
+                reason = health.get("Reason")
+                states.append(
+                    f"{target['Id']}:{target.get('Port')} {health['State']}" + (f" ({reason})" if reason else "")
+                )
+                if health["State"] == "healthy":
+                    healthy += 1
+                elif health["State"] == "unhealthy":
+                    self._fail_on_unhealthy(arn, target["Id"], reason or "")
+            ok = ok and healthy >= self.spec.desired_count
+        return ok, states
+
+    def _fail_on_unhealthy(self, arn: str, ip: str, reason: str) -> None:
+        from vpcctl import diagnose
+
+        if reason == "Target.Timeout":
+            group = self.ctx.client("elbv2").describe_target_groups(TargetGroupArns=[arn])["TargetGroups"][0]
+            gaps = diagnose.lb_gaps(self.ctx, group, ip, set(self.ctx.ids_of(self.spec.security_groups)))
+            if gaps:  # a missing rule will not fix itself; a slow start might
+                raise NotReady(f"target {ip} is unhealthy: Target.Timeout", hint="; ".join(gaps))
+        elif reason == "Target.ResponseCodeMismatch":
+            raise NotReady(f"target {ip} is unhealthy: {reason}", hint=diagnose.TARGET_HINTS[reason])
+
+
+def task_ip(task: dict[str, Any]) -> str | None:
+    for attachment in task.get("attachments") or []:
+        for detail in attachment.get("details") or []:
+            if detail["name"] == "privateIPv4Address":
+                return str(detail["value"])
+    return None

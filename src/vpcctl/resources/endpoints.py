@@ -8,7 +8,7 @@ import botocore.exceptions
 
 from vpcctl import model
 from vpcctl.aws import is_not_found
-from vpcctl.errors import AwsError
+from vpcctl.errors import AwsError, NotReady
 from vpcctl.resources.base import Context, Found, Handler, Outcome, outcome
 from vpcctl.resources.network import ec2_discover, immutable, tag_spec
 
@@ -95,6 +95,27 @@ class VpcEndpointHandler(Handler):
         if params:
             ctx.client("ec2").modify_vpc_endpoint(VpcEndpointId=found.id, **params)
         return changes
+
+    def wait_ready(self, ctx: Context, resource: model.Resource, found: Found) -> Found:
+        """No botocore waiter covers endpoints: poll until available (failed/rejected end the wait)."""
+        ec2 = ctx.client("ec2")
+        latest = {"raw": found.raw}
+
+        def check() -> tuple[bool, str]:
+            endpoint = ec2.describe_vpc_endpoints(VpcEndpointIds=[found.id])["VpcEndpoints"][0]
+            latest["raw"] = endpoint
+            state = endpoint.get("State", "")
+            if state.lower() in ("failed", "rejected", "expired"):
+                reason = (endpoint.get("LastError") or {}).get("Message", "")
+                raise NotReady(f"endpoint {found.id} is {state}: {reason}".rstrip(": "))
+            return state.lower() == "available", state
+
+        if found.state.lower() != "available":
+            ctx.poll(resource.id, "endpoint", check)
+            found = Found(
+                self.kind, resource.id, found.id, "available", _attributes(latest["raw"]), latest["raw"], found.tags
+            )
+        return found
 
     def delete(self, ctx: Context, found: Found) -> bool:
         ec2 = ctx.client("ec2")

@@ -84,6 +84,14 @@ class LoadBalancerHandler(Handler):
             changes.append("security groups")
         return outcome(False, found, changes)
 
+    def wait_ready(self, ctx: Context, resource: model.Resource, found: Found) -> Found:
+        if found.state != "active":
+            ctx.progress(resource.id, f"load balancer {found.state or 'provisioning'}")
+            ctx.wait_for("elbv2", "load_balancer_available", LoadBalancerArns=[found.id])
+            lb = ctx.client("elbv2").describe_load_balancers(LoadBalancerArns=[found.id])["LoadBalancers"][0]
+            found = self._found(resource.id, lb, found.tags)
+        return found
+
     def delete(self, ctx: Context, found: Found) -> bool:
         elb = ctx.client("elbv2")
         # DeleteLoadBalancer succeeds for a load balancer that is gone: ask first.

@@ -20,6 +20,7 @@ def apply() -> None:
     _ecs_create_service_keeps_deployment_configuration()
     _ec2_modify_vpc_endpoint_sets_private_dns()
     _ecs_inactive_services_refuse_changes()
+    _ecs_list_tasks_filters_by_service()
 
 
 def _ecs_create_service_keeps_deployment_configuration() -> None:
@@ -84,3 +85,28 @@ def _ecs_inactive_services_refuse_changes() -> None:
             return _original(self, *args, **kwargs)
 
         setattr(EC2ContainerServiceBackend, name, functools.wraps(original)(guarded))
+
+
+def _ecs_list_tasks_filters_by_service() -> None:
+    """moto's ListTasks ignores serviceName; AWS returns only that service's tasks."""
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    original = EC2ContainerServiceBackend.list_tasks
+
+    @functools.wraps(original)
+    def list_tasks(
+        self: Any,
+        cluster_str: str | None = None,
+        container_instance: str | None = None,
+        family: str | None = None,
+        started_by: str | None = None,
+        service_name: str | None = None,
+        desiredStatus: str | None = None,
+    ) -> Any:
+        tasks = original(self, cluster_str, container_instance, family, started_by, service_name, desiredStatus)
+        if service_name:
+            group = f"service:{service_name.split('/')[-1]}"
+            tasks = [t for t in tasks if t.group == group]
+        return tasks
+
+    EC2ContainerServiceBackend.list_tasks = list_tasks  # type: ignore[method-assign]

@@ -17,9 +17,9 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
     from moto.server import ThreadedMotoServer
 
-    from vpcctl.sandbox import patches
+    from vpcctl.sandbox import behaviour
 
-    patches.apply()
+    behaviour.install(args.time_scale)
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
     server.start()

@@ -1,0 +1,722 @@
+"""AWS-like behaviour layered on moto, for the sandbox (and for tests, in-process).
+
+moto answers at once and never runs anything. Here, state advances with time, read
+lazily whenever a caller looks (no background thread): load balancers provision,
+endpoints come up, ECS services start tasks with an ENI in their subnets, tasks fail
+the way AWS fails them when they cannot reach their registry, targets go from
+initial to healthy, or to unhealthy when security groups keep the load balancer out.
+Each behaviour and the AWS fact behind it is listed in docs/sandbox.md.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from vpcctl import reachability
+
+# AWS's typical durations, in seconds; the sandbox multiplies them by its time scale.
+SECONDS = {
+    "load_balancer": 150.0,  # provisioning -> active
+    "endpoint": 90.0,  # pending -> available
+    "nat_gateway": 100.0,
+    "task_provisioning": 20.0,  # PROVISIONING -> PENDING (ENI attached)
+    "task_pending": 25.0,  # PENDING -> RUNNING (image pulled), or STOPPED when it cannot be
+    "task_stopping": 20.0,  # desired STOPPED -> STOPPED
+    "task_replacement": 15.0,  # a service replaces a stopped task after this
+    "nlb_health": 120.0,  # an NLB target's first passing checks
+    "deregistration": 30.0,  # draining -> gone
+    "lb_eni_release": 60.0,  # a deleted load balancer's network interfaces linger in its subnets
+}
+
+
+class World:
+    """The sandbox's clock and time scale."""
+
+    def __init__(self, time_scale: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.time_scale = time_scale
+        self.clock = clock
+        self.lock = threading.RLock()
+
+    def now(self) -> float:
+        return self.clock()
+
+    def due(self, since: float, what: str, seconds: float | None = None) -> bool:
+        return self.now() >= since + (SECONDS[what] if seconds is None else seconds) * self.time_scale
+
+
+WORLD = World(0.0)
+
+
+def install(time_scale: float, clock: Callable[[], float] | None = None) -> World:
+    """Apply every behaviour to moto (once) and set the time scale and clock."""
+    from vpcctl.sandbox import patches
+
+    patches.apply()
+    WORLD.time_scale = time_scale
+    if clock is not None:
+        WORLD.clock = clock
+    _install_once()
+    return WORLD
+
+
+@functools.cache
+def _install_once() -> None:
+    _load_balancers_provision()
+    _endpoints_come_up()
+    _ecs_services_run_tasks()
+    _targets_report_health()
+    _deletions_respect_dependencies()
+
+
+def _wrap(
+    cls: Any, name: str, before: Callable[..., None] | None = None, after: Callable[..., Any] | None = None
+) -> None:
+    """Run hooks around a moto method; `after` gets the result and may replace it."""
+    original = getattr(cls, name)
+
+    @functools.wraps(original)
+    def wrapped(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with WORLD.lock:
+            if before:
+                _guarded(before, self, *args, **kwargs)
+            result = original(self, *args, **kwargs)
+            if after:
+                replaced = _guarded(after, self, result, *args, **kwargs)
+                return result if replaced is None else replaced
+            return result
+
+    setattr(cls, name, wrapped)
+
+
+def _guarded(hook: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """A fault in the emulation must not turn an AWS call into a 500: log it and go on."""
+    try:
+        return hook(*args, **kwargs)
+    except Exception:
+        traceback.print_exc()
+        return None
+
+
+# ----------------------------------------------------------- load balancers
+
+
+def _load_balancers_provision() -> None:
+    from moto.elbv2.models import ELBv2Backend, FakeLoadBalancer
+
+    def created(backend: Any, lb: Any, *args: Any, **kwargs: Any) -> None:
+        lb.state = "provisioning"
+        lb.sandbox_created = WORLD.now()
+
+    def activate(lb: Any) -> None:  # moto activates on the first describe; AWS takes minutes
+        if lb.state == "provisioning" and WORLD.due(getattr(lb, "sandbox_created", 0.0), "load_balancer"):
+            lb.state = "active"
+
+    _wrap(ELBv2Backend, "create_load_balancer", after=created)
+    FakeLoadBalancer.activate = activate  # type: ignore[method-assign]
+
+
+# ---------------------------------------------------------------- endpoints
+
+
+def _endpoints_come_up() -> None:
+    from moto.ec2.models import EC2Backend
+
+    def created(backend: Any, endpoint: Any, *args: Any, **kwargs: Any) -> None:
+        endpoint.state = "pending"
+        endpoint.sandbox_created = WORLD.now()
+
+    def advance(backend: Any, *args: Any, **kwargs: Any) -> None:
+        for endpoint in backend.vpc_end_points.values():
+            if endpoint.state == "pending" and WORLD.due(getattr(endpoint, "sandbox_created", 0.0), "endpoint"):
+                endpoint.state = "available"
+
+    _wrap(EC2Backend, "create_vpc_endpoint", after=created)
+    _wrap(EC2Backend, "describe_vpc_endpoints", before=advance)
+
+
+# ---------------------------------------------------------------------- ecs
+
+
+def _ecs_services_run_tasks() -> None:
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    def reconcile_first(backend: Any, *args: Any, **kwargs: Any) -> None:
+        reconcile_ecs(backend)
+
+    def reconcile_after(backend: Any, result: Any, *args: Any, **kwargs: Any) -> None:
+        reconcile_ecs(backend)
+
+    for name in ("describe_services", "list_tasks", "describe_tasks", "list_services"):
+        _wrap(EC2ContainerServiceBackend, name, before=reconcile_first)
+    for name in ("create_service", "update_service"):
+        _wrap(EC2ContainerServiceBackend, name, after=reconcile_after)
+
+    def stop_service_tasks(backend: Any, service: Any, *args: Any, **kwargs: Any) -> None:
+        for task in service_tasks(backend, service):
+            request_stop(task, "Service deleted", "ServiceSchedulerInitiated")
+        reconcile_ecs(backend)
+
+    _wrap(EC2ContainerServiceBackend, "delete_service", after=stop_service_tasks)
+
+    def stop_task(backend: Any, cluster: str, task_str: str, reason: str) -> Any:
+        task = next(
+            (
+                t
+                for tasks in backend.tasks.values()
+                for arn, t in tasks.items()
+                if arn.endswith(task_str.split("/")[-1])
+            ),
+            None,
+        )
+        if task is None or not isinstance(task, SandboxTask):
+            return None
+        request_stop(task, reason or "Task stopped by user", "UserInitiated")
+        reconcile_ecs(backend)
+        return task
+
+    original_stop = EC2ContainerServiceBackend.stop_task
+
+    @functools.wraps(original_stop)
+    def stop(self: Any, cluster_str: str, task_str: str, reason: str) -> Any:
+        with WORLD.lock:
+            return stop_task(self, cluster_str, task_str, reason) or original_stop(self, cluster_str, task_str, reason)
+
+    EC2ContainerServiceBackend.stop_task = stop  # type: ignore[method-assign]
+
+
+def _sandbox_task_class() -> type:
+    from moto.ecs.models import Task
+
+    class Sandboxed(Task):  # type: ignore[misc]
+        """A Fargate task whose status follows the sandbox's clock, not moto's describe counter."""
+
+        @property
+        def status(self) -> str:
+            return self.sandbox_status
+
+        @status.setter
+        def status(self, value: str) -> None:
+            self.sandbox_status = value
+
+    return Sandboxed
+
+
+SandboxTask: type = object  # replaced on first use (moto is imported lazily)
+
+
+def service_tasks(backend: Any, service: Any) -> list[Any]:
+    group = f"service:{service.name}"
+    return [t for t in backend.tasks.get(service.cluster_name, {}).values() if t.group == group]
+
+
+def request_stop(task: Any, reason: str, code: str) -> None:
+    if task.desired_status != "STOPPED":
+        task.desired_status = "STOPPED"
+        task.stopped_reason = reason
+        task.stop_code = code
+        task.sandbox_stop_requested = WORLD.now()
+
+
+def reconcile_ecs(backend: Any) -> None:
+    """Bring every service's tasks up to date with the clock, and start or stop tasks."""
+    with WORLD.lock:
+        for service in list(backend.services.values()):
+            _advance_tasks(backend, service)
+            if service.status == "ACTIVE":
+                _schedule(backend, service)
+            _update_counts(backend, service)
+
+
+def _advance_tasks(backend: Any, service: Any) -> None:
+    for task in service_tasks(backend, service):
+        status = task.sandbox_status
+        if status == "STOPPED":
+            continue
+        if task.desired_status == "STOPPED":
+            if WORLD.due(task.sandbox_stop_requested, "task_stopping", 0 if status != "RUNNING" else None):
+                _stop(backend, service, task)
+            continue
+        if status == "PROVISIONING" and WORLD.due(task.sandbox_created, "task_provisioning"):
+            task.sandbox_status = status = "PENDING"
+            task.pull_started_at = _utcnow()
+        if status == "PENDING" and WORLD.due(
+            task.sandbox_created, "task_pending", SECONDS["task_provisioning"] + SECONDS["task_pending"]
+        ):
+            failure = _start_failure(backend, service, task)
+            if failure:
+                task.desired_status = "STOPPED"
+                task.stopped_reason = failure
+                task.stop_code = "TaskFailedToStart"
+                _stop(backend, service, task)
+                service.sandbox_next_start = WORLD.now() + SECONDS["task_replacement"] * WORLD.time_scale
+                _event(
+                    service,
+                    f"(service {service.name}) was unable to start a task: {failure.split(':')[0]}. (task {task.id})",
+                )
+            else:
+                task.sandbox_status = "RUNNING"
+                task.started_at = task.pull_stopped_at = _utcnow()
+                _register_task(backend, service, task)
+
+
+def _schedule(backend: Any, service: Any) -> None:
+    live = [t for t in service_tasks(backend, service) if t.desired_status == "RUNNING"]
+    current = [t for t in live if t.task_definition_arn == service.task_definition]
+    old = [t for t in live if t.task_definition_arn != service.task_definition]
+    if WORLD.now() >= getattr(service, "sandbox_next_start", 0.0):
+        started = [_start_task(backend, service) for _ in range(service.desired_count - len(current))]
+        if started:
+            ids = " ".join(f"(task {t.id})" for t in started)
+            _event(service, f"(service {service.name}) has started {len(started)} tasks: {ids}.")
+    for task in current[service.desired_count :]:
+        request_stop(task, "Scaling activity initiated by (deployment)", "ServiceSchedulerInitiated")
+    running_current = sum(1 for t in current if t.sandbox_status == "RUNNING")
+    if old and running_current >= service.desired_count:  # rolling update: new tasks serve, old ones go
+        for task in old:
+            request_stop(task, "Task replaced by a new deployment", "ServiceSchedulerInitiated")
+
+
+def _update_counts(backend: Any, service: Any) -> None:
+    tasks = [t for t in service_tasks(backend, service) if t.sandbox_status != "STOPPED"]
+    service.running_count = sum(1 for t in tasks if t.sandbox_status == "RUNNING")
+    service.pending_count = len(tasks) - service.running_count
+    for deployment in service.deployments or []:
+        deployment["runningCount"] = service.running_count
+        deployment["pendingCount"] = service.pending_count
+        deployment["desiredCount"] = service.desired_count
+        deployment["taskDefinition"] = service.task_definition
+    steady = service.running_count == service.desired_count and service.pending_count == 0
+    for deployment in service.deployments or []:
+        deployment["rolloutState"] = "COMPLETED" if steady else "IN_PROGRESS"
+    if steady and (not service.events or "steady state" not in service.events[0]["message"]):
+        _event(service, f"(service {service.name}) has reached a steady state.")
+
+
+def _event(service: Any, message: str) -> None:
+    import uuid
+
+    service.events.insert(0, {"id": str(uuid.uuid4()), "createdAt": _utcnow(), "message": message})
+
+
+def _utcnow() -> Any:
+    from moto.core.utils import utcnow
+
+    return utcnow()
+
+
+def _start_task(backend: Any, service: Any) -> Any:
+    global SandboxTask
+    if SandboxTask is object:
+        SandboxTask = _sandbox_task_class()
+    network = service.network_configuration["awsvpcConfiguration"]
+    subnets = network["subnets"]
+    ec2 = _ec2(backend)
+    live = [t for t in service_tasks(backend, service) if t.sandbox_status != "STOPPED"]
+    per_subnet = {s: sum(1 for t in live if t.sandbox_subnet == s) for s in subnets}
+    subnet = min(subnets, key=lambda s: per_subnet[s])  # spread over the subnets (and their zones)
+    cluster = backend._get_cluster(service.cluster_name)
+    definition = backend.describe_task_definition(service.task_definition)
+    task = SandboxTask(
+        cluster=cluster,
+        task_definition=definition,
+        container_instance_arn=None,
+        resource_requirements=None,
+        backend=backend,
+        group=f"service:{service.name}",
+        launch_type="FARGATE",
+        started_by=service.deployments[0]["id"] if service.deployments else "ecs-svc",
+        tags=list(service.tags) if service.propagate_tags == "SERVICE" else [],
+        networking_configuration={"awsvpcConfiguration": {**network, "subnets": [subnet]}},
+        platform_version="1.4.0",
+    )
+    # moto gives the ENI an address outside the subnet: replace it with one inside.
+    moto_eni = task.attachments[0]["details"][1]["value"]
+    ec2.enis.pop(moto_eni, None)
+    eni = ec2.create_network_interface(
+        subnet=subnet,
+        private_ip_address=_free_ip(ec2, subnet),
+        group_ids=network.get("securityGroups") or [],
+        description=f"arn:aws:ecs:{backend.region_name}:{backend.account_id}:attachment/{task.id}",
+    )
+    eni.status = "in-use"
+    details = {d["name"]: d for d in task.attachments[0]["details"]}
+    details["networkInterfaceId"]["value"] = eni.id
+    details["privateIPv4Address"]["value"] = eni.private_ip_address
+    task.attachments[0]["status"] = "ATTACHED"
+    task.sandbox_status = "PROVISIONING"
+    task.sandbox_created = WORLD.now()
+    task.sandbox_subnet = subnet
+    task.sandbox_eni = eni.id
+    task.sandbox_ip = eni.private_ip_address
+    task.sandbox_public_ip = network.get("assignPublicIp") == "ENABLED"
+    task.desired_status = "RUNNING"
+    backend.tasks.setdefault(cluster.name, {})[task.task_arn] = task
+    return task
+
+
+def _free_ip(ec2: Any, subnet_id: str) -> str:
+    subnet = ec2.get_subnet(subnet_id)
+    used = {eni.private_ip_address for eni in ec2.enis.values()}
+    hosts = ipaddress.IPv4Network(subnet.cidr_block).hosts()
+    for _ in range(4):  # AWS reserves the first four addresses of a subnet
+        next(hosts)
+    return next(str(ip) for ip in hosts if str(ip) not in used)
+
+
+def _ec2(backend: Any) -> Any:
+    from moto.ec2.models import ec2_backends
+
+    return ec2_backends[backend.account_id][backend.region_name]
+
+
+def _elbv2(backend: Any) -> Any:
+    from moto.elbv2.models import elbv2_backends
+
+    return elbv2_backends[backend.account_id][backend.region_name]
+
+
+def _stop(backend: Any, service: Any, task: Any) -> None:
+    task.sandbox_status = "STOPPED"
+    task.stopped_at = _utcnow()
+    _deregister_task(backend, service, task)
+    _ec2(backend).enis.pop(task.sandbox_eni, None)  # the ENI goes with the task
+    task.attachments[0]["status"] = "DELETED"
+
+
+def _register_task(backend: Any, service: Any, task: Any) -> None:
+    elb = _elbv2(backend)
+    for lb in service.load_balancers or []:
+        group = elb.target_groups.get(lb.get("targetGroupArn"))
+        if group is not None:
+            group.register([{"Id": task.sandbox_ip, "Port": lb.get("containerPort")}])
+
+
+def _deregister_task(backend: Any, service: Any, task: Any) -> None:
+    elb = _elbv2(backend)
+    for lb in service.load_balancers or []:
+        group = elb.target_groups.get(lb.get("targetGroupArn"))
+        if group is not None and task.sandbox_ip in group.targets:
+            group.deregister([{"Id": task.sandbox_ip}])
+
+
+def _start_failure(backend: Any, service: Any, task: Any) -> str | None:
+    """Why the task cannot start (AWS's words), or None when it can reach its registry."""
+    ec2 = _ec2(backend)
+    definition = backend.describe_task_definition(task.task_definition_arn)
+    image = definition.container_definitions[0].get("image", "")
+    path = pull_path(
+        ec2,
+        task.sandbox_subnet,
+        task.sandbox_public_ip,
+        set(service.network_configuration["awsvpcConfiguration"].get("securityGroups") or []),
+        any((c.get("logConfiguration") or {}).get("logDriver") == "awslogs" for c in definition.container_definitions),
+    )
+    subnet_cidr = ec2.get_subnet(task.sandbox_subnet).cidr_block
+    gaps = reachability.pull_gaps(path, [subnet_cidr])
+    if not gaps:
+        return None
+    region = backend.region_name
+    if any("logs" in gap and "ecr" not in gap for gap in gaps) and not any("ecr" in g or "s3" in g for g in gaps):
+        return (
+            "ResourceInitializationError: failed to validate logger args: create stream has been retried 1 times: "
+            f"failed to create Cloudwatch log stream: RequestError: send request failed caused by: Post "
+            f'"https://logs.{region}.amazonaws.com/": dial tcp {task.sandbox_ip}:443: i/o timeout'
+        )
+    host = (
+        f"api.ecr.{region}.amazonaws.com"
+        if any("ecr.api" in g for g in gaps)
+        else (
+            f"prod-{region}-starport-layer-bucket.s3.{region}.amazonaws.com"
+            if any("s3" in g for g in gaps)
+            else f"{backend.account_id}.dkr.ecr.{region}.amazonaws.com"
+        )
+    )
+    return (
+        f"CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref {image}: "
+        f'failed to do request: Head "https://{host}/": dial tcp: i/o timeout'
+    )
+
+
+def pull_path(ec2: Any, subnet_id: str, public_ip: bool, groups: set[str], uses_awslogs: bool) -> reachability.PullPath:
+    """The registry path of a task in a subnet, read from the emulator's EC2 state."""
+    subnet = ec2.get_subnet(subnet_id)
+    table = _route_table_of(ec2, subnet)
+    routes = {}
+    table_routes = (table.routes.values() if isinstance(table.routes, dict) else table.routes) if table else []
+    for route in table_routes:
+        target = route.gateway or route.nat_gateway or route.vpc_pcx
+        if route.destination_cidr_block and target is not None:
+            routes[route.destination_cidr_block] = getattr(target, "id", str(target))
+    interface: dict[str, set[reachability.Permission]] = {}
+    gateway: set[str] = set()
+    for endpoint in ec2.vpc_end_points.values():
+        if endpoint.vpc_id != subnet.vpc_id or endpoint.state in ("deleted", "deleting", "failed"):
+            continue
+        service = endpoint.service_name.split(f".{ec2.region_name}.", 1)[-1]
+        if (endpoint.vpc_endpoint_type or "").lower() == "gateway":
+            if table is not None and table.id in (endpoint.route_table_ids or []):
+                gateway.add(service)
+        else:
+            interface[service] = set().union(*[group_ingress(ec2, g) for g in endpoint.security_group_ids or []])
+    vpc = ec2.get_vpc(subnet.vpc_id)
+    dns = bool(getattr(vpc, "enable_dns_support", True)) and bool(getattr(vpc, "enable_dns_hostnames", False))
+    egress = set().union(*[group_egress(ec2, g) for g in groups]) if groups else set()
+    return reachability.PullPath(
+        region=ec2.region_name,
+        subnet=subnet_id,
+        routes=routes,
+        public_ip=public_ip,
+        task_groups=groups,
+        task_egress=egress,
+        interface_endpoints=interface,
+        gateway_endpoints=gateway,
+        dns_ready=dns,
+        uses_awslogs=uses_awslogs,
+    )
+
+
+def _route_table_of(ec2: Any, subnet: Any) -> Any:
+    main = None
+    for table in ec2.route_tables.values():
+        if table.vpc_id != subnet.vpc_id:
+            continue
+        if subnet.id in table._associations.values():
+            return table
+        if table.main_association_id:
+            main = table
+    return main
+
+
+def _permissions(rules: list[Any]) -> set[reachability.Permission]:
+    out: set[reachability.Permission] = set()
+    for rule in rules:
+        protocol = str(rule.ip_protocol)
+        low = None if protocol == "-1" else rule.from_port
+        high = None if protocol == "-1" else rule.to_port
+        if rule.ip_range.get("CidrIp"):
+            out.add((protocol, low, high, "cidr", rule.ip_range["CidrIp"]))
+        if rule.source_group.get("GroupId"):
+            out.add((protocol, low, high, "group", rule.source_group["GroupId"]))
+    return out
+
+
+def group_ingress(ec2: Any, group_id: str) -> set[reachability.Permission]:
+    group = ec2.get_security_group_from_id(group_id)
+    return _permissions(group.ingress_rules) if group else set()
+
+
+def group_egress(ec2: Any, group_id: str) -> set[reachability.Permission]:
+    group = ec2.get_security_group_from_id(group_id)
+    return _permissions(group.egress_rules) if group else set()
+
+
+# ------------------------------------------------------------------ targets
+
+
+def _targets_report_health() -> None:
+    from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, FakeTargetGroup
+
+    original_register = FakeTargetGroup.register
+    original_deregister = FakeTargetGroup.deregister
+
+    def register(self: Any, targets: list[dict[str, Any]]) -> None:
+        with WORLD.lock:
+            original_register(self, targets)
+            times = self.__dict__.setdefault("sandbox_registered", {})
+            for target in targets:
+                times[target["Id"]] = WORLD.now()
+
+    def deregister(self: Any, targets: list[dict[str, Any]]) -> None:
+        with WORLD.lock:
+            original_deregister(self, targets)
+            times = self.__dict__.setdefault("sandbox_deregistered", {})
+            for target in targets:
+                times[target["Id"]] = WORLD.now()
+
+    FakeTargetGroup.register = register  # type: ignore[method-assign]
+    FakeTargetGroup.deregister = deregister  # type: ignore[method-assign]
+
+    def health_for(self: Any, target: dict[str, Any], ec2_backend: Any) -> Any:
+        port = target.get("Port", self.port)
+        state, reason, description = target_health(self, target["Id"], int(port), ec2_backend)
+        return FakeHealthStatus(target["Id"], port, self.health_check_port, state, reason, description)
+
+    FakeTargetGroup.health_for = health_for  # type: ignore[method-assign]
+
+    def reconcile_services(backend: Any, *args: Any, **kwargs: Any) -> None:
+        from moto.ecs.models import ecs_backends
+
+        reconcile_ecs(ecs_backends[backend.account_id][backend.region_name])
+
+    _wrap(ELBv2Backend, "describe_target_health", before=reconcile_services)
+
+
+def target_health(group: Any, target_id: str, port: int, ec2: Any) -> tuple[str, str | None, str | None]:
+    """initial -> healthy after the health check time, or unhealthy with AWS's reason."""
+    registered = getattr(group, "sandbox_registered", {}).get(target_id)
+    if target_id not in group.targets:
+        gone = getattr(group, "sandbox_deregistered", {}).get(target_id)
+        if gone is not None and not WORLD.due(gone, "deregistration"):
+            return "draining", "Target.DeregistrationInProgress", "Target deregistration is in progress"
+        return "unused", "Target.NotRegistered", "Target is not registered to the target group"
+    lbs = _load_balancers_of(group)
+    if not lbs:
+        return "unused", "Target.NotInUse", "Target group is not configured to receive traffic from the load balancer"
+    interval = float(group.health_check_interval_seconds or 30)
+    network = group.protocol in ("TCP", "UDP", "TLS", "TCP_UDP")
+    first_check = SECONDS["nlb_health"] if network else interval
+    if registered is not None and not WORLD.due(registered, "nlb_health", first_check):
+        return "initial", "Elb.RegistrationInProgress", "Target registration is in progress"
+    ip = _target_address(ec2, target_id)
+    if ip is None:
+        return "unhealthy", "Target.Timeout", "Request timed out"
+    health_port = port if str(group.health_check_port) in ("traffic-port", "None") else int(group.health_check_port)
+    for lb in lbs:
+        if reachability.lb_gaps(_lb_path(ec2, lb, ip, port, health_port)):
+            return "unhealthy", "Target.Timeout", "Request timed out"
+    return "healthy", None, None
+
+
+def _load_balancers_of(group: Any) -> list[Any]:
+    from moto.elbv2.models import elbv2_backends
+
+    backend = elbv2_backends[group.account_id][group.region_name]
+    return [
+        lb
+        for lb in backend.load_balancers.values()
+        if any(_forwards_to(listener, group.arn) for listener in lb.listeners.values())
+    ]
+
+
+def _forwards_to(listener: Any, arn: str) -> bool:
+    for action in listener.default_actions:
+        data = action.data if hasattr(action, "data") else action
+        if data.get("TargetGroupArn") == arn:
+            return True
+        for forward in (data.get("ForwardConfig") or {}).get("TargetGroups") or []:
+            if forward.get("TargetGroupArn") == arn:
+                return True
+    return False
+
+
+def _target_address(ec2: Any, target_id: str) -> str | None:
+    """The IP of a live target: a task's or instance's ENI, or a running instance by id."""
+    if target_id.startswith("i-"):
+        instance = ec2.get_instance_by_id(target_id)
+        return instance.private_ip if instance is not None and instance.state == "running" else None
+    for eni in ec2.enis.values():
+        if eni.private_ip_address == target_id:
+            return target_id
+    return None
+
+
+def _target_groups_of(ec2: Any, ip: str) -> set[str]:
+    for eni in ec2.enis.values():
+        if eni.private_ip_address == ip:
+            return {g.id for g in eni.group_set}
+    return set()
+
+
+def _lb_path(ec2: Any, lb: Any, ip: str, port: int, health_port: int) -> reachability.LbPath:
+    lb_groups = set(lb.security_groups or [])
+    subnets = [s if isinstance(s, str) else s.id for s in lb.subnets]
+    cidrs = [ec2.get_subnet(s).cidr_block for s in subnets]
+    target_groups = _target_groups_of(ec2, ip)
+    return reachability.LbPath(
+        lb_groups=lb_groups,
+        lb_egress=set().union(*[group_egress(ec2, g) for g in lb_groups]) if lb_groups else set(),
+        lb_cidrs=cidrs,
+        target_ip=ip,
+        target_groups=target_groups,
+        target_ingress=set().union(*[group_ingress(ec2, g) for g in target_groups]) if target_groups else set(),
+        traffic_port=port,
+        health_port=health_port,
+    )
+
+
+# ---------------------------------------------------------------- deletions
+
+
+def _deletions_respect_dependencies() -> None:
+    """AWS refuses to delete what something still uses; moto deletes it anyway."""
+    from moto.ec2.exceptions import DependencyViolationError
+    from moto.ec2.models import EC2Backend
+    from moto.elbv2.models import ELBv2Backend
+
+    def subnet_in_use(ec2: Any, subnet_id: str) -> None:
+        release_lb_enis(ec2)
+        holders = [eni.id for eni in ec2.enis.values() if getattr(eni.subnet, "id", eni.subnet) == subnet_id]
+        if holders:
+            raise DependencyViolationError(f"The subnet '{subnet_id}' has dependencies and cannot be deleted.")
+
+    def group_in_use(ec2: Any, name: str | None = None, group_id: str | None = None) -> None:
+        release_lb_enis(ec2)
+        if group_id is None:
+            return
+        used = any(group_id in {g.id for g in eni.group_set} for eni in ec2.enis.values())
+        referenced = any(
+            rule.source_group.get("GroupId") == group_id
+            for groups in ec2.groups.values()
+            for group in groups.values()
+            if group.id != group_id
+            for rule in [*group.ingress_rules, *group.egress_rules]
+        )
+        if used or referenced:
+            raise DependencyViolationError(f"resource {group_id} has a dependent object")
+
+    def vpc_in_use(ec2: Any, vpc_id: str) -> None:
+        attached = any(igw.vpc is not None and igw.vpc.id == vpc_id for igw in ec2.internet_gateways.values())
+        endpoints = any(
+            e.vpc_id == vpc_id and e.state not in ("deleted",) for e in ec2.vpc_end_points.values()
+        )
+        groups = any(g.name != "default" for g in ec2.groups.get(vpc_id, {}).values())
+        peerings = any(
+            p._status.code in ("active", "pending-acceptance", "provisioning")
+            and vpc_id in (p.vpc.id, p.peer_vpc.id)
+            for p in getattr(ec2, "vpc_pcxs", {}).values()
+        )
+        if attached or endpoints or groups or peerings:
+            raise DependencyViolationError(f"The vpc '{vpc_id}' has dependencies and cannot be deleted.")
+
+    _wrap(EC2Backend, "delete_subnet", before=subnet_in_use)
+    _wrap(EC2Backend, "delete_security_group", before=group_in_use)
+    _wrap(EC2Backend, "delete_vpc", before=vpc_in_use)
+    _wrap(EC2Backend, "describe_network_interfaces", before=lambda ec2, *a, **k: release_lb_enis(ec2))
+
+    def lb_enis(backend: Any, lb: Any, *args: Any, **kwargs: Any) -> None:
+        """A load balancer has a network interface in each of its subnets."""
+        ec2 = _ec2(backend)
+        lb.sandbox_enis = []
+        for subnet in lb.subnets:
+            subnet_id = getattr(subnet, "id", subnet)
+            eni = ec2.create_network_interface(
+                subnet=subnet_id, private_ip_address=_free_ip(ec2, subnet_id),
+                group_ids=list(lb.security_groups or []), description=f"ELB {lb.arn.split(':loadbalancer/')[-1]}",
+            )
+            eni.status = "in-use"
+            lb.sandbox_enis.append(eni.id)
+
+    def linger(backend: Any, arn: str) -> None:
+        lb = backend.load_balancers.get(arn)
+        if lb is not None:
+            ec2 = _ec2(backend)
+            for eni_id in getattr(lb, "sandbox_enis", []):
+                ec2.__dict__.setdefault("sandbox_releases", {})[eni_id] = WORLD.now()
+
+    _wrap(ELBv2Backend, "create_load_balancer", after=lb_enis)
+    _wrap(ELBv2Backend, "delete_load_balancer", before=linger)
+
+
+def release_lb_enis(ec2: Any) -> None:
+    """Network interfaces of deleted load balancers go some time after the load balancer."""
+    releases = ec2.__dict__.get("sandbox_releases", {})
+    for eni_id, since in list(releases.items()):
+        if WORLD.due(since, "lb_eni_release"):
+            ec2.enis.pop(eni_id, None)
+            releases.pop(eni_id)
