@@ -209,10 +209,16 @@ def _stats(settings: Settings, report: Any) -> None:
 
 @cli.command("list")
 @global_options
+@click.option("--deployed", is_flag=True, help="List the deployments in the region instead, with resource counts.")
 @click.pass_obj
-def list_(settings: Settings) -> None:
-    """Scenarios on hand: ./scenarios, then the ones shipped with vpcctl."""
+def list_(settings: Settings, deployed: bool) -> None:
+    """Scenarios on hand: ./scenarios, then the ones shipped with vpcctl (or, with
+    --deployed, what is deployed in the region)."""
     from vpcctl import render, scenario
+
+    if deployed:
+        _list_deployed(settings)
+        return
 
     rows = []
     for name, file in scenario.available().items():
@@ -236,6 +242,18 @@ def list_(settings: Settings) -> None:
             ["name", "resources", "description"],
             [[r["name"], str(r["resources"]), r["description"]] for r in rows],
         )
+
+
+def _list_deployed(settings: Settings) -> None:
+    from vpcctl import deploy, render
+
+    ctx = _context(settings, "-", None, render.Quiet(), None)
+    found = deploy.deployments(ctx)
+    if settings.output == "json":
+        render.emit_json([vars(d) for d in found])
+        return
+    rows = [[d.name, d.scenario, str(d.resources), ", ".join(f"{k} {v}" for k, v in d.services.items())] for d in found]
+    render.table(f"deployments ({ctx.region})", ["deployment", "scenario", "resources", "by service"], rows)
 
 
 @cli.command()
@@ -416,8 +434,16 @@ def output(settings: Settings, scenario_name: str, key: str | None, deployment: 
 @click.argument("scenario_name", metavar="[SCENARIO]", required=False)
 @name_option
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=600,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to keep retrying a deletion AWS refuses while something still uses the resource.",
+)
 @click.pass_obj
-def teardown(settings: Settings, scenario_name: str | None, deployment: str | None, yes: bool) -> None:
+def teardown(settings: Settings, scenario_name: str | None, deployment: str | None, yes: bool, timeout: float) -> None:
     """Delete everything tagged for the deployment, then check that nothing is left.
 
     Works from the ownership tags alone: the scenario file may have changed or be gone
@@ -432,7 +458,7 @@ def teardown(settings: Settings, scenario_name: str | None, deployment: str | No
         click.confirm(f"Delete every resource of deployment '{name}'?", abort=True, err=True)
     view = _renderer(settings, f"vpcctl teardown {name}", [])
     with view:
-        ctx = _context(settings, name, loaded, view, loaded.region if loaded else None)
+        ctx = _context(settings, name, loaded, view, loaded.region if loaded else None, delete_timeout=timeout)
         report = deploy.teardown(ctx, settings.parallelism)
     left = [{"kind": f.kind, "logical_id": f.logical_id, "id": f.id, "state": f.state} for f in report.leftovers]
     if settings.output == "json":
@@ -449,9 +475,10 @@ def teardown(settings: Settings, scenario_name: str | None, deployment: str | No
             }
         )
     _stats(settings, report)
-    if report.failed:
-        for step, result in report.failed.items():
-            click.echo(f"{step}: {result.status}: {result.detail}", err=True)
+    for step, result in report.failed.items():
+        click.echo(f"{step}: {result.status}: {result.detail}", err=True)
+        if result.error and result.error.hint:
+            click.echo(f"  hint: {result.error.hint}", err=True)
     if left:
         if settings.output != "json":
             render.table(

@@ -24,7 +24,7 @@ from vpcctl import model
 from vpcctl.aws import Aws, error_code, is_not_found, with_token
 from vpcctl.aws import tags as tagging
 from vpcctl.engine import CREATED, UNCHANGED, UPDATED, Cancel, Emit, Event
-from vpcctl.errors import TimedOut
+from vpcctl.errors import TimedOut, VpcctlError
 
 
 class _NotYet(Exception):
@@ -202,21 +202,34 @@ class Context:
         interval = self.poll_interval
         return wait_exponential_jitter(multiplier=interval, max=interval * 6, jitter=interval / 2)
 
-    def until_deletable(self, step: str, fn: Callable[[], Any]) -> Any:
-        """Retry a delete AWS refuses because something still uses the resource."""
+    def until_deletable(
+        self, step: str, fn: Callable[[], Any], blockers: Callable[[], list[str]] | None = None
+    ) -> Any:
+        """Retry a delete AWS refuses because something still uses the resource, naming what
+        blocks it (blockers() may also clear leftovers AWS itself created); gives up at the deadline."""
+        held: dict[str, list[str]] = {"by": []}
 
         def report(state: RetryCallState) -> None:
-            exc = state.outcome.exception() if state.outcome else None
-            self.progress(step, f"blocked: {exc}")
+            code = error_code(state.outcome.exception()) if state.outcome else ""
+            held["by"] = blockers() if blockers else []
+            self.progress(step, f"{code}: held by {', '.join(held['by'])}" if held["by"] else f"{code}: retrying")
 
-        return retry(
-            retry=retry_if_exception(lambda e: error_code(e) in BLOCKED_CODES),
-            stop=stop_after_delay(self.delete_timeout),
-            wait=self._backoff(),
-            sleep=self.sleep,
-            before_sleep=report,
-            reraise=True,
-        )(fn)()
+        try:
+            return retry(
+                retry=retry_if_exception(lambda e: error_code(e) in BLOCKED_CODES),
+                stop=stop_after_delay(self.delete_timeout),
+                wait=self._backoff(),
+                sleep=self.sleep,
+                before_sleep=report,
+                reraise=True,
+            )(fn)()
+        except botocore.exceptions.ClientError as exc:
+            if error_code(exc) in BLOCKED_CODES and held["by"]:
+                raise VpcctlError(
+                    f"{error_code(exc)}: still held by {', '.join(held['by'])}",
+                    hint="remove what holds it (it is not part of this deployment), then run teardown again",
+                ) from None
+            raise
 
     def create(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
         """A create call, with an idempotency token when the operation takes one."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from vpcctl import model
@@ -80,9 +81,58 @@ class VpcHandler(Handler):
         return outcome(created, found, [] if created else changes)
 
     def delete(self, ctx: Context, found: Found) -> bool:
+        ec2 = ctx.client("ec2")
         return absent_ok(
-            lambda: ctx.until_deletable(found.logical_id, lambda: ctx.client("ec2").delete_vpc(VpcId=found.id))
+            lambda: ctx.until_deletable(
+                found.logical_id, lambda: ec2.delete_vpc(VpcId=found.id), lambda: vpc_holders(ctx, found.id)
+            )
         )
+
+
+# What keeps a VPC, subnet or group from being deleted, named for the person waiting.
+
+# Network interfaces AWS services leave behind in a subnet once their owner is gone.
+LEFTOVER_INTERFACES = ("ELB ", "arn:aws:ecs:", "AWS Lambda VPC ENI", "VPC Endpoint Interface")
+
+
+def interfaces_holding(ctx: Context, filters: list[dict[str, Any]], clear_leftovers: bool = False) -> list[str]:
+    """ENIs matching the filters, described; detached leftovers of AWS services are deleted."""
+    ec2 = ctx.client("ec2")
+    held = []
+    for eni in ec2.describe_network_interfaces(Filters=filters)["NetworkInterfaces"]:
+        description = eni.get("Description") or ""
+        leftover = eni.get("Status") == "available" and (
+            eni.get("RequesterManaged") or description.startswith(LEFTOVER_INTERFACES)
+        )
+        if clear_leftovers and leftover:
+            absent_ok(lambda e=eni: ec2.delete_network_interface(NetworkInterfaceId=e["NetworkInterfaceId"]))
+            continue
+        held.append(f"{eni['NetworkInterfaceId']} ({description or eni.get('InterfaceType', 'interface')}, "
+                    f"{eni.get('Status')})")
+    return held
+
+
+def group_holders(ctx: Context, group_id: str) -> list[str]:
+    held = interfaces_holding(ctx, [{"Name": "group-id", "Values": [group_id]}])
+    referencing = ctx.client("ec2").describe_security_groups(
+        Filters=[{"Name": "ip-permission.group-id", "Values": [group_id]}]
+    )["SecurityGroups"]
+    held += [f"{g['GroupId']} (rules naming this group)" for g in referencing if g["GroupId"] != group_id]
+    return held
+
+
+def vpc_holders(ctx: Context, vpc_id: str) -> list[str]:
+    ec2 = ctx.client("ec2")
+    in_vpc = [{"Name": "vpc-id", "Values": [vpc_id]}]
+    held = [f"{s['SubnetId']} (subnet)" for s in ec2.describe_subnets(Filters=in_vpc)["Subnets"]]
+    attached = [{"Name": "attachment.vpc-id", "Values": [vpc_id]}]
+    held += [f"{g['InternetGatewayId']} (internet gateway)"
+             for g in ec2.describe_internet_gateways(Filters=attached)["InternetGateways"]]
+    held += [f"{g['GroupId']} (security group {g['GroupName']})"
+             for g in ec2.describe_security_groups(Filters=in_vpc)["SecurityGroups"] if g["GroupName"] != "default"]
+    held += [f"{e['VpcEndpointId']} (endpoint, {e['State']})"
+             for e in ec2.describe_vpc_endpoints(Filters=in_vpc)["VpcEndpoints"] if e["State"].lower() != "deleted"]
+    return held
 
 
 # --------------------------------------------------------------------- subnet
@@ -133,7 +183,13 @@ class SubnetHandler(Handler):
 
     def delete(self, ctx: Context, found: Found) -> bool:
         ec2 = ctx.client("ec2")
-        return absent_ok(lambda: ctx.until_deletable(found.logical_id, lambda: ec2.delete_subnet(SubnetId=found.id)))
+        return absent_ok(
+            lambda: ctx.until_deletable(
+                found.logical_id,
+                lambda: ec2.delete_subnet(SubnetId=found.id),
+                lambda: interfaces_holding(ctx, [{"Name": "subnet-id", "Values": [found.id]}], clear_leftovers=True),
+            )
+        )
 
 
 def zone_name(region: str, az: str) -> str:
@@ -363,19 +419,36 @@ class SecurityGroupHandler(Handler):
 
     def delete(self, ctx: Context, found: Found) -> bool:
         ec2 = ctx.client("ec2")
-        # Rules naming other groups keep those groups alive: revoke them first.
-        for key, revoke in (
-            ("IpPermissions", ec2.revoke_security_group_ingress),
-            ("IpPermissionsEgress", ec2.revoke_security_group_egress),
-        ):
-            grouped = [p for p in flatten(found.raw.get(key)) if p[3] == "group"]
-            if grouped:
-                absent_ok(
-                    lambda r=revoke, g=grouped: r(GroupId=found.id, IpPermissions=[to_ip_permission(p) for p in g])
-                )
+        # Rules naming a group keep it alive: revoke this group's own, and the deployment's
+        # rules naming this group, so groups that refer to each other can go in any order.
+        revoke_group_rules(ctx, found.id, found.raw, lambda p: p[3] == "group")
+        owned = tagging.ec2_filter(ctx.deployment)
+        for key in ("ip-permission.group-id", "egress.ip-permission.group-id"):
+            for other in ec2.describe_security_groups(Filters=[*owned, {"Name": key, "Values": [found.id]}])[
+                "SecurityGroups"
+            ]:
+                if other["GroupId"] != found.id:
+                    revoke_group_rules(ctx, other["GroupId"], other, lambda p: p[3:] == ("group", found.id))
         return absent_ok(
-            lambda: ctx.until_deletable(found.logical_id, lambda: ec2.delete_security_group(GroupId=found.id))
+            lambda: ctx.until_deletable(
+                found.logical_id,
+                lambda: ec2.delete_security_group(GroupId=found.id),
+                lambda: group_holders(ctx, found.id),
+            )
         )
+
+
+def revoke_group_rules(
+    ctx: Context, group_id: str, raw: dict[str, Any], which: Callable[[Permission], bool]
+) -> None:
+    ec2 = ctx.client("ec2")
+    for key, revoke in (
+        ("IpPermissions", ec2.revoke_security_group_ingress),
+        ("IpPermissionsEgress", ec2.revoke_security_group_egress),
+    ):
+        chosen = [p for p in flatten(raw.get(key)) if which(p)]
+        if chosen:
+            absent_ok(lambda r=revoke, c=chosen: r(GroupId=group_id, IpPermissions=[to_ip_permission(p) for p in c]))
 
 
 def _default_egress() -> list[dict[str, Any]]:

@@ -95,9 +95,14 @@ def _wrap(
 
 
 def _guarded(hook: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """A fault in the emulation must not turn an AWS call into a 500: log it and go on."""
+    """A fault in the emulation must not turn an AWS call into a 500: log it and go on.
+    AWS errors the emulation raises on purpose (DependencyViolation, ...) go through."""
+    from moto.core.exceptions import JsonRESTError, ServiceException
+
     try:
         return hook(*args, **kwargs)
+    except (JsonRESTError, ServiceException):
+        raise
     except Exception:
         traceback.print_exc()
         return None

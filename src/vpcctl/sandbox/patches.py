@@ -21,6 +21,7 @@ def apply() -> None:
     _ec2_modify_vpc_endpoint_sets_private_dns()
     _ecs_inactive_services_refuse_changes()
     _ecs_list_tasks_filters_by_service()
+    _ec2_revoke_ignores_rule_descriptions()
 
 
 def _ecs_create_service_keeps_deployment_configuration() -> None:
@@ -110,3 +111,21 @@ def _ecs_list_tasks_filters_by_service() -> None:
         return tasks
 
     EC2ContainerServiceBackend.list_tasks = list_tasks  # type: ignore[method-assign]
+
+
+def _ec2_revoke_ignores_rule_descriptions() -> None:
+    """AWS matches a revoked group-to-group rule without its description; moto requires it."""
+    from moto.ec2.models.security_groups import SecurityGroupRule
+
+    original = SecurityGroupRule.__eq__
+
+    def same_rule(self: Any, other: Any) -> bool:
+        mine, theirs = self.source_group, other.source_group
+        try:
+            self.source_group = {k: v for k, v in mine.items() if k != "Description"}
+            other.source_group = {k: v for k, v in theirs.items() if k != "Description"}
+            return bool(original(self, other))
+        finally:
+            self.source_group, other.source_group = mine, theirs
+
+    SecurityGroupRule.__eq__ = same_rule  # type: ignore[method-assign,assignment]
