@@ -11,8 +11,8 @@ import sys
 import boto3
 import pytest
 from click.testing import CliRunner
-from conftest import write_variant
 
+from conftest import write_variant
 from vpcctl.cli import cli
 
 
@@ -21,8 +21,9 @@ def run(*args: str):
 
 
 def ec2(endpoint: str):
-    return boto3.client("ec2", endpoint_url=endpoint, region_name="ap-northeast-1",
-                        aws_access_key_id="x", aws_secret_access_key="x")
+    return boto3.client(
+        "ec2", endpoint_url=endpoint, region_name="ap-northeast-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
 
 
 def status_rows(name: str) -> list[dict]:
@@ -37,8 +38,10 @@ def test_two_deployments_and_look_alikes_are_left_alone(sandbox_home: str) -> No
         assert run("up", "fargate-privatelink", "--name", name).exit_code == 0
     client = ec2(endpoint)
     # Untagged look-alikes: same names and CIDRs, made by hand.
-    vpc = client.create_vpc(CidrBlock="10.0.0.0/16", TagSpecifications=[
-        {"ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": "td-a-vpc"}]}])["Vpc"]["VpcId"]
+    vpc = client.create_vpc(
+        CidrBlock="10.0.0.0/16",
+        TagSpecifications=[{"ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": "td-a-vpc"}]}],
+    )["Vpc"]["VpcId"]
     group = client.create_security_group(GroupName="td-a-sec-alb", Description="look-alike", VpcId=vpc)["GroupId"]
     b_before = status_rows("td-b")
 
@@ -80,8 +83,11 @@ def test_a_deletion_held_by_something_outside_exits_4_naming_it(sandbox_home: st
 
 
 def test_teardown_after_a_failed_up(sandbox_home: str, tmp_path) -> None:
-    variant = write_variant(tmp_path, '      - {protocol: tcp, port: "${params.container_port}", source: sec-alb, '
-                                      'description: HTTP from the ALB}\n', "      - {protocol: tcp, port: 22, cidr: 10.0.0.0/16}\n")
+    variant = write_variant(
+        tmp_path,
+        '      - {protocol: tcp, port: "${params.container_port}", source: sec-alb, description: HTTP from the ALB}\n',
+        "      - {protocol: tcp, port: 22, cidr: 10.0.0.0/16}\n",
+    )
     failed = run("up", str(variant), "--name", "td-failed", "--skip-check")
     assert failed.exit_code == 1 and "Target.Timeout" in failed.output
     assert run("teardown", "--name", "td-failed", "--yes", "--region", "ap-northeast-1").exit_code == 0
@@ -93,7 +99,10 @@ def test_teardown_after_up_is_killed(sandbox_home: str, after_lines: int) -> Non
     name = f"td-kill{after_lines}"
     process = subprocess.Popen(
         [sys.executable, "-m", "vpcctl", "--sandbox", "up", "fargate-privatelink", "--name", name],
-        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=os.environ.copy(),
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env=os.environ.copy(),
     )
     assert process.stderr is not None
     for _ in range(after_lines):
