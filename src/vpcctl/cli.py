@@ -15,7 +15,7 @@ from vpcctl.errors import BadInput, VpcctlError
 EXIT_CODES = """\b
 Exit codes:
   0    done
-  1    AWS refused a call or a step failed
+  1    AWS refused a call, a step failed, or `check` found an error
   2    bad input (nothing in AWS was touched)
   3    timed out waiting for readiness (what exists stays; run `up` again)
   4    teardown could not remove everything (what is left is listed)
