@@ -87,9 +87,15 @@ def kind_dependencies() -> dict[str, set[str]]:
 
 
 def _referenced_kinds(cls: type) -> set[str]:
+    """Kinds named by the main fields. Late fields are left out: what they set (rules,
+    registered targets) goes with the resource and asks no deletion order (a target
+    group listing a service's tasks may go before or after that service)."""
     found: set[str] = set()
     hints = typing.get_type_hints(cls)
+    late = getattr(cls, "late_fields", ())
     for f in dataclasses.fields(cls):
+        if f.name in late:
+            continue
         found.update(f.metadata.get("ref", ()))
         for arg in (hints[f.name], *_all_args(hints[f.name])):
             if dataclasses.is_dataclass(arg):
@@ -118,5 +124,8 @@ def teardown_order() -> dict[str, set[str]]:
 
 
 # Deletion order AWS enforces that no reference in a spec expresses
-# (kind -> kinds that must be gone first). References cover the kinds so far.
-EXTRA_TEARDOWN_ORDER: dict[str, set[str]] = {}
+# (kind -> kinds that must be gone first).
+EXTRA_TEARDOWN_ORDER: dict[str, set[str]] = {
+    # An internet gateway cannot be detached while instances in its VPC hold public IPs.
+    "internet_gateway": {"instance"},
+}

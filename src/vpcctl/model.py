@@ -102,6 +102,17 @@ class SecurityGroup(Spec):
 
 
 @dataclass(frozen=True)
+class VpcPeering(Spec):
+    """A peering between two VPCs of this account and region, requested and accepted."""
+
+    kind = "vpc_peering"
+    vpc: str = ref("vpc")
+    peer_vpc: str = ref("vpc")
+    # Each side resolves the other side's private DNS host names to private IPs.
+    allow_remote_dns: bool = True
+
+
+@dataclass(frozen=True)
 class VpcEndpoint(Spec):
     kind = "vpc_endpoint"
     attributes = ("id", "dns_name")
@@ -112,6 +123,24 @@ class VpcEndpoint(Spec):
     security_groups: tuple[str, ...] = refs("security_group")
     route_tables: tuple[str, ...] = refs("route_table")
     private_dns: bool = True
+
+
+# -------------------------------------------------------------------- compute
+
+
+@dataclass(frozen=True)
+class Instance(Spec):
+    """An EC2 instance; without `ami`, the latest Amazon Linux 2023 (from AWS's public SSM parameter)."""
+
+    kind = "instance"
+    attributes = ("id", "private_ip", "public_ip")
+    subnet: str = ref("subnet")
+    security_groups: tuple[str, ...] = refs("security_group")
+    instance_type: str = "t3.micro"
+    ami: str | None = None
+    associate_public_ip: bool = False
+    user_data: str = ""
+    key_name: str | None = None
 
 
 # ------------------------------------------------------------------ iam, logs
@@ -212,11 +241,18 @@ class HealthCheck:
 class TargetGroup(Spec):
     kind = "target_group"
     attributes = ("arn",)
+    late_fields = ("targets", "services")
     vpc: str = ref("vpc")
     protocol: Literal["HTTP", "HTTPS", "TCP", "UDP", "TLS"] = "HTTP"
     port: int = 80
     target_type: Literal["ip", "instance"] = "ip"
     health_check: HealthCheck = HealthCheck()
+    # Targets vpcctl keeps registered (and no others), set after what they name exists:
+    # IPs or instance ids (`${web-a.private_ip}`, `${web1.id}`), and the private IPs of
+    # the RUNNING tasks of ECS services that have no load balancer of their own. Leave
+    # both empty for a group whose targets an ECS service registers itself.
+    targets: tuple[str, ...] = ()
+    services: tuple[str, ...] = refs("ecs_service")
 
 
 @dataclass(frozen=True)
@@ -230,6 +266,34 @@ class Listener(Spec):
     certificate_arn: str | None = None
 
 
+# ------------------------------------------------------------------------ dns
+
+
+@dataclass(frozen=True)
+class HostedZone(Spec):
+    """A Route 53 hosted zone: private, associated with `vpcs`, when they are given."""
+
+    kind = "hosted_zone"
+    attributes = ("id", "name")
+    name: str
+    vpcs: tuple[str, ...] = refs("vpc")
+    comment: str = "managed by vpcctl"
+
+
+@dataclass(frozen=True)
+class DnsRecord(Spec):
+    """A record in a hosted zone: an alias to a load balancer, or plain values with a TTL."""
+
+    kind = "dns_record"
+    attributes = ("id", "name")
+    zone: str = ref("hosted_zone")
+    name: str  # inside the zone: 'alb.home', or 'alb' for alb.<zone>
+    type: Literal["A", "AAAA", "CNAME", "TXT"] = "A"
+    alias: str | None = ref("load_balancer", default=None)
+    values: tuple[str, ...] = ()
+    ttl: int = 300
+
+
 SPECS: dict[str, type[Spec]] = {
     cls.kind: cls
     for cls in (
@@ -238,7 +302,9 @@ SPECS: dict[str, type[Spec]] = {
         InternetGateway,
         RouteTable,
         SecurityGroup,
+        VpcPeering,
         VpcEndpoint,
+        Instance,
         IamRole,
         LogGroup,
         EcsCluster,
@@ -247,6 +313,8 @@ SPECS: dict[str, type[Spec]] = {
         LoadBalancer,
         TargetGroup,
         Listener,
+        HostedZone,
+        DnsRecord,
     )
 }
 

@@ -9,7 +9,7 @@ from vpcctl.resources.base import Handler
 
 @cache
 def handlers() -> dict[str, Handler]:
-    from vpcctl.resources import ecs, endpoints, iam, loadbalancing, logs, network
+    from vpcctl.resources import compute, dns, ecs, endpoints, iam, loadbalancing, logs, network
 
     classes: list[type[Handler]] = [
         network.VpcHandler,
@@ -17,7 +17,9 @@ def handlers() -> dict[str, Handler]:
         network.InternetGatewayHandler,
         network.RouteTableHandler,
         network.SecurityGroupHandler,
+        network.VpcPeeringHandler,
         endpoints.VpcEndpointHandler,
+        compute.InstanceHandler,
         iam.IamRoleHandler,
         logs.LogGroupHandler,
         ecs.EcsClusterHandler,
@@ -26,6 +28,8 @@ def handlers() -> dict[str, Handler]:
         loadbalancing.LoadBalancerHandler,
         loadbalancing.TargetGroupHandler,
         loadbalancing.ListenerHandler,
+        dns.HostedZoneHandler,
+        dns.DnsRecordHandler,
     ]
     return {cls.kind: cls() for cls in classes}
 

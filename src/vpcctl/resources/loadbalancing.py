@@ -164,6 +164,21 @@ class TargetGroupHandler(Handler):
             found = self._found(resource.id, tg, found.tags)
         return outcome(False, found, [f"health check {k}" for k in sorted(differing)])
 
+    def ensure_late(self, ctx: Context, resource: model.Resource, spec: model.TargetGroup, found: Found) -> Outcome:
+        """Keep exactly the scenario's targets registered: the listed ones and the IPs of the
+        services' RUNNING tasks (a task that is gone is deregistered, a new one registered)."""
+        elb = ctx.client("elbv2")
+        want = set(spec.targets) | service_task_ips(ctx, spec.services)
+        have = registered_targets(ctx, found.id)
+        missing, extra = sorted(want - have), sorted(have - want)
+        if missing:
+            elb.register_targets(TargetGroupArn=found.id, Targets=[{"Id": t} for t in missing])
+        if extra:
+            elb.deregister_targets(TargetGroupArn=found.id, Targets=[{"Id": t} for t in extra])
+        found.state = f"{found.raw.get('TargetType')} {found.raw.get('Protocol')}:{found.raw.get('Port')}"
+        found.state += f", {len(want)} targets"
+        return outcome(False, found, [f"+target {t}" for t in missing] + [f"-target {t}" for t in extra])
+
     def delete(self, ctx: Context, found: Found) -> bool:
         elb = ctx.client("elbv2")
         if not exists(lambda: elb.describe_target_groups(TargetGroupArns=[found.id])["TargetGroups"]):
@@ -230,3 +245,48 @@ class ListenerHandler(Handler):
 
     def delete(self, ctx: Context, found: Found) -> bool:
         return absent_ok(lambda: ctx.client("elbv2").delete_listener(ListenerArn=found.id))
+
+
+# ------------------------------------------------------ targets a group holds
+
+
+def registered_targets(ctx: Context, target_group_arn: str) -> set[str]:
+    """Ids of the targets registered now; draining ones are on their way out already."""
+    answer = ctx.client("elbv2").describe_target_health(TargetGroupArn=target_group_arn)
+    return {
+        d["Target"]["Id"]
+        for d in answer["TargetHealthDescriptions"]
+        if d.get("TargetHealth", {}).get("State") != "draining"
+    }
+
+
+def service_task_ips(ctx: Context, services: tuple[str, ...]) -> set[str]:
+    """Private IPs of the RUNNING tasks of these ECS services (logical ids)."""
+    ecs = ctx.client("ecs")
+    ips: set[str] = set()
+    for lid in services:
+        service = ctx.inventory.get("ecs_service", lid)
+        if service is None:
+            continue
+        cluster = service.raw["clusterArn"]
+        pages = ecs.get_paginator("list_tasks").paginate(
+            cluster=cluster, serviceName=service.attributes["name"], desiredStatus="RUNNING"
+        )
+        arns = [arn for page in pages for arn in page["taskArns"]]
+        for batch in chunks(arns, 100):
+            for task in ecs.describe_tasks(cluster=cluster, tasks=batch)["tasks"]:
+                ip = task_private_ip(task)
+                if task.get("lastStatus") == "RUNNING" and ip:
+                    ips.add(ip)
+    return ips
+
+
+def task_private_ip(task: dict[str, Any]) -> str | None:
+    """A Fargate task's private IP: from its ElasticNetworkInterface attachment."""
+    for attachment in task.get("attachments") or []:
+        if attachment.get("type") != "ElasticNetworkInterface":
+            continue
+        for detail in attachment.get("details") or []:
+            if detail.get("name") == "privateIPv4Address":
+                return str(detail["value"])
+    return None

@@ -7,8 +7,17 @@ from typing import Any
 
 from vpcctl import model
 from vpcctl.aws import tags as tagging
-from vpcctl.errors import VpcctlError
-from vpcctl.resources.base import Context, Found, Handler, Outcome, absent_ok, outcome, retry_while_not_found
+from vpcctl.errors import NotReady, VpcctlError
+from vpcctl.resources.base import (
+    Context,
+    Found,
+    Handler,
+    Outcome,
+    absent_ok,
+    exists,
+    outcome,
+    retry_while_not_found,
+)
 
 
 def ec2_discover(ctx: Context, kind: str, operation: str, key: str, id_key: str, **extra: Any) -> list[Found]:
@@ -503,3 +512,116 @@ def describe_permission(p: Permission) -> str:
     protocol, low, high, _, value = p
     ports = "all" if low is None else (str(low) if low == high else f"{low}-{high}")
     return f"{'all' if protocol == '-1' else protocol}/{ports} {value}"
+
+
+# ---------------------------------------------------------------- vpc peering
+
+PEERING_GONE = {"deleted", "deleting", "rejected", "failed", "expired"}
+PEERING_LIVE = ["initiating-request", "pending-acceptance", "provisioning", "active"]
+
+
+class VpcPeeringHandler(Handler):
+    """A peering between two VPCs of the deployment: requested, accepted, then options set."""
+
+    kind = "vpc_peering"
+    service = "ec2"
+
+    def discover(self, ctx: Context) -> list[Found]:
+        found = ec2_discover(
+            ctx, self.kind, "describe_vpc_peering_connections", "VpcPeeringConnections", "VpcPeeringConnectionId"
+        )
+        for f in found:
+            f.state = f.raw["Status"]["Code"]
+        # AWS lists deleted and rejected connections for days: only live ones count.
+        return [f for f in found if f.state in PEERING_LIVE]
+
+    def ensure(self, ctx: Context, resource: model.Resource, spec: model.VpcPeering, found: Found | None) -> Outcome:
+        vpc, peer = ctx.id_of(spec.vpc), ctx.id_of(spec.peer_vpc)
+        created = found is None
+        if found is None:
+            found = self._request(ctx, resource.id, vpc, peer)
+        else:
+            for field, have, want in (
+                ("vpc", found.raw["RequesterVpcInfo"]["VpcId"], vpc),
+                ("peer_vpc", found.raw["AccepterVpcInfo"]["VpcId"], peer),
+            ):
+                if have != want:
+                    raise immutable(resource.id, field, have, want)
+        changes = self._accept(ctx, found)
+        changes += self._converge_options(ctx, found, spec.allow_remote_dns)
+        return outcome(created, found, [] if created else changes)
+
+    def _request(self, ctx: Context, lid: str, vpc: str, peer: str) -> Found:
+        connection = ctx.create(
+            "ec2",
+            "CreateVpcPeeringConnection",
+            VpcId=vpc,
+            PeerVpcId=peer,
+            TagSpecifications=tag_spec(ctx, "vpc-peering-connection", lid),
+        )["VpcPeeringConnection"]
+        connection_id = connection["VpcPeeringConnectionId"]
+        ctx.wait_for("ec2", "vpc_peering_connection_exists", VpcPeeringConnectionIds=[connection_id])
+        return Found(self.kind, lid, connection_id, connection["Status"]["Code"], {}, connection)
+
+    def _accept(self, ctx: Context, found: Found) -> list[str]:
+        """Accept a pending request (both VPCs are ours), then wait until the peering is active."""
+        ec2 = ctx.client("ec2")
+        changes = []
+        if found.state in ("initiating-request", "pending-acceptance"):
+            self._refresh(ctx, found)
+        if found.state == "pending-acceptance":
+            ec2.accept_vpc_peering_connection(VpcPeeringConnectionId=found.id)
+            changes.append("accepted")
+        if found.state != "active":
+            ctx.poll(found.logical_id, "peering", lambda: self._is_active(ctx, found))
+        return changes
+
+    def _is_active(self, ctx: Context, found: Found) -> tuple[bool, str]:
+        self._refresh(ctx, found)
+        status = found.raw["Status"]
+        if found.state in PEERING_GONE:
+            raise NotReady(f"{found.logical_id}: peering {found.state}: {status.get('Message', '')}")
+        return found.state == "active", found.state
+
+    @staticmethod
+    def _refresh(ctx: Context, found: Found) -> None:
+        connection = ctx.client("ec2").describe_vpc_peering_connections(VpcPeeringConnectionIds=[found.id])[
+            "VpcPeeringConnections"
+        ][0]
+        found.raw, found.state = connection, connection["Status"]["Code"]
+
+    def _converge_options(self, ctx: Context, found: Found, allow_remote_dns: bool) -> list[str]:
+        """AllowDnsResolutionFromRemoteVpc on both sides; AWS accepts it only once the peering is active."""
+        sides = {"Requester": found.raw.get("RequesterVpcInfo", {}), "Accepter": found.raw.get("AccepterVpcInfo", {})}
+        differing = {
+            f"{side}PeeringConnectionOptions": {"AllowDnsResolutionFromRemoteVpc": allow_remote_dns}
+            for side, info in sides.items()
+            if bool((info.get("PeeringOptions") or {}).get("AllowDnsResolutionFromRemoteVpc")) != allow_remote_dns
+        }
+        if not differing:
+            return []
+        ctx.client("ec2").modify_vpc_peering_connection_options(VpcPeeringConnectionId=found.id, **differing)
+        for key, options in differing.items():
+            side = key.removesuffix("PeeringConnectionOptions")
+            found.raw.setdefault(f"{side}VpcInfo", {}).setdefault("PeeringOptions", {}).update(options)
+        return [f"allow_remote_dns={str(allow_remote_dns).lower()}"]
+
+    def delete(self, ctx: Context, found: Found) -> bool:
+        ec2 = ctx.client("ec2")
+        # AWS keeps listing a deleted peering for a while (moto deletes it again): ask first.
+        if not exists(
+            lambda: [
+                c
+                for c in ec2.describe_vpc_peering_connections(VpcPeeringConnectionIds=[found.id])[
+                    "VpcPeeringConnections"
+                ]
+                if c["Status"]["Code"] not in PEERING_GONE
+            ]
+        ):
+            return False
+        deleted = absent_ok(lambda: ec2.delete_vpc_peering_connection(VpcPeeringConnectionId=found.id))
+        ctx.wait_for("ec2", "vpc_peering_connection_deleted", VpcPeeringConnectionIds=[found.id])
+        return deleted
+
+    def is_gone(self, found: Found) -> bool:
+        return found.state in PEERING_GONE
