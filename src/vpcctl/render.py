@@ -107,7 +107,8 @@ class Live(Renderer):
             row["status"] = event.status
             if event.resource_id:
                 row["id"] = event.resource_id
-            row["detail"] = event.detail
+            if event.detail or event.status in ("running", "waiting"):
+                row["detail"] = event.detail  # a finished step keeps its last word (tasks, targets)
             if event.kind:
                 row["kind"] = event.kind
             self.live.update(self._table())

@@ -133,9 +133,23 @@ class VpcEndpointHandler(Handler):
             if "NotFound" in error.get("Code", ""):
                 return False
             raise AwsError(error.get("Code", "Error"), error.get("Message", ""), "DeleteVpcEndpoints")
+
+        def gone() -> tuple[bool, str]:
+            # Its network interfaces stay in the subnets until the endpoint is really gone.
+            try:
+                listed = ec2.describe_vpc_endpoints(VpcEndpointIds=[found.id])["VpcEndpoints"]
+            except botocore.exceptions.ClientError as exc:
+                if is_not_found(exc):
+                    return True, "gone"
+                raise
+            state = listed[0].get("State", "") if listed else "deleted"
+            return state.lower() == "deleted", state
+
+        ctx.poll(found.logical_id, "endpoint", gone, timeout=ctx.delete_timeout)
         return True
 
 
 def _attributes(raw: dict[str, Any]) -> dict[str, Any]:
     entries = raw.get("DnsEntries") or []
-    return {"dns_name": entries[0]["DnsName"] if entries else ""}
+    first = entries[0] if entries else {}
+    return {"dns_name": first.get("DnsName", ""), "zone_id": first.get("HostedZoneId", "")}

@@ -163,8 +163,10 @@ def _ecs_services_run_tasks() -> None:
         _wrap(EC2ContainerServiceBackend, name, after=reconcile_after)
 
     def stop_service_tasks(backend: Any, service: Any, *args: Any, **kwargs: Any) -> None:
+        # A deleted service is DRAINING until its tasks have stopped, then INACTIVE.
         for task in service_tasks(backend, service):
             request_stop(task, "Service deleted", "ServiceSchedulerInitiated")
+        service.status = "DRAINING"
         reconcile_ecs(backend)
 
     _wrap(EC2ContainerServiceBackend, "delete_service", after=stop_service_tasks)
@@ -236,6 +238,8 @@ def reconcile_ecs(backend: Any) -> None:
             if service.status == "ACTIVE":
                 _schedule(backend, service)
             _update_counts(backend, service)
+            if service.status == "DRAINING" and service.running_count + service.pending_count == 0:
+                service.status = "INACTIVE"
 
 
 def _advance_tasks(backend: Any, service: Any) -> None:
@@ -655,13 +659,13 @@ def _deletions_respect_dependencies() -> None:
     from moto.elbv2.models import ELBv2Backend
 
     def subnet_in_use(ec2: Any, subnet_id: str) -> None:
-        release_lb_enis(ec2)
+        release_enis(ec2)
         holders = [eni.id for eni in ec2.enis.values() if getattr(eni.subnet, "id", eni.subnet) == subnet_id]
         if holders:
             raise DependencyViolationError(f"The subnet '{subnet_id}' has dependencies and cannot be deleted.")
 
     def group_in_use(ec2: Any, name: str | None = None, group_id: str | None = None) -> None:
-        release_lb_enis(ec2)
+        release_enis(ec2)
         if group_id is None:
             return
         used = any(group_id in {g.id for g in eni.group_set} for eni in ec2.enis.values())
@@ -692,7 +696,7 @@ def _deletions_respect_dependencies() -> None:
     _wrap(EC2Backend, "delete_subnet", before=subnet_in_use)
     _wrap(EC2Backend, "delete_security_group", before=group_in_use)
     _wrap(EC2Backend, "delete_vpc", before=vpc_in_use)
-    _wrap(EC2Backend, "describe_network_interfaces", before=lambda ec2, *a, **k: release_lb_enis(ec2))
+    _wrap(EC2Backend, "describe_network_interfaces", before=lambda ec2, *a, **k: release_enis(ec2))
 
     def lb_enis(backend: Any, lb: Any, *args: Any, **kwargs: Any) -> None:
         """A load balancer has a network interface in each of its subnets."""
@@ -718,8 +722,13 @@ def _deletions_respect_dependencies() -> None:
     _wrap(ELBv2Backend, "delete_load_balancer", before=linger)
 
 
-def release_lb_enis(ec2: Any) -> None:
-    """Network interfaces of deleted load balancers go some time after the load balancer."""
+def release_enis(ec2: Any) -> None:
+    """Bring the owners of network interfaces up to date: stopping tasks release theirs, and
+    those of deleted load balancers go some time after the load balancer."""
+    from moto.ecs.models import ecs_backends
+
+    if ec2.region_name in ecs_backends[ec2.account_id].keys():  # only where ECS is in use
+        reconcile_ecs(ecs_backends[ec2.account_id][ec2.region_name])
     releases = ec2.__dict__.get("sandbox_releases", {})
     for eni_id, since in list(releases.items()):
         if WORLD.due(since, "lb_eni_release"):
