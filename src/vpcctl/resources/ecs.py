@@ -358,8 +358,10 @@ class ServiceWatch:
         self._fail_on_stopped(tasks)
         running = [t for t in tasks if t.get("lastStatus") == "RUNNING" and t.get("taskDefinitionArn") == definition]
         live = [t for t in tasks if t.get("lastStatus") != "STOPPED"]
-        shown = [f"{t['taskArn'].rsplit('/', 1)[-1][:8]} {t.get('lastStatus')} {task_ip(t) or '-'}" for t in live]
-        targets_ok, target_states = self._targets({task_ip(t) for t in running})
+        shown = [
+            f"{t['taskArn'].rsplit('/', 1)[-1][:8]} {t.get('lastStatus')} {task_private_ip(t) or '-'}" for t in live
+        ]
+        targets_ok, target_states = self._targets({task_private_ip(t) for t in running})
         state = f"tasks {len(running)}/{self.spec.desired_count} running: {', '.join(shown) or 'none yet'}"
         if target_states:
             state += f"; targets: {', '.join(target_states)}"
@@ -444,9 +446,12 @@ class ServiceWatch:
             raise NotReady(f"target {ip} is unhealthy: {reason}", hint=diagnose.TARGET_HINTS[reason])
 
 
-def task_ip(task: dict[str, Any]) -> str | None:
+def task_private_ip(task: dict[str, Any]) -> str | None:
+    """A Fargate task's private IP: from its ElasticNetworkInterface attachment."""
     for attachment in task.get("attachments") or []:
+        if attachment.get("type") != "ElasticNetworkInterface":
+            continue
         for detail in attachment.get("details") or []:
-            if detail["name"] == "privateIPv4Address":
+            if detail.get("name") == "privateIPv4Address":
                 return str(detail["value"])
     return None

@@ -7,7 +7,7 @@ from typing import Any
 from vpcctl import model
 from vpcctl.aws import tags as tagging
 from vpcctl.resources.base import Context, Found, Handler, Outcome, absent_ok, exists, outcome
-from vpcctl.resources.ecs import chunks
+from vpcctl.resources.ecs import chunks, task_private_ip
 from vpcctl.resources.network import immutable
 
 NAME_LIMIT = 32  # load balancer and target group names
@@ -243,6 +243,15 @@ class ListenerHandler(Handler):
             found = self._found(resource.id, listener, found.tags)
         return outcome(False, found, sorted(changed))
 
+    def wait_ready(self, ctx: Context, resource: model.Resource, found: Found) -> Found:
+        """Targets vpcctl registers itself are checked once a listener sends traffic to them
+        (before, AWS reports them unused); an ECS service waits for its own targets."""
+        group = ctx.scenario.resources[resource.spec.target_group] if ctx.scenario else None  # type: ignore[attr-defined]
+        spec = group.spec if group else None
+        if isinstance(spec, model.TargetGroup) and (spec.targets or spec.services):
+            wait_targets_healthy(ctx, resource.id, ctx.attr(group.id, "arn"))  # type: ignore[union-attr]
+        return found
+
     def delete(self, ctx: Context, found: Found) -> bool:
         return absent_ok(lambda: ctx.client("elbv2").delete_listener(ListenerArn=found.id))
 
@@ -281,12 +290,48 @@ def service_task_ips(ctx: Context, services: tuple[str, ...]) -> set[str]:
     return ips
 
 
-def task_private_ip(task: dict[str, Any]) -> str | None:
-    """A Fargate task's private IP: from its ElasticNetworkInterface attachment."""
-    for attachment in task.get("attachments") or []:
-        if attachment.get("type") != "ElasticNetworkInterface":
-            continue
-        for detail in attachment.get("details") or []:
-            if detail.get("name") == "privateIPv4Address":
-                return str(detail["value"])
-    return None
+def wait_targets_healthy(ctx: Context, step: str, target_group_arn: str) -> None:
+    """Every registered target healthy; a missing security-group rule ends the wait at once."""
+    from vpcctl import diagnose
+    from vpcctl.errors import NotReady
+
+    elb = ctx.client("elbv2")
+
+    def check() -> tuple[bool, str]:
+        descriptions = elb.describe_target_health(TargetGroupArn=target_group_arn)["TargetHealthDescriptions"]
+        live = [d for d in descriptions if d["TargetHealth"]["State"] not in ("draining", "unused")]
+        shown = []
+        for d in live:
+            target, health = d["Target"], d["TargetHealth"]
+            reason = health.get("Reason")
+            shown.append(f"{target['Id']}:{target.get('Port')} {health['State']}" + (f" ({reason})" if reason else ""))
+            if health["State"] == "unhealthy" and reason in ("Target.Timeout", "Target.ResponseCodeMismatch"):
+                group = elb.describe_target_groups(TargetGroupArns=[target_group_arn])["TargetGroups"][0]
+                address, groups = target_address(ctx, target["Id"], group["VpcId"])
+                gaps = diagnose.lb_gaps(ctx, group, address, groups) if reason == "Target.Timeout" else []
+                hint = "; ".join(gaps) or diagnose.TARGET_HINTS.get(str(reason))
+                if gaps or reason == "Target.ResponseCodeMismatch":
+                    raise NotReady(f"target {target['Id']} is unhealthy: {reason}", hint=hint)
+        healthy = bool(live) and all(d["TargetHealth"]["State"] == "healthy" for d in live)
+        return healthy, "targets: " + (", ".join(shown) or "none registered")
+
+    ctx.poll(step, "serving", check)
+
+
+def target_address(ctx: Context, target_id: str, vpc_id: str) -> tuple[str, set[str]]:
+    """A target's private IP and security groups (an instance by id, or an IP's network interface)."""
+    ec2 = ctx.client("ec2")
+    if target_id.startswith("i-"):
+        reservations = ec2.describe_instances(InstanceIds=[target_id])["Reservations"]
+        instance = reservations[0]["Instances"][0]
+        # Groups belong to the network interfaces; the instance lists those of its primary one.
+        groups = {g["GroupId"] for g in instance.get("SecurityGroups") or []}
+        groups |= {g["GroupId"] for i in instance.get("NetworkInterfaces") or [] for g in i.get("Groups") or []}
+        return instance.get("PrivateIpAddress", ""), groups
+    interfaces = ec2.describe_network_interfaces(
+        Filters=[
+            {"Name": "addresses.private-ip-address", "Values": [target_id]},
+            {"Name": "vpc-id", "Values": [vpc_id]},
+        ]
+    )["NetworkInterfaces"]
+    return target_id, {g["GroupId"] for i in interfaces for g in i.get("Groups") or []}

@@ -370,12 +370,21 @@ def _start_task(backend: Any, service: Any) -> Any:
 
 
 def _free_ip(ec2: Any, subnet_id: str) -> str:
+    """The lowest free address of the subnet, after those AWS reserves; an address released
+    a moment ago is taken last, as AWS does not hand it straight back."""
     subnet = ec2.get_subnet(subnet_id)
-    used = {eni.private_ip_address for eni in ec2.enis.values()}
-    hosts = ipaddress.IPv4Network(subnet.cidr_block).hosts()
-    for _ in range(4):  # AWS reserves the first four addresses of a subnet
-        next(hosts)
-    return next(str(ip) for ip in hosts if str(ip) not in used)
+    used = {eni.private_ip_address for eni in ec2.enis.values()} | set(subnet._subnet_ips)
+    released = ec2.__dict__.setdefault("sandbox_released_ips", [])
+    hosts = [str(ip) for ip in ipaddress.IPv4Network(subnet.cidr_block).hosts()][3:]  # .1-.3 are AWS's
+    free = [ip for ip in hosts if ip not in used]
+    chosen = ([ip for ip in free if ip not in released] or free)[0]
+    subnet.request_ip(chosen, None)  # so moto does not give it to an instance as well
+    return chosen
+
+
+def _release_ip(ec2: Any, subnet_id: str, ip: str) -> None:
+    ec2.get_subnet(subnet_id).del_subnet_ip(ip)
+    ec2.__dict__.setdefault("sandbox_released_ips", []).append(ip)
 
 
 def _ec2(backend: Any) -> Any:
@@ -394,7 +403,9 @@ def _stop(backend: Any, service: Any, task: Any) -> None:
     task.sandbox_status = "STOPPED"
     task.stopped_at = _utcnow()
     _deregister_task(backend, service, task)
-    _ec2(backend).enis.pop(task.sandbox_eni, None)  # the ENI goes with the task
+    ec2 = _ec2(backend)
+    ec2.enis.pop(task.sandbox_eni, None)  # the ENI goes with the task
+    _release_ip(ec2, task.sandbox_subnet, task.sandbox_ip)
     task.attachments[0]["status"] = "DELETED"
 
 
@@ -582,12 +593,12 @@ def target_health(group: Any, target_id: str, port: int, ec2: Any) -> tuple[str,
     first_check = SECONDS["nlb_health"] if network else interval
     if registered is not None and not WORLD.due(registered, "nlb_health", first_check):
         return "initial", "Elb.RegistrationInProgress", "Target registration is in progress"
-    ip = _target_address(ec2, target_id)
+    ip = _target_address(ec2, target_id, group.vpc_id)
     if ip is None:
         return "unhealthy", "Target.Timeout", "Request timed out"
     health_port = port if str(group.health_check_port) in ("traffic-port", "None") else int(group.health_check_port)
     for lb in lbs:
-        if reachability.lb_gaps(_lb_path(ec2, lb, ip, port, health_port)):
+        if reachability.lb_gaps(_lb_path(ec2, lb, ip, port, health_port, group.vpc_id)):
             return "unhealthy", "Target.Timeout", "Request timed out"
     return "healthy", None, None
 
@@ -614,29 +625,31 @@ def _forwards_to(listener: Any, arn: str) -> bool:
     return False
 
 
-def _target_address(ec2: Any, target_id: str) -> str | None:
+def _interface(ec2: Any, ip: str, vpc_id: str) -> Any:
+    """The network interface holding an address in a VPC (other VPCs may reuse the address)."""
+    return next(
+        (eni for eni in ec2.enis.values() if eni.private_ip_address == ip and eni.subnet.vpc_id == vpc_id), None
+    )
+
+
+def _target_address(ec2: Any, target_id: str, vpc_id: str) -> str | None:
     """The IP of a live target: a task's or instance's ENI, or a running instance by id."""
     if target_id.startswith("i-"):
         instance = ec2.get_instance_by_id(target_id)
         return instance.private_ip if instance is not None and instance.state == "running" else None
-    for eni in ec2.enis.values():
-        if eni.private_ip_address == target_id:
-            return target_id
-    return None
+    return target_id if _interface(ec2, target_id, vpc_id) is not None else None
 
 
-def _target_groups_of(ec2: Any, ip: str) -> set[str]:
-    for eni in ec2.enis.values():
-        if eni.private_ip_address == ip:
-            return {g.id for g in eni.group_set}
-    return set()
+def _target_groups_of(ec2: Any, ip: str, vpc_id: str) -> set[str]:
+    eni = _interface(ec2, ip, vpc_id)
+    return {g.id for g in eni.group_set} if eni is not None else set()
 
 
-def _lb_path(ec2: Any, lb: Any, ip: str, port: int, health_port: int) -> reachability.LbPath:
+def _lb_path(ec2: Any, lb: Any, ip: str, port: int, health_port: int, vpc_id: str) -> reachability.LbPath:
     lb_groups = set(lb.security_groups or [])
     subnets = [s if isinstance(s, str) else s.id for s in lb.subnets]
     cidrs = [ec2.get_subnet(s).cidr_block for s in subnets]
-    target_groups = _target_groups_of(ec2, ip)
+    target_groups = _target_groups_of(ec2, ip, vpc_id)
     return reachability.LbPath(
         lb_groups=lb_groups,
         lb_egress=set().union(*[group_egress(ec2, g) for g in lb_groups]) if lb_groups else set(),
@@ -681,13 +694,10 @@ def _deletions_respect_dependencies() -> None:
 
     def vpc_in_use(ec2: Any, vpc_id: str) -> None:
         attached = any(igw.vpc is not None and igw.vpc.id == vpc_id for igw in ec2.internet_gateways.values())
-        endpoints = any(
-            e.vpc_id == vpc_id and e.state not in ("deleted",) for e in ec2.vpc_end_points.values()
-        )
+        endpoints = any(e.vpc_id == vpc_id and e.state not in ("deleted",) for e in ec2.vpc_end_points.values())
         groups = any(g.name != "default" for g in ec2.groups.get(vpc_id, {}).values())
         peerings = any(
-            p._status.code in ("active", "pending-acceptance", "provisioning")
-            and vpc_id in (p.vpc.id, p.peer_vpc.id)
+            p._status.code in ("active", "pending-acceptance", "provisioning") and vpc_id in (p.vpc.id, p.peer_vpc.id)
             for p in getattr(ec2, "vpc_pcxs", {}).values()
         )
         if attached or endpoints or groups or peerings:
@@ -705,8 +715,10 @@ def _deletions_respect_dependencies() -> None:
         for subnet in lb.subnets:
             subnet_id = getattr(subnet, "id", subnet)
             eni = ec2.create_network_interface(
-                subnet=subnet_id, private_ip_address=_free_ip(ec2, subnet_id),
-                group_ids=list(lb.security_groups or []), description=f"ELB {lb.arn.split(':loadbalancer/')[-1]}",
+                subnet=subnet_id,
+                private_ip_address=_free_ip(ec2, subnet_id),
+                group_ids=list(lb.security_groups or []),
+                description=f"ELB {lb.arn.split(':loadbalancer/')[-1]}",
             )
             eni.status = "in-use"
             lb.sandbox_enis.append(eni.id)
@@ -727,10 +739,13 @@ def release_enis(ec2: Any) -> None:
     those of deleted load balancers go some time after the load balancer."""
     from moto.ecs.models import ecs_backends
 
-    if ec2.region_name in ecs_backends[ec2.account_id].keys():  # only where ECS is in use
+    # keys(): "in" alone would create a backend for the region; only look where ECS is in use
+    if ec2.region_name in ecs_backends[ec2.account_id].keys():  # noqa: SIM118
         reconcile_ecs(ecs_backends[ec2.account_id][ec2.region_name])
     releases = ec2.__dict__.get("sandbox_releases", {})
     for eni_id, since in list(releases.items()):
         if WORLD.due(since, "lb_eni_release"):
-            ec2.enis.pop(eni_id, None)
+            eni = ec2.enis.pop(eni_id, None)
+            if eni is not None:
+                _release_ip(ec2, eni.subnet.id, eni.private_ip_address)
             releases.pop(eni_id)
