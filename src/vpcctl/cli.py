@@ -353,15 +353,24 @@ def _fail_run(report: Any) -> None:
 @global_options
 @click.argument("scenario_name", metavar="SCENARIO")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a scenario parameter (repeatable).")
+@click.option("--live", is_flag=True, help="Also check what the deployment actually has in AWS.")
+@name_option
 @click.pass_obj
-def check(settings: Settings, scenario_name: str, sets: tuple[str, ...]) -> None:
+def check(settings: Settings, scenario_name: str, sets: tuple[str, ...], live: bool, deployment: str | None) -> None:
     """Network preflight, offline: what will not work on AWS, why, and the fix.
 
-    Makes no AWS call. Exits 1 when a finding is an error, 0 with warnings only."""
+    Makes no AWS call, unless --live also reads what the deployment has in AWS (each
+    service's path to its registry, the load balancer's path to each target).
+    Exits 1 when a finding is an error, 0 with warnings only."""
     from vpcctl import netcheck, render
 
     loaded = _load(scenario_name, sets)
     findings = netcheck.check(loaded)
+    if live:
+        from vpcctl import diagnose
+
+        ctx = _context(settings, _deployment(deployment, loaded), loaded, render.Quiet(), loaded.region)
+        findings += diagnose.live_findings(ctx)
     if settings.output == "json":
         render.emit_json(netcheck.report(loaded, findings))
     elif findings:

@@ -129,3 +129,47 @@ TARGET_HINTS = {
     "health_check.path at a page that answers 200",
     "Target.NotInUse": "no listener forwards to this target group",
 }
+
+
+def live_findings(ctx: Context) -> list[Any]:
+    """`check --live`: the registry path of every service's subnets and the path from the
+    load balancer to every registered target, read from what the deployment has in AWS."""
+    from vpcctl.netcheck import Finding
+
+    findings: list[Finding] = []
+    elb = ctx.client("elbv2")
+    for service in ctx.inventory.all("ecs_service").values():
+        network = (service.raw.get("networkConfiguration") or {}).get("awsvpcConfiguration") or {}
+        groups = set(network.get("securityGroups") or [])
+        public = network.get("assignPublicIp") == "ENABLED"
+        uses_logs = _uses_awslogs(ctx, service.raw.get("taskDefinition", ""))
+        for subnet in network.get("subnets") or []:
+            for gap in pull_gaps(ctx, subnet, public, groups, uses_logs):
+                findings.append(
+                    Finding("live-pull-path", "error", service.logical_id, "its tasks cannot pull their image", gap)
+                )
+        for lb in service.raw.get("loadBalancers") or []:
+            group = elb.describe_target_groups(TargetGroupArns=[lb["targetGroupArn"]])["TargetGroups"][0]
+            for target in elb.describe_target_health(TargetGroupArn=group["TargetGroupArn"])[
+                "TargetHealthDescriptions"
+            ]:
+                for gap in lb_gaps(ctx, group, target["Target"]["Id"], groups):
+                    findings.append(
+                        Finding(
+                            "live-lb-path",
+                            "error",
+                            service.logical_id,
+                            f"target {target['Target']['Id']} cannot be reached",
+                            gap,
+                        )
+                    )
+    return findings
+
+
+def _uses_awslogs(ctx: Context, task_definition: str) -> bool:
+    if not task_definition:
+        return False
+    definition = ctx.client("ecs").describe_task_definition(taskDefinition=task_definition)["taskDefinition"]
+    return any(
+        (c.get("logConfiguration") or {}).get("logDriver") == "awslogs" for c in definition["containerDefinitions"]
+    )
