@@ -164,6 +164,24 @@ def name_option(f: Any) -> Any:
     )(f)
 
 
+def timeout_option(default: float, help: str) -> Any:
+    return click.option(
+        "--timeout", type=click.FloatRange(min=1), default=default, show_default=True, metavar="SECONDS", help=help
+    )
+
+
+sets_option = click.option(
+    "--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a scenario parameter (repeatable)."
+)
+
+
+def _print_failures(report: Any) -> None:
+    for step, result in report.failed.items():
+        click.echo(f"{step}: {result.status}: {result.detail}", err=True)
+        if result.error and result.error.hint:
+            click.echo(f"  hint: {result.error.hint}", err=True)
+
+
 def _renderer(settings: Settings, title: str, steps: list[tuple[str, str]]) -> Any:
     from vpcctl import render
 
@@ -259,16 +277,9 @@ def _list_deployed(settings: Settings) -> None:
 @cli.command()
 @global_options
 @click.argument("scenario_name", metavar="SCENARIO")
-@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a scenario parameter (repeatable).")
+@sets_option
 @name_option
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=1),
-    default=1800,
-    show_default=True,
-    metavar="SECONDS",
-    help="Bound on all readiness waits together; past it, exit 3 and keep what exists.",
-)
+@timeout_option(1800, "Bound on all readiness waits together; past it, exit 3 and keep what exists.")
 @click.option("--no-wait", is_flag=True, help="Do not wait for tasks, targets, endpoints and load balancers.")
 @click.option("--skip-check", is_flag=True, help="Start even when `vpcctl check` reports an error.")
 @click.pass_obj
@@ -338,10 +349,7 @@ def _preflight(loaded: Any) -> None:
 
 def _fail_run(report: Any) -> None:
     """Name every step that did not finish, then exit 3 when only waits ran out, else 1."""
-    for step, result in report.failed.items():
-        click.echo(f"{step}: {result.status}: {result.detail}", err=True)
-        if result.error and result.error.hint:
-            click.echo(f"  hint: {result.error.hint}", err=True)
+    _print_failures(report)
     message = f"{len(report.failed)} of {len(report.results)} steps did not finish"
     failures = [r for r in report.failed.values() if r.status == "failed"]
     if failures and all(isinstance(r.error, errors.TimedOut) for r in failures):
@@ -352,7 +360,7 @@ def _fail_run(report: Any) -> None:
 @cli.command()
 @global_options
 @click.argument("scenario_name", metavar="SCENARIO")
-@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a scenario parameter (repeatable).")
+@sets_option
 @click.option("--live", is_flag=True, help="Also check what the deployment actually has in AWS.")
 @name_option
 @click.pass_obj
@@ -443,14 +451,7 @@ def output(settings: Settings, scenario_name: str, key: str | None, deployment: 
 @click.argument("scenario_name", metavar="[SCENARIO]", required=False)
 @name_option
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=1),
-    default=600,
-    show_default=True,
-    metavar="SECONDS",
-    help="How long to keep retrying a deletion AWS refuses while something still uses the resource.",
-)
+@timeout_option(600, "How long to keep retrying a deletion AWS refuses while something still uses the resource.")
 @click.pass_obj
 def teardown(settings: Settings, scenario_name: str | None, deployment: str | None, yes: bool, timeout: float) -> None:
     """Delete everything tagged for the deployment, then check that nothing is left.
@@ -484,10 +485,7 @@ def teardown(settings: Settings, scenario_name: str | None, deployment: str | No
             }
         )
     _stats(settings, report)
-    for step, result in report.failed.items():
-        click.echo(f"{step}: {result.status}: {result.detail}", err=True)
-        if result.error and result.error.hint:
-            click.echo(f"  hint: {result.error.hint}", err=True)
+    _print_failures(report)
     if left:
         if settings.output != "json":
             render.table(
