@@ -195,8 +195,10 @@ def deployments(ctx: Context) -> list[Deployment]:
 
     from vpcctl.aws import tags as tagging
 
-    pages = ctx.client("resourcegroupstaggingapi").get_paginator("get_resources").paginate(
-        TagFilters=[{"Key": tagging.DEPLOYMENT}]
+    pages = (
+        ctx.client("resourcegroupstaggingapi")
+        .get_paginator("get_resources")
+        .paginate(TagFilters=[{"Key": tagging.DEPLOYMENT}])
     )
     counts: dict[str, Counter[str]] = {}
     scenarios: dict[str, str] = {}

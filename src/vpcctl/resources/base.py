@@ -202,9 +202,7 @@ class Context:
         interval = self.poll_interval
         return wait_exponential_jitter(multiplier=interval, max=interval * 6, jitter=interval / 2)
 
-    def until_deletable(
-        self, step: str, fn: Callable[[], Any], blockers: Callable[[], list[str]] | None = None
-    ) -> Any:
+    def until_deletable(self, step: str, fn: Callable[[], Any], blockers: Callable[[], list[str]] | None = None) -> Any:
         """Retry a delete AWS refuses because something still uses the resource, naming what
         blocks it (blockers() may also clear leftovers AWS itself created); gives up at the deadline."""
         held: dict[str, list[str]] = {"by": []}

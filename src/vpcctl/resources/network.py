@@ -116,8 +116,9 @@ def interfaces_holding(ctx: Context, filters: list[dict[str, Any]], clear_leftov
         if clear_leftovers and leftover:
             absent_ok(lambda e=eni: ec2.delete_network_interface(NetworkInterfaceId=e["NetworkInterfaceId"]))
             continue
-        held.append(f"{eni['NetworkInterfaceId']} ({description or eni.get('InterfaceType', 'interface')}, "
-                    f"{eni.get('Status')})")
+        held.append(
+            f"{eni['NetworkInterfaceId']} ({description or eni.get('InterfaceType', 'interface')}, {eni.get('Status')})"
+        )
     return held
 
 
@@ -135,12 +136,20 @@ def vpc_holders(ctx: Context, vpc_id: str) -> list[str]:
     in_vpc = [{"Name": "vpc-id", "Values": [vpc_id]}]
     held = [f"{s['SubnetId']} (subnet)" for s in ec2.describe_subnets(Filters=in_vpc)["Subnets"]]
     attached = [{"Name": "attachment.vpc-id", "Values": [vpc_id]}]
-    held += [f"{g['InternetGatewayId']} (internet gateway)"
-             for g in ec2.describe_internet_gateways(Filters=attached)["InternetGateways"]]
-    held += [f"{g['GroupId']} (security group {g['GroupName']})"
-             for g in ec2.describe_security_groups(Filters=in_vpc)["SecurityGroups"] if g["GroupName"] != "default"]
-    held += [f"{e['VpcEndpointId']} (endpoint, {e['State']})"
-             for e in ec2.describe_vpc_endpoints(Filters=in_vpc)["VpcEndpoints"] if e["State"].lower() != "deleted"]
+    held += [
+        f"{g['InternetGatewayId']} (internet gateway)"
+        for g in ec2.describe_internet_gateways(Filters=attached)["InternetGateways"]
+    ]
+    held += [
+        f"{g['GroupId']} (security group {g['GroupName']})"
+        for g in ec2.describe_security_groups(Filters=in_vpc)["SecurityGroups"]
+        if g["GroupName"] != "default"
+    ]
+    held += [
+        f"{e['VpcEndpointId']} (endpoint, {e['State']})"
+        for e in ec2.describe_vpc_endpoints(Filters=in_vpc)["VpcEndpoints"]
+        if e["State"].lower() != "deleted"
+    ]
     return held
 
 
@@ -447,9 +456,7 @@ class SecurityGroupHandler(Handler):
         )
 
 
-def revoke_group_rules(
-    ctx: Context, group_id: str, raw: dict[str, Any], which: Callable[[Permission], bool]
-) -> None:
+def revoke_group_rules(ctx: Context, group_id: str, raw: dict[str, Any], which: Callable[[Permission], bool]) -> None:
     ec2 = ctx.client("ec2")
     for key, revoke in (
         ("IpPermissions", ec2.revoke_security_group_ingress),
