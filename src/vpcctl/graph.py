@@ -126,6 +126,7 @@ def teardown_order() -> dict[str, set[str]]:
 # Deletion order AWS enforces that no reference in a spec expresses
 # (kind -> kinds that must be gone first).
 EXTRA_TEARDOWN_ORDER: dict[str, set[str]] = {
-    # An internet gateway cannot be detached while instances in its VPC hold public IPs.
-    "internet_gateway": {"instance"},
+    # An internet gateway cannot be detached while instances in its VPC hold public IPs,
+    # nor while a NAT gateway holds an Elastic IP there ("has some mapped public address(es)").
+    "internet_gateway": {"instance", "nat_gateway"},
 }

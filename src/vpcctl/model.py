@@ -115,7 +115,7 @@ class VpcPeering(Spec):
 @dataclass(frozen=True)
 class VpcEndpoint(Spec):
     kind = "vpc_endpoint"
-    attributes = ("id", "dns_name")
+    attributes = ("id", "dns_name", "zone_id")
     vpc: str = ref("vpc")
     service: str
     type: Literal["interface", "gateway"] = "interface"
@@ -289,9 +289,94 @@ class DnsRecord(Spec):
     zone: str = ref("hosted_zone")
     name: str  # inside the zone: 'alb.home', or 'alb' for alb.<zone>
     type: Literal["A", "AAAA", "CNAME", "TXT"] = "A"
-    alias: str | None = ref("load_balancer", default=None)
+    alias: str | None = ref("load_balancer", "vpc_endpoint", default=None)
     values: tuple[str, ...] = ()
     ttl: int = 300
+
+
+# ------------------------------------------------------- nat, elastic ip
+
+
+@dataclass(frozen=True)
+class ElasticIp(Spec):
+    """An Elastic IP address (for a NAT gateway)."""
+
+    kind = "elastic_ip"
+    attributes = ("id", "public_ip")
+
+
+@dataclass(frozen=True)
+class NatGateway(Spec):
+    """A NAT gateway in a (public) subnet; a public one holds an Elastic IP."""
+
+    kind = "nat_gateway"
+    attributes = ("id", "public_ip", "private_ip")
+    subnet: str = ref("subnet")
+    elastic_ip: str | None = ref("elastic_ip", default=None)
+    connectivity_type: Literal["public", "private"] = "public"
+
+
+# ---------------------------------------------------------------- api gateway
+
+
+@dataclass(frozen=True)
+class VpcLink(Spec):
+    """A REST API VPC link to one Network Load Balancer."""
+
+    kind = "vpc_link"
+    load_balancer: str = ref("load_balancer")
+    description: str = "managed by vpcctl"
+
+
+@dataclass(frozen=True)
+class ApiRoute:
+    """One method on one path, integrated with an HTTP backend (through a VPC link if given)."""
+
+    uri: str  # http://${nlb.dns_name}/
+    method: str = "GET"
+    path: str = "/"
+    vpc_link: str | None = ref("vpc_link", default=None)
+    integration: Literal["HTTP_PROXY", "HTTP"] = "HTTP_PROXY"
+    backend_method: str | None = None  # the method sent to the backend; default: the route's
+
+
+@dataclass(frozen=True)
+class RestApi(Spec):
+    """An API Gateway REST API with its routes, resource policy and one deployed stage."""
+
+    kind = "rest_api"
+    attributes = ("id", "domain", "url")
+    endpoint_type: Literal["PRIVATE", "REGIONAL", "EDGE"] = "PRIVATE"
+    vpc_endpoints: tuple[str, ...] = refs("vpc_endpoint")  # execute-api endpoints a PRIVATE API is bound to
+    policy: str | None = None  # resource policy, a JSON document
+    routes: tuple[ApiRoute, ...] = ()
+    stage: str = "prod"
+    description: str = "managed by vpcctl"
+
+
+# ----------------------------------------------------------- route 53 resolver
+
+
+@dataclass(frozen=True)
+class ResolverEndpoint(Spec):
+    """A Route 53 Resolver endpoint: one IP address in each subnet."""
+
+    kind = "resolver_endpoint"
+    attributes = ("id", "ips")
+    direction: Literal["INBOUND", "OUTBOUND"]
+    subnets: tuple[str, ...] = refs("subnet")
+    security_groups: tuple[str, ...] = refs("security_group")
+
+
+@dataclass(frozen=True)
+class ResolverRule(Spec):
+    """A FORWARD rule: queries for `domain` from the associated VPCs go out through `endpoint`."""
+
+    kind = "resolver_rule"
+    domain: str
+    endpoint: str = ref("resolver_endpoint")  # an OUTBOUND endpoint
+    target_ips: tuple[str, ...] = ()  # addresses, or `${inbound.ips}`
+    vpcs: tuple[str, ...] = refs("vpc")
 
 
 SPECS: dict[str, type[Spec]] = {
@@ -315,6 +400,12 @@ SPECS: dict[str, type[Spec]] = {
         Listener,
         HostedZone,
         DnsRecord,
+        ElasticIp,
+        NatGateway,
+        VpcLink,
+        RestApi,
+        ResolverEndpoint,
+        ResolverRule,
     )
 }
 

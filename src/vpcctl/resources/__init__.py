@@ -9,7 +9,19 @@ from vpcctl.resources.base import Handler
 
 @cache
 def handlers() -> dict[str, Handler]:
-    from vpcctl.resources import compute, dns, ecs, endpoints, iam, loadbalancing, logs, network
+    from vpcctl.resources import (
+        apigateway,
+        compute,
+        dns,
+        ecs,
+        endpoints,
+        iam,
+        loadbalancing,
+        logs,
+        nat,
+        network,
+        resolver,
+    )
 
     classes: list[type[Handler]] = [
         network.VpcHandler,
@@ -30,6 +42,12 @@ def handlers() -> dict[str, Handler]:
         loadbalancing.ListenerHandler,
         dns.HostedZoneHandler,
         dns.DnsRecordHandler,
+        nat.ElasticIpHandler,
+        nat.NatGatewayHandler,
+        apigateway.VpcLinkHandler,
+        apigateway.RestApiHandler,
+        resolver.ResolverEndpointHandler,
+        resolver.ResolverRuleHandler,
     ]
     return {cls.kind: cls() for cls in classes}
 

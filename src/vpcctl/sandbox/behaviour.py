@@ -25,6 +25,8 @@ SECONDS = {
     "load_balancer": 150.0,  # provisioning -> active
     "endpoint": 90.0,  # pending -> available
     "nat_gateway": 100.0,
+    "vpc_link": 180.0,  # PENDING -> AVAILABLE
+    "resolver_endpoint": 90.0,  # CREATING -> OPERATIONAL
     "task_provisioning": 20.0,  # PROVISIONING -> PENDING (ENI attached)
     "task_pending": 25.0,  # PENDING -> RUNNING (image pulled), or STOPPED when it cannot be
     "task_stopping": 20.0,  # desired STOPPED -> STOPPED
@@ -72,6 +74,7 @@ def _install_once() -> None:
     _ecs_services_run_tasks()
     _targets_report_health()
     _deletions_respect_dependencies()
+    _nat_vpc_link_resolver_take_time()
 
 
 def _wrap(
@@ -749,3 +752,97 @@ def release_enis(ec2: Any) -> None:
             if eni is not None:
                 _release_ip(ec2, eni.subnet.id, eni.private_ip_address)
             releases.pop(eni_id)
+
+
+# ------------------------------------------- NAT gateways, VPC links, resolvers
+
+
+def _nat_vpc_link_resolver_take_time() -> None:
+    """NAT gateways, VPC links and Resolver endpoints take minutes on AWS (moto: at once),
+    and AWS refuses to release an Elastic IP a NAT gateway holds or to delete an NLB a VPC
+    link targets (moto does both)."""
+    _nat_gateways_provision()
+    _vpc_links_provision()
+    _resolver_endpoints_provision()
+
+
+def _nat_gateways_provision() -> None:
+    from moto.ec2.exceptions import EC2ClientError
+    from moto.ec2.models import EC2Backend
+
+    def created(backend: Any, nat: Any, *args: Any, **kwargs: Any) -> None:
+        nat.state = "pending"
+        nat.sandbox_created = WORLD.now()
+
+    def advance(backend: Any, *args: Any, **kwargs: Any) -> None:
+        for nat in backend.nat_gateways.values():
+            if nat.state == "pending" and WORLD.due(getattr(nat, "sandbox_created", 0.0), "nat_gateway"):
+                nat.state = "available"
+
+    def release_interface(backend: Any, nat: Any, *args: Any, **kwargs: Any) -> None:
+        """A deleted NAT gateway lets go of its network interface (moto keeps it in the subnet)."""
+        eni = getattr(nat, "_eni", None)
+        if eni is not None:
+            for address in list(backend.addresses):
+                if address.eni is eni:
+                    address.eni, address.association_id = None, None
+            backend.enis.pop(eni.id, None)
+
+    def address_in_use(backend: Any, address: str | None = None, allocation_id: str | None = None) -> None:
+        for nat in backend.nat_gateways.values():
+            held = [a.get("allocationId") for a in nat.address_set]
+            if nat.state != "deleted" and allocation_id in held:
+                raise EC2ClientError(
+                    "InvalidIPAddress.InUse", f"Address {allocation_id} is in use by NAT gateway {nat.id}."
+                )
+
+    _wrap(EC2Backend, "create_nat_gateway", after=created)
+    _wrap(EC2Backend, "describe_nat_gateways", before=advance)
+    _wrap(EC2Backend, "delete_nat_gateway", after=release_interface)
+    _wrap(EC2Backend, "release_address", before=address_in_use)
+
+
+def _vpc_links_provision() -> None:
+    from moto.apigateway.models import APIGatewayBackend, apigateway_backends
+    from moto.elbv2.exceptions import ResourceInUseError
+    from moto.elbv2.models import ELBv2Backend
+
+    def created(backend: Any, link: Any, *args: Any, **kwargs: Any) -> None:
+        link.status = "PENDING"
+        link.sandbox_created = WORLD.now()
+
+    def advance(backend: Any, *args: Any, **kwargs: Any) -> None:
+        for link in backend.vpc_links.values():
+            if link.status == "PENDING" and WORLD.due(getattr(link, "sandbox_created", 0.0), "vpc_link"):
+                link.status = "AVAILABLE"
+
+    def lb_in_use(backend: Any, arn: str) -> None:
+        links = apigateway_backends[backend.account_id][backend.region_name].vpc_links.values()
+        if any(arn in (link.target_arns or []) for link in links):
+            raise ResourceInUseError(
+                f"Load balancer '{arn}' cannot be deleted because it is currently associated with another service"
+            )
+
+    _wrap(APIGatewayBackend, "create_vpc_link", after=created)
+    _wrap(APIGatewayBackend, "get_vpc_link", before=advance)
+    _wrap(APIGatewayBackend, "get_vpc_links", before=advance)
+    _wrap(ELBv2Backend, "delete_load_balancer", before=lb_in_use)
+
+
+def _resolver_endpoints_provision() -> None:
+    from moto.route53resolver.models import Route53ResolverBackend
+
+    def created(backend: Any, endpoint: Any, *args: Any, **kwargs: Any) -> None:
+        endpoint.status = "CREATING"
+        endpoint.status_message = "Creating the Resolver Endpoint"
+        endpoint.sandbox_created = WORLD.now()
+
+    def advance(backend: Any, *args: Any, **kwargs: Any) -> None:
+        for endpoint in backend.resolver_endpoints.values():
+            if endpoint.status == "CREATING" and WORLD.due(endpoint.sandbox_created, "resolver_endpoint"):
+                endpoint.status = "OPERATIONAL"
+                endpoint.status_message = "This Resolver Endpoint is operational."
+
+    _wrap(Route53ResolverBackend, "create_resolver_endpoint", after=created)
+    for name in ("get_resolver_endpoint", "list_resolver_endpoints"):
+        _wrap(Route53ResolverBackend, name, before=advance)

@@ -22,6 +22,8 @@ def apply() -> None:
     _ecs_inactive_services_refuse_changes()
     _ecs_list_tasks_filters_by_service()
     _ec2_revoke_ignores_rule_descriptions()
+    _apigateway_integrations_keep_connection_id()
+    _route53resolver_update_resolver_rule()
 
 
 def _ecs_create_service_keeps_deployment_configuration() -> None:
@@ -129,3 +131,51 @@ def _ec2_revoke_ignores_rule_descriptions() -> None:
             self.source_group, other.source_group = mine, theirs
 
     SecurityGroupRule.__eq__ = same_rule  # type: ignore[method-assign,assignment]
+
+
+def _apigateway_integrations_keep_connection_id() -> None:
+    """moto's PutIntegration drops connectionId (the VPC link); AWS stores and returns it."""
+    from moto.apigateway.models import Integration
+    from moto.apigateway.responses import APIGatewayResponse
+
+    original = APIGatewayResponse.put_integration
+
+    @functools.wraps(original)
+    def put_integration(self: Any) -> Any:
+        result = original(self)
+        parts = self.path.split("/")
+        method = self.backend.get_method(parts[2], parts[4], parts[6])
+        if method.method_integration is not None:
+            method.method_integration.connection_id = self._get_param("connectionId")
+        return result
+
+    original_json = Integration.to_json
+
+    def to_json(self: Any) -> dict[str, Any]:
+        out = original_json(self)
+        if getattr(self, "connection_id", None):
+            out["connectionId"] = self.connection_id
+        return out
+
+    APIGatewayResponse.put_integration = put_integration  # type: ignore[method-assign]
+    Integration.to_json = to_json  # type: ignore[method-assign]
+
+
+def _route53resolver_update_resolver_rule() -> None:
+    """moto lacks UpdateResolverRule (new target IPs, endpoint or name for a rule)."""
+    import json
+
+    from moto.route53resolver.responses import Route53ResolverResponse
+
+    def update_resolver_rule(self: Any) -> str:
+        rule = self.route53resolver_backend.get_resolver_rule(self._get_param("ResolverRuleId"))
+        config = self._get_param("Config") or {}
+        if "TargetIps" in config:
+            rule.target_ips = config["TargetIps"]
+        if "ResolverEndpointId" in config:
+            rule.resolver_endpoint_id = config["ResolverEndpointId"]
+        if "Name" in config:
+            rule.name = config["Name"]
+        return json.dumps({"ResolverRule": rule.description()})
+
+    Route53ResolverResponse.update_resolver_rule = update_resolver_rule  # type: ignore[attr-defined]
