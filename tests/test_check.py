@@ -328,6 +328,8 @@ def test_broken_variant_is_reported(tmp_path, pairs, rule, resource, code, words
 def test_every_rule_has_a_broken_variant() -> None:
     # image-registry shows on the shipped scenario; the NAT and peering rules are tested below.
     covered = {c[2] for c in CASES} | {"image-registry", "nat-public-subnet", "peering-overlap", "peering-routes"}
+    # The API Gateway, Resolver and listener rules are tested on closed-vpc-apigw and alb-fargate-sg below.
+    covered |= {"execute-api-endpoint", "private-api-policy", "vpc-link-nlb", "resolver-sg-53", "listener-certificate"}
     assert covered == {r.id for r in netcheck.RULES}
 
 
@@ -496,3 +498,95 @@ def test_nat_route_counts_as_a_pull_path_and_the_nat_needs_a_public_subnet() -> 
     assert "pull-path" in rules_of(netcheck.check(base))
     bad = netcheck.check(with_resources(routed, nat=StandInNat(subnet="private-subnet1")))
     assert rules_of(bad) == ["nat-public-subnet"]
+
+
+# ------------------------------------------------ closed-vpc-apigw, alb-fargate-sg
+
+CLOSED = "closed-vpc-apigw"
+SOURCE_VPCE = '"Condition": {"StringEquals": {"aws:SourceVpce": "${execute-api.id}"}}'
+ARTICLE_CONDITION = '"Condition": {"StringNotEquals": {"aws:sourceVpc": ["10.0.0.0/8"]}}'
+
+
+def closed_variant(tmp_path: Path, old: str, new: str) -> Path:
+    return write_variant(tmp_path, old, new, name=CLOSED)
+
+
+def test_the_articles_policy_grants_everyone_else(tmp_path) -> None:
+    code, data = run_check(closed_variant(tmp_path, SOURCE_VPCE, ARTICLE_CONDITION))
+    found = findings_of(data, "private-api-policy")
+    assert code == 1 and len(found) == 2, found
+    assert "grants every other VPC" in found[0]["message"]
+    assert "CIDR" in found[1]["message"] and "aws:SourceVpce" in found[1]["fix"]
+
+
+def test_a_private_api_needs_a_policy_and_a_bound_execute_api_endpoint() -> None:
+    base = scenario.load(CLOSED)
+    api = base.resources["api"].spec
+    bare = with_resources(base, api=dataclasses.replace(api, policy=None, vpc_endpoints=()))
+    assert sorted(rules_of(netcheck.check(bare))) == ["execute-api-endpoint", "private-api-policy"]
+    wrong = with_resources(base, api=dataclasses.replace(api, vpc_endpoints=("ecr-api",)))
+    assert rules_of(netcheck.check(wrong)) == ["execute-api-endpoint"]
+
+
+def test_a_vpc_link_must_target_an_nlb(tmp_path) -> None:
+    code, data = run_check(closed_variant(tmp_path, "    type: network\n", "    type: application\n"))
+    assert code == 1
+    assert [f["resource"] for f in findings_of(data, "vpc-link-nlb")] == ["vpc-link"]
+
+
+def test_the_inbound_resolver_must_admit_udp_and_tcp_53(tmp_path) -> None:
+    udp_from_peer = "      - {protocol: udp, port: 53, cidr: 10.4.0.0/16, description: DNS from the peer VPC}\n"
+    code, data = run_check(closed_variant(tmp_path, udp_from_peer, ""))
+    found = findings_of(data, "resolver-sg-53")
+    assert code == 1 and len(found) == 1, found
+    assert "UDP 53" in found[0]["message"] and "protocol: udp, port: 53, cidr: 10.4.0.0/24" in found[0]["fix"]
+
+
+def test_the_outbound_resolver_must_send_53(tmp_path) -> None:
+    tcp_out = "      - {protocol: tcp, port: 53, cidr: 10.1.0.0/16, description: DNS to the inbound endpoint}\n"
+    code, data = run_check(closed_variant(tmp_path, tcp_out, ""))
+    found = findings_of(data, "resolver-sg-53")
+    assert code == 1 and len(found) == 1 and "sends no TCP 53" in found[0]["message"], found
+
+
+def test_alb_fargate_sg_failure_points(tmp_path) -> None:
+    """The article's three: a port set in one place only, no ALB egress, no health-check port on the tasks."""
+    name = "alb-fargate-sg"
+    cases = [
+        (
+            "        port: ${params.container_port}     # (3)",
+            "        port: 8080     # (3)",
+            "port-mismatch",
+        ),
+        (
+            "      - {protocol: tcp, port: \"${params.container_port}\", source: task-sg, description: traffic to the "
+            "tasks}\n",
+            "",
+            "lb-egress",
+        ),
+        (
+            "      - {protocol: tcp, port: \"${params.health_check_port}\", source: alb-sg, description: health checks "
+            "from the ALB}\n",
+            "",
+            "health-check-port",
+        ),
+    ]
+    for i, (old, new, rule_id) in enumerate(cases):
+        code, data = run_check(write_variant(tmp_path, old, new, name=name, file=f"v{i}.yaml"))
+        assert code == 1, rule_id
+        assert findings_of(data, rule_id), (rule_id, data["findings"])
+
+
+def test_an_https_listener_needs_its_certificate() -> None:
+    code, data = run_check("alb-fargate-sg", "--set", "listener_protocol=HTTPS", "--set", "listener_port=443")
+    assert code == 1 and findings_of(data, "listener-certificate")
+    code, data = run_check(
+        "alb-fargate-sg",
+        "--set",
+        "listener_protocol=HTTPS",
+        "--set",
+        "listener_port=443",
+        "--set",
+        "certificate_arn=arn:aws:acm:ap-northeast-1:123456789012:certificate/abc",
+    )
+    assert code == 0, data["findings"]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -735,3 +736,198 @@ def _routes_through(net: Net, peering: str, vpc: str, peer: str) -> bool:
             if route.peering == peering and destination is not None and destination.overlaps(target):
                 return True
     return False
+
+
+# ------------------------------------------- API Gateway, VPC links, Resolver
+# Source-condition keys that name where a call comes from, in lower case as IAM compares them.
+SOURCE_KEYS = ("aws:sourcevpc", "aws:sourcevpce")
+DNS = 53
+
+
+def private_apis(net: Net) -> Iterator[tuple[str, model.RestApi]]:
+    for lid, api in net.of("rest_api"):
+        if api.endpoint_type == "PRIVATE":
+            yield lid, api
+
+
+@rule("execute-api-endpoint", "a private REST API is bound to an execute-api interface endpoint")
+def execute_api_endpoint(net: Net) -> Iterator[Finding]:
+    everywhere = [lid for lid, e in net.of("vpc_endpoint") if short_service(e.service) == "execute-api"]
+    for lid, api in private_apis(net):
+        if not everywhere:
+            yield error(
+                lid,
+                f"private API {lid} can be called only through an execute-api interface endpoint, and the "
+                "scenario has none: every call fails (the name does not resolve, or 403 Forbidden)",
+                "add a vpc_endpoint with service: execute-api (interface, private_dns: true) in the clients' VPC",
+            )
+            continue
+        if not api.vpc_endpoints:
+            yield error(
+                lid,
+                f"private API {lid} is bound to no VPC endpoint: AWS generates no endpoint-specific name and no "
+                "alias for it, so the peer's resolver has nothing to point at",
+                f"set vpc_endpoints: [{everywhere[0]}] on {lid}",
+            )
+        for endpoint in api.vpc_endpoints:
+            spec = net.spec(endpoint)
+            if short_service(spec.service) != "execute-api" or spec.type != "interface":
+                yield error(
+                    lid,
+                    f"AWS refuses to bind private API {lid} to {endpoint}: it is a {spec.type} endpoint for "
+                    f"{short_service(spec.service)}, not an execute-api interface endpoint",
+                    f"bind {lid} to {everywhere[0]}",
+                )
+
+
+@rule("private-api-policy", "a private REST API has a resource policy that allows calls only through its endpoint")
+def private_api_policy(net: Net) -> Iterator[Finding]:
+    for lid, api in private_apis(net):
+        if not api.policy:
+            yield error(
+                lid,
+                f"private API {lid} has no resource policy: AWS denies every call to a private API without "
+                "one (403 Forbidden, 'User: anonymous is not authorized to perform: execute-api:Invoke')",
+                'add a policy that allows execute-api:Invoke on "execute-api:/*" with condition '
+                '{"StringEquals": {"aws:SourceVpce": "${<endpoint>.id}"}}',
+            )
+            continue
+        try:
+            document = json.loads(api.policy)
+        except json.JSONDecodeError as exc:
+            yield error(lid, f"the resource policy of {lid} is not JSON ({exc}): AWS refuses it", "fix the JSON")
+            continue
+        yield from _policy_findings(lid, document)
+
+
+def _policy_findings(lid: str, document: Any) -> Iterator[Finding]:
+    statements = document.get("Statement", []) if isinstance(document, dict) else []
+    for statement in statements if isinstance(statements, list) else [statements]:
+        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+            continue
+        for operator, pairs in (statement.get("Condition") or {}).items():
+            for key, values in (pairs or {}).items():
+                if key.lower() not in SOURCE_KEYS:
+                    continue
+                listed = values if isinstance(values, list) else [values]
+                if "Not" in operator:
+                    yield error(
+                        lid,
+                        f"the resource policy of {lid} allows execute-api:Invoke where {key} is NOT "
+                        f"{', '.join(map(str, listed))} ({operator} on an Allow): that grants every other "
+                        "VPC and endpoint, and denies only the one named",
+                        "use StringEquals with aws:SourceVpce (the execute-api endpoint's id) on the Allow",
+                    )
+                if any(_network_like(str(v)) for v in listed):
+                    yield error(
+                        lid,
+                        f"the resource policy of {lid} compares {key} with a CIDR "
+                        f"({', '.join(map(str, listed))}), but {key} holds a VPC or endpoint id: the condition "
+                        "never matches as meant",
+                        'name the endpoint: {"StringEquals": {"aws:SourceVpce": "${<endpoint>.id}"}}, or a VPC '
+                        "id with aws:SourceVpc (aws:SourceIp does not apply to calls through an endpoint)",
+                    )
+
+
+def _network_like(value: str) -> bool:
+    try:
+        ipaddress.IPv4Network(value, strict=False)
+        return True
+    except ValueError:
+        return False
+
+
+@rule("vpc-link-nlb", "a REST API VPC link targets a Network Load Balancer")
+def vpc_link_nlb(net: Net) -> Iterator[Finding]:
+    for lid, link in net.of("vpc_link"):
+        lb = net.spec(link.load_balancer)
+        if lb.type != "network":
+            yield error(
+                lid,
+                f"AWS refuses VPC link {lid}: a REST API VPC link targets a Network Load Balancer, and "
+                f"{link.load_balancer} is an {lb.type} load balancer",
+                f"point {lid} at a load_balancer with type: network (the article's NLB), listening for the ALB "
+                "if you need one behind it",
+            )
+
+
+def _admits_dns(net: Net, rules: tuple[model.Rule, ...] | None, protocol: str, peer: Peer) -> bool:
+    """Like Net.admits, for TCP or UDP port 53."""
+    if rules is None:
+        return True
+    covering = [r for r in rules if _covers_dns(r, protocol)]
+    if any(r.source in peer.groups for r in covering):
+        return True
+    cidrs = [n for n in (_network(r.cidr) for r in covering) if n is not None]
+    return bool(peer.subnets) and all(any(net.cidr(s).subnet_of(n) for n in cidrs) for s in peer.subnets)
+
+
+def _covers_dns(r: model.Rule, protocol: str) -> bool:
+    """Whether a rule covers port 53 over this protocol (_covers reasons about TCP)."""
+    if r.protocol == "all":
+        return True
+    return r.protocol == protocol and _covers(dataclasses.replace(r, protocol="tcp"), DNS)
+
+
+def resolver_clients(net: Net, lid: str, endpoint: model.ResolverEndpoint) -> list[Peer]:
+    """Who asks an inbound endpoint: outbound endpoints whose rules forward to it, and
+    the subnets of the VPCs peered with its VPC."""
+    clients = []
+    for _, rule_spec in net.of("resolver_rule"):
+        if any(f"${{{lid}." in ip for ip in rule_spec.target_ips):
+            out = net.spec(rule_spec.endpoint)
+            clients.append(Peer(f"outbound endpoint {rule_spec.endpoint}", groups(out.security_groups), out.subnets))
+    vpc = net.vpc_of(endpoint.subnets)
+    for peering, a, b in peerings(net):
+        other = b if a == vpc else a if b == vpc else None
+        if other is not None:
+            subnets = tuple(s for s, spec in net.of("subnet") if spec.vpc == other)
+            clients.append(Peer(f"VPC {other} (peering {peering})", (), subnets))
+    return clients
+
+
+@rule("resolver-sg-53", "an inbound Resolver endpoint admits DNS on TCP and UDP 53 from its clients")
+def resolver_sg_53(net: Net) -> Iterator[Finding]:
+    for lid, endpoint in net.of("resolver_endpoint"):
+        if endpoint.direction != "INBOUND":
+            continue
+        target = Peer(f"inbound endpoint {lid}", groups(endpoint.security_groups), endpoint.subnets)
+        for client in resolver_clients(net, lid, endpoint):
+            for protocol in ("udp", "tcp"):
+                if not _admits_dns(net, net.rules(target.groups, "ingress"), protocol, client):
+                    yield error(
+                        lid,
+                        f"{group_names(target.groups)} of {lid} admits no {protocol.upper()} 53 from "
+                        f"{net.describe(client)} ({client.name}): its DNS queries time out and the API's name "
+                        "does not resolve there",
+                        f"add ingress {{protocol: {protocol}, port: 53, {net.peer_clause(client)}}} to "
+                        f"{target.groups[0]}",
+                    )
+                if client.groups and not _admits_dns(net, net.rules(client.groups, "egress"), protocol, target):
+                    yield error(
+                        lid,
+                        f"egress of {group_names(client.groups)} ({client.name}) sends no {protocol.upper()} 53 "
+                        f"to {lid}: forwarded queries time out",
+                        f"add egress {{protocol: {protocol}, port: 53, {net.peer_clause(target)}}} to "
+                        f"{client.groups[0]}",
+                    )
+
+
+@rule("listener-certificate", "an HTTPS or TLS listener has a certificate, and only those do")
+def listener_certificate(net: Net) -> Iterator[Finding]:
+    for lid, listener in net.of("listener"):
+        secure = listener.protocol in ("HTTPS", "TLS")
+        if secure and not listener.certificate_arn:
+            yield error(
+                lid,
+                f"AWS refuses listener {lid}: an {listener.protocol} listener needs a certificate "
+                "(CertificateNotFound)",
+                f"set certificate_arn on {lid} (an ACM certificate in {net.scenario.region}), or use HTTP",
+            )
+        if listener.certificate_arn and not secure:
+            yield warning(
+                lid,
+                f"listener {lid} has a certificate but speaks {listener.protocol}: clients are served in clear "
+                "text and the certificate is unused",
+                f"set protocol: HTTPS and port: 443 on {lid}",
+            )
