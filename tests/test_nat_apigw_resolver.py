@@ -241,3 +241,78 @@ def test_cli_up_up_status_output_teardown_in_the_sandbox(sandbox_home: str, name
         assert states["nat"] == "available"
     gone = run_json("teardown", name, "--name", deployment, "--yes")
     assert gone["left"] == []
+
+
+# ------------------------------------------------------- sandbox readiness
+
+
+@pytest.fixture
+def slow_world(moto_module) -> Iterator[list[float]]:
+    """The sandbox at AWS's own pace, on a clock the test moves."""
+    from vpcctl.sandbox.behaviour import WORLD
+
+    now = [0.0]
+    saved = (WORLD.time_scale, WORLD.clock)
+    WORLD.time_scale, WORLD.clock = 1.0, lambda: now[0]
+    try:
+        yield now
+    finally:
+        WORLD.time_scale, WORLD.clock = saved
+
+
+def test_nat_vpc_link_and_resolver_endpoint_take_aws_time(slow_world, make_ctx) -> None:
+    ctx = make_ctx()
+    ec2, apigw, resolver = ctx.client("ec2"), ctx.client("apigateway"), ctx.client("route53resolver")
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.9.{i}.0/24", AvailabilityZone=f"ap-northeast-1{az}")["Subnet"][
+            "SubnetId"
+        ]
+        for i, az in enumerate("ac")
+    ]
+    group = ec2.create_security_group(GroupName="dns", Description="dns", VpcId=vpc)["GroupId"]
+    eip = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    nat = ec2.create_nat_gateway(SubnetId=subnets[0], AllocationId=eip)["NatGateway"]["NatGatewayId"]
+    nlb = ctx.client("elbv2").create_load_balancer(Name="n", Subnets=subnets, Type="network", Scheme="internal")
+    link = apigw.create_vpc_link(name="l", targetArns=[nlb["LoadBalancers"][0]["LoadBalancerArn"]])["id"]
+    endpoint = resolver.create_resolver_endpoint(
+        CreatorRequestId="r",
+        SecurityGroupIds=[group],
+        Direction="INBOUND",
+        IpAddresses=[{"SubnetId": s} for s in subnets],
+    )["ResolverEndpoint"]["Id"]
+
+    def states() -> tuple[str, str, str]:
+        return (
+            ec2.describe_nat_gateways(NatGatewayIds=[nat])["NatGateways"][0]["State"],
+            apigw.get_vpc_link(vpcLinkId=link)["status"],
+            resolver.get_resolver_endpoint(ResolverEndpointId=endpoint)["ResolverEndpoint"]["Status"],
+        )
+
+    assert states() == ("pending", "PENDING", "CREATING")
+    slow_world[0] = 95.0
+    assert states() == ("pending", "PENDING", "OPERATIONAL")
+    slow_world[0] = 105.0
+    assert states() == ("available", "PENDING", "OPERATIONAL")
+    slow_world[0] = 185.0
+    assert states() == ("available", "AVAILABLE", "OPERATIONAL")
+    apigw.delete_vpc_link(vpcLinkId=link)
+    resolver.delete_resolver_endpoint(ResolverEndpointId=endpoint)
+    ec2.delete_nat_gateway(NatGatewayId=nat)
+    ec2.release_address(AllocationId=eip)
+
+
+def test_a_failed_vpc_link_ends_the_wait_with_its_reason(moto_module, make_ctx) -> None:
+    from moto.apigateway.models import apigateway_backends
+
+    from vpcctl import model
+    from vpcctl.errors import NotReady
+    from vpcctl.resources.base import Found
+
+    ctx = make_ctx()
+    link = ctx.client("apigateway").create_vpc_link(name="broken", targetArns=["arn:aws:elasticloadbalancing:x"])
+    backend = apigateway_backends["123456789012"]["ap-northeast-1"]
+    backend.vpc_links[link["id"]].status = "FAILED"
+    resource = model.Resource("vpc-link", model.VpcLink(load_balancer="nlb"))
+    with pytest.raises(NotReady, match="FAILED"):
+        handler("vpc_link").wait_ready(ctx, resource, Found("vpc_link", "vpc-link", link["id"], "PENDING"))
