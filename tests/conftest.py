@@ -49,6 +49,37 @@ def mocked() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(scope="module")
+def moto_module() -> Iterator[None]:
+    """One moto for a whole module (loading AWS's managed policies takes a second), with the
+    sandbox's behaviour at time scale 0; each test uses a deployment of its own."""
+    from moto import mock_aws
+
+    from vpcctl.sandbox import behaviour
+
+    behaviour.install(time_scale=0.0)
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def up_scenario(moto_module: None, make_ctx: Callable[..., Any]) -> Callable[..., Any]:
+    """`up` of a scenario (name or path) under a deployment name: (scenario, context, report)."""
+    from vpcctl import deploy, scenario
+
+    def up(path: str, deployment: str | None = None, **options: Any) -> tuple[Any, Any, Any]:
+        loaded = scenario.load(str(path))
+        ctx = make_ctx(loaded, deployment=deployment, **options)
+        return loaded, ctx, deploy.up(loaded, ctx)
+
+    return up
+
+
+def changed_steps(report: Any) -> dict[str, str]:
+    """Steps of a run that did something (anything but unchanged)."""
+    return {s: r.status for s, r in report.results.items() if r.status != "unchanged"}
+
+
 def no_sleep(_: float) -> None:
     return None
 

@@ -5,13 +5,12 @@ alb-ip-targets and internal-alb-peering up, up again, status and teardown."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from graphlib import TopologicalSorter
 from typing import Any
 
 import pytest
 
-from conftest import write_variant
+from conftest import changed_steps, write_variant
 from vpcctl import deploy, graph, scenario
 from vpcctl.engine import CREATED, UNCHANGED, UPDATED
 from vpcctl.resources import handler, handlers
@@ -27,32 +26,12 @@ def new_name() -> str:
     return f"c{next(_names)}"
 
 
-@pytest.fixture(scope="module")
-def moto_module() -> Iterator[None]:
-    """One moto for the module; each test uses a deployment of its own."""
-    from moto import mock_aws
-
-    from vpcctl.sandbox import behaviour
-
-    behaviour.install(time_scale=0.0)  # AWS-like behaviour (ECS services run tasks), no delays
-    with mock_aws():
-        yield
-
-
 @pytest.fixture
-def fresh(moto_module, make_ctx):
-    """`up` of a scenario (name or path) under a deployment name."""
-
+def fresh(up_scenario):
     def up(path: str = PEERING, deployment: str | None = None, **options: Any):
-        loaded = scenario.load(str(path))
-        ctx = make_ctx(loaded, deployment=deployment, **options)
-        return loaded, ctx, deploy.up(loaded, ctx)
+        return up_scenario(path, deployment, **options)
 
     return up
-
-
-def changed_steps(report: deploy.RunReport) -> dict[str, str]:
-    return {s: r.status for s, r in report.results.items() if r.status != UNCHANGED}
 
 
 # ------------------------------------------------------------ whole scenarios

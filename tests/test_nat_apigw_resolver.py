@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from conftest import write_variant
-from vpcctl import deploy, graph, scenario
+from conftest import changed_steps, write_variant
+from vpcctl import deploy, graph
 from vpcctl.cli import cli
-from vpcctl.engine import CREATED, UNCHANGED, UPDATED
+from vpcctl.engine import CREATED, UPDATED
 from vpcctl.resources import handler, handlers
 
 ALB = "alb-fargate-sg"
@@ -30,32 +30,12 @@ def new_name() -> str:
     return f"n{next(_names)}"
 
 
-@pytest.fixture(scope="module")
-def moto_module() -> Iterator[None]:
-    """One moto for the module; each test uses a deployment of its own."""
-    from moto import mock_aws
-
-    from vpcctl.sandbox import behaviour
-
-    behaviour.install(time_scale=0.0)  # AWS-like behaviour, every delay at zero
-    with mock_aws():
-        yield
-
-
 @pytest.fixture
-def fresh(moto_module, make_ctx):
-    """`up` of a scenario (name or path) under a deployment name."""
-
+def fresh(up_scenario):
     def up(path: str = CLOSED, deployment: str | None = None, **options: Any):
-        loaded = scenario.load(str(path))
-        ctx = make_ctx(loaded, deployment=deployment, **options)
-        return loaded, ctx, deploy.up(loaded, ctx)
+        return up_scenario(path, deployment, **options)
 
     return up
-
-
-def changed_steps(report: deploy.RunReport) -> dict[str, str]:
-    return {s: r.status for s, r in report.results.items() if r.status != UNCHANGED}
 
 
 # ------------------------------------------------------------ whole scenarios

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 
 import pytest
 
@@ -13,19 +12,6 @@ from vpcctl.engine import CREATED, UNCHANGED, UPDATED
 from vpcctl.resources import handler, handlers
 
 _names = itertools.count(1)
-
-
-@pytest.fixture(scope="module")
-def moto_module() -> Iterator[None]:
-    """One moto for the module (loading AWS's managed policies takes a second); each test
-    uses a deployment of its own."""
-    from moto import mock_aws
-
-    from vpcctl.sandbox import behaviour
-
-    behaviour.install(time_scale=0.0)  # AWS-like behaviour, with every delay at zero
-    with mock_aws():
-        yield
 
 
 @pytest.fixture
