@@ -427,9 +427,9 @@ def test_rule_ids_are_unique_and_registration_refuses_a_duplicate() -> None:
         netcheck.rule(ids[0], "again")(lambda net: [])
 
 
-# ------------------------------------- kinds other engineers are adding
-# The rules find these kinds through the model's ref metadata, so stand-in specs
-# with the same shape exercise them before the real kinds land in model.py.
+# ------------------------------------------------------ stand-in specs
+# The rules find peerings and NAT gateways through the model's ref metadata, not field
+# names, so stand-in specs of another shape exercise that independently of model.py.
 
 
 @dataclasses.dataclass(frozen=True)
