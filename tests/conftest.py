@@ -80,6 +80,19 @@ def changed_steps(report: Any) -> dict[str, str]:
     return {s: r.status for s, r in report.results.items() if r.status != "unchanged"}
 
 
+def running_task_ips(ecs: Any, cluster: str, services: tuple[str, ...]) -> dict[str, str | None]:
+    """Task ARN -> private IP of the RUNNING tasks of these services, read from ECS."""
+    from vpcctl.resources.ecs import task_private_ip
+
+    out = {}
+    for service in services:
+        arns = ecs.list_tasks(cluster=cluster, serviceName=service, desiredStatus="RUNNING")["taskArns"]
+        for task in ecs.describe_tasks(cluster=cluster, tasks=arns)["tasks"] if arns else []:
+            if task["lastStatus"] == "RUNNING":
+                out[task["taskArn"]] = task_private_ip(task)
+    return out
+
+
 def no_sleep(_: float) -> None:
     return None
 

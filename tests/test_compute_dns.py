@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
+import conftest
 from conftest import changed_steps, write_variant
 from vpcctl import deploy, graph, scenario
 from vpcctl.engine import CREATED, UNCHANGED, UPDATED
 from vpcctl.resources import handler, handlers
 from vpcctl.resources.compute import DEFAULT_AMI_PARAMETER
-from vpcctl.resources.loadbalancing import task_private_ip
 
 PEERING = "internal-alb-peering"
 IP_TARGETS = "alb-ip-targets"
@@ -242,17 +242,12 @@ def registered(ctx, target_group: str) -> set[str]:
     return {d["Target"]["Id"] for d in answer["TargetHealthDescriptions"] if d["TargetHealth"]["State"] != "draining"}
 
 
+SERVICES = ("publicIpOn", "publicIpOn2")
+
+
 def running_task_ips(ctx) -> dict[str, str | None]:
-    """Task ARN -> private IP of the RUNNING tasks of publicIpOn and publicIpOn2, read from ECS."""
-    ecs = ctx.client("ecs")
-    cluster = ctx.attr("klein-cluster", "arn")
-    out = {}
-    for service in ("publicIpOn", "publicIpOn2"):
-        arns = ecs.list_tasks(cluster=cluster, serviceName=service, desiredStatus="RUNNING")["taskArns"]
-        for task in ecs.describe_tasks(cluster=cluster, tasks=arns)["tasks"] if arns else []:
-            if task["lastStatus"] == "RUNNING":
-                out[task["taskArn"]] = task_private_ip(task)
-    return out
+    """Task ARN -> private IP of the RUNNING tasks of publicIpOn and publicIpOn2."""
+    return conftest.running_task_ips(ctx.client("ecs"), ctx.attr("klein-cluster", "arn"), SERVICES)
 
 
 def test_public_services_holds_the_running_tasks_once_they_run(fresh) -> None:

@@ -9,8 +9,8 @@ import boto3
 import pytest
 from click.testing import CliRunner
 
+from conftest import running_task_ips
 from vpcctl.cli import cli
-from vpcctl.resources.loadbalancing import task_private_ip
 
 
 def run(*args: str) -> Any:
@@ -47,14 +47,7 @@ def test_internal_alb_peering_up_up_output_teardown(sandbox_home: str) -> None:
 
 
 def service_task_ips(endpoint: str, cluster: str) -> dict[str, str | None]:
-    ecs = client(endpoint, "ecs")
-    out = {}
-    for service in ("publicIpOn", "publicIpOn2"):
-        arns = ecs.list_tasks(cluster=cluster, serviceName=service, desiredStatus="RUNNING")["taskArns"]
-        for task in ecs.describe_tasks(cluster=cluster, tasks=arns)["tasks"] if arns else []:
-            if task["lastStatus"] == "RUNNING":
-                out[task["taskArn"]] = task_private_ip(task)
-    return out
+    return running_task_ips(client(endpoint, "ecs"), cluster, ("publicIpOn", "publicIpOn2"))
 
 
 def registered(endpoint: str, target_group: str) -> set[str]:
