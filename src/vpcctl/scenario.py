@@ -11,7 +11,7 @@ from importlib import resources as importlib_resources
 from pathlib import Path
 from typing import Any
 
-from vpcctl import model, yamlpos
+from vpcctl import graph, model, yamlpos
 from vpcctl.errors import BadInput
 from vpcctl.yamlpos import Located
 from vpcctl.yamlpos import Path as KeyPath
@@ -118,10 +118,8 @@ def parse(text: str, file: str, overrides: dict[str, str]) -> model.Scenario:
     _check_references(doc, scenario)
     _check_runtime_values(doc, scenario)
     _check_networks(doc, scenario)
-    from vpcctl import graph  # late: graph imports this module's users
-
-    graph.build(scenario, doc)  # raises on cycles
-    return scenario
+    # Built once here (raising on cycles) and handed on with the scenario.
+    return dataclasses.replace(scenario, steps=graph.build(scenario, doc))
 
 
 def _require_str(doc: Located, mapping: dict, key: str) -> str:
@@ -290,38 +288,9 @@ def _check_cidr(doc: Located, value: str | None, path: KeyPath) -> None:
 # --------------------------------------------------------------- semantics
 
 
-def ref_fields(obj: Any, path: KeyPath = ()) -> typing.Iterator[tuple[KeyPath, tuple[str, ...], str, str]]:
-    """Every reference in a spec: (key path, allowed kinds, referenced id, top field name)."""
-    for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        kinds = f.metadata.get("ref")
-        top = path[0] if path else f.name
-        if kinds:
-            if isinstance(value, tuple):
-                for i, item in enumerate(value):
-                    yield (*path, f.name, i), kinds, item, str(top)
-            elif value is not None:
-                yield (*path, f.name), kinds, value, str(top)
-        elif isinstance(value, tuple):
-            for i, item in enumerate(value):
-                if dataclasses.is_dataclass(item):
-                    yield from ref_fields(item, (*path, f.name, i))
-        elif dataclasses.is_dataclass(value):
-            yield from ref_fields(value, (*path, f.name))
-
-
-def runtime_values(obj: Any, path: KeyPath = ()) -> typing.Iterator[tuple[KeyPath, str, str]]:
-    """Every ${id.attr} in a spec's strings: (key path, id, attribute)."""
-    for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        items = value if isinstance(value, tuple) else (value,)
-        for i, item in enumerate(items):
-            sub = (*path, f.name, i) if isinstance(value, tuple) else (*path, f.name)
-            if isinstance(item, str):
-                for lid, attr in model.RUNTIME.findall(item):
-                    yield sub, lid, attr
-            elif dataclasses.is_dataclass(item):
-                yield from runtime_values(item, sub)
+# The reference walkers live in the model (the graph reads them too).
+ref_fields = model.ref_fields
+runtime_values = model.runtime_values
 
 
 def _check_references(doc: Located, scenario: model.Scenario) -> None:

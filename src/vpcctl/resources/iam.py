@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from vpcctl import model
 from vpcctl.aws import tags as tagging
 from vpcctl.errors import VpcctlError
-from vpcctl.resources.base import Context, Found, Handler, Outcome, absent_ok, outcome
+from vpcctl.resources import kit
+from vpcctl.resources.base import Context, Found, Handler, absent_ok
+from vpcctl.resources.kit import Change
 
 
 def role_path(deployment: str) -> str:
@@ -30,25 +33,34 @@ class IamRoleHandler(Handler):
 
     def discover(self, ctx: Context) -> list[Found]:
         iam = ctx.client("iam")
-        found = []
-        for page in iam.get_paginator("list_roles").paginate(PathPrefix=role_path(ctx.deployment)):
-            for role in page["Roles"]:
-                # list_roles carries no tags; the path and the name say whose role it is.
-                prefix = f"{ctx.deployment}-"
-                if role["Path"] != role_path(ctx.deployment) or not role["RoleName"].startswith(prefix):
-                    continue
-                lid = role["RoleName"].removeprefix(prefix)
-                found.append(
-                    Found(
-                        self.kind, lid, role["RoleName"], "exists", {"arn": role["Arn"], "name": role["RoleName"]}, role
-                    )
-                )
-        return found
+        # The path narrows the listing (ListRoles carries no tags); the tags decide.
+        roles = kit.listed(ctx, "iam", "list_roles", "Roles", PathPrefix=role_path(ctx.deployment))
+        roles = [r for r in roles if r["Path"] == role_path(ctx.deployment)]
+        tags = kit.each("RoleName", lambda name: tagging.to_dict(iam.list_role_tags(RoleName=name)["Tags"]))
+        return kit.owned(ctx, roles, tags, "RoleName", self._found)
 
-    def ensure(self, ctx: Context, resource: model.Resource, spec: model.IamRole, found: Found | None) -> Outcome:
+    def _found(self, lid: str, role: dict[str, Any], tags: dict[str, str]) -> Found:
+        name = role["RoleName"]
+        return Found(self.kind, lid, name, "exists", {"arn": role["Arn"], "name": name}, role, tags)
+
+    def known_attributes(self, ctx: Context, resource: model.Resource) -> dict[str, Any]:
+        return {"name": ctx.name(resource.id, 64)}
+
+    def diff(self, ctx: Context, resource: model.Resource, spec: model.IamRole, found: Found | None) -> list[Change]:
+        name = ctx.name(resource.id, 64)
+        if found is None:
+            return [kit.create(ctx, spec, name=name)]
+        iam = ctx.client("iam")
+        pages = iam.get_paginator("list_attached_role_policies").paginate(RoleName=name)
+        attached = {p["PolicyArn"] for page in pages for p in page["AttachedPolicies"]}
+        changes = kit.members("policy", attached, spec.managed_policies)
+        return changes + kit.tag_changes(found.tags, ctx.tags(resource.id, name))
+
+    def apply(
+        self, ctx: Context, resource: model.Resource, spec: model.IamRole, found: Found | None, changes: list[Change]
+    ) -> Found:
         iam = ctx.client("iam")
         name = ctx.name(resource.id, 64)
-        created = found is None
         if found is None:
             role = iam.create_role(
                 RoleName=name,
@@ -58,18 +70,13 @@ class IamRoleHandler(Handler):
                 Tags=tagging.as_list(ctx.tags(resource.id, name)),
             )["Role"]
             found = Found(self.kind, resource.id, name, "exists", {"arn": role["Arn"], "name": name}, role)
-            attached: set[str] = set()
-        else:
-            pages = iam.get_paginator("list_attached_role_policies").paginate(RoleName=name)
-            attached = {p["PolicyArn"] for page in pages for p in page["AttachedPolicies"]}
-        changes = []
-        for arn in sorted(set(spec.managed_policies) - attached):
+            changes = kit.members("policy", (), spec.managed_policies)
+        for arn in kit.added(changes, "policy"):
             iam.attach_role_policy(RoleName=name, PolicyArn=arn)
-            changes.append(f"+policy {arn.rsplit('/', 1)[-1]}")
-        for arn in sorted(attached - set(spec.managed_policies)):
+        for arn in kit.removed(changes, "policy"):
             iam.detach_role_policy(RoleName=name, PolicyArn=arn)
-            changes.append(f"-policy {arn.rsplit('/', 1)[-1]}")
-        return outcome(created, found, [] if created else changes)
+        kit.write_tags(ctx, "iam", name, changes)
+        return found
 
     def delete(self, ctx: Context, found: Found) -> bool:
         iam = ctx.client("iam")
