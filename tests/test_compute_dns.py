@@ -139,11 +139,11 @@ CHANGES = [
         "    subnet: foo-private-1a\n    security_groups: [foo-web-sg]\n",
         "    subnet: foo-private-1a\n    security_groups: [foo-web-sg, foo-bastion-sg]\n",
         "web1",
-        "security groups",
+        "+security_group foo-bastion-sg",
     ),
-    ("    allow_remote_dns: true\n", "    allow_remote_dns: false\n", "foo-bar", "allow_remote_dns=false"),
+    ("    allow_remote_dns: true\n", "    allow_remote_dns: false\n", "foo-bar", "allow_remote_dns: true → false"),
     ("    vpcs: [foo, bar]\n", "    vpcs: [foo]\n", "home", "-vpc"),
-    (ALB_RECORD, "    name: web.home\n    type: A\n", "alb-home", "renamed from alb.home A"),
+    (ALB_RECORD, "    name: web.home\n    type: A\n", "alb-home", "name: alb.home A → web.home A"),
     (
         '    targets: ["${web1.id}", "${web2.id}"]\n',
         '    targets: ["${web1.id}"]\n',
@@ -193,7 +193,7 @@ def test_a_stopped_instance_is_started_again(fresh) -> None:
     ctx.client("ec2").stop_instances(InstanceIds=[ctx.id_of("client")])
     _, _, report = fresh(PEERING, name)
     assert report.results["client"].status == UPDATED
-    assert report.results["client"].detail == "started"
+    assert report.results["client"].detail == "state: stopped → running"
 
 
 def test_a_zone_whose_run_died_before_tagging_is_found_and_tagged(fresh) -> None:
@@ -209,7 +209,8 @@ def test_a_zone_whose_run_died_before_tagging_is_found_and_tagged(fresh) -> None
     ]
     r53.change_tags_for_resource(ResourceType="hostedzone", ResourceId=ctx.id_of("home"), RemoveTagKeys=keys)
     _, again, report = fresh(PEERING, name)
-    assert report.results["home"].status == UNCHANGED
+    assert report.results["home"].status == UPDATED  # its tags converge again
+    assert "tag vpcctl:logical-id: (none) → home" in report.results["home"].detail
     assert again.id_of("home") == ctx.id_of("home")
     tags = r53.list_tags_for_resource(ResourceType="hostedzone", ResourceId=ctx.id_of("home"))["ResourceTagSet"]
     assert {"Key": "vpcctl:logical-id", "Value": "home"} in tags["Tags"]

@@ -19,6 +19,8 @@ Exit codes:
   2    bad input (nothing in AWS was touched)
   3    timed out waiting for readiness (what exists stays; run `up` again)
   4    teardown could not remove everything (what is left is listed)
+  5    changes pending: `plan --detailed-exitcode` (0 then means no changes), or
+       `status` found the deployment differs from the scenario (drift)
   130  interrupted"""
 
 
@@ -195,9 +197,11 @@ def _renderer(settings: Settings, title: str, steps: list[tuple[str, str]]) -> A
 
 
 def _context(settings: Settings, deployment: str, scenario: Any, emit: Any, region: str | None, **options: Any) -> Any:
-    from vpcctl.resources.base import Context
+    from vpcctl import deploy
 
-    return Context(settings.aws(region), deployment, scenario, emit, poll_interval=settings.poll_interval, **options)
+    return deploy.context(
+        settings.aws(region), deployment, scenario, emit, poll_interval=settings.poll_interval, **options
+    )
 
 
 def _load(scenario_name: str, sets: tuple[str, ...] = ()) -> Any:
@@ -274,6 +278,59 @@ def _list_deployed(settings: Settings) -> None:
     render.table(f"deployments ({ctx.region})", ["deployment", "scenario", "resources", "by service"], rows)
 
 
+def _plan(settings: Settings, loaded: Any, name: str, detailed_exitcode: bool) -> None:
+    """Read AWS, write nothing: print what `up` would do; exit 5 with --detailed-exitcode
+    when it would change anything."""
+    from vpcctl import deploy, render
+
+    ctx = _context(settings, name, loaded, render.Quiet(), loaded.region)
+    planned = deploy.plan(loaded, ctx, settings.parallelism)
+    resources = [r.as_dict() for r in planned.resources]
+    if settings.output == "json":
+        render.emit_json(
+            {
+                "deployment": name,
+                "scenario": loaded.name,
+                "region": ctx.region,
+                "resources": resources,
+                "summary": render.plan_summary(resources),
+                "changes": planned.has_changes,
+                "calls": planned.calls,
+            }
+        )
+    elif settings.quiet:
+        click.echo(render.plan_line(resources))
+    else:
+        render.plan(f"vpcctl plan {loaded.name} (deployment {name}, {ctx.region})", resources)
+    _stats(settings, planned)
+    if detailed_exitcode and planned.has_changes:
+        sys.exit(errors.CHANGES)
+
+
+DETAILED_EXITCODE = click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 0 when there is nothing to change, 5 when there are changes (2 stays bad input).",
+)
+
+
+@cli.command()
+@global_options
+@click.argument("scenario_name", metavar="SCENARIO")
+@sets_option
+@name_option
+@DETAILED_EXITCODE
+@click.pass_obj
+def plan(
+    settings: Settings, scenario_name: str, sets: tuple[str, ...], deployment: str | None, detailed_exitcode: bool
+) -> None:
+    """What `up` would do, resource by resource and attribute by attribute: create,
+    update (before → after), replace, unchanged, or delete (tagged for the deployment,
+    no longer in the scenario). Reads AWS, writes nothing."""
+    loaded = _load(scenario_name, sets)
+    _plan(settings, loaded, _deployment(deployment, loaded), detailed_exitcode)
+
+
 @cli.command()
 @global_options
 @click.argument("scenario_name", metavar="SCENARIO")
@@ -282,6 +339,13 @@ def _list_deployed(settings: Settings) -> None:
 @timeout_option(1800, "Bound on all readiness waits together; past it, exit 3 and keep what exists.")
 @click.option("--no-wait", is_flag=True, help="Do not wait for tasks, targets, endpoints and load balancers.")
 @click.option("--skip-check", is_flag=True, help="Start even when `vpcctl check` reports an error.")
+@click.option("--dry-run", is_flag=True, help="Only show what would change, as `vpcctl plan` does.")
+@click.option(
+    "--prune",
+    is_flag=True,
+    help="Once the rest converged, delete resources tagged for the deployment that the scenario no longer has.",
+)
+@DETAILED_EXITCODE
 @click.pass_obj
 def up(
     settings: Settings,
@@ -291,22 +355,32 @@ def up(
     timeout: float,
     no_wait: bool,
     skip_check: bool,
+    dry_run: bool,
+    prune: bool,
+    detailed_exitcode: bool,
 ) -> None:
     """Create the scenario's resources, or converge them to the file, and wait until
-    they serve: every ECS task RUNNING and every target healthy."""
-    from vpcctl import deploy, graph, render
-    from vpcctl.engine import CREATED, UNCHANGED, UPDATED
+    they serve: every ECS task RUNNING and every target healthy.
+
+    Resources tagged for the deployment that the scenario no longer has are listed and
+    kept; --prune deletes them (in teardown's order) after the rest converged."""
+    from vpcctl import deploy, render
+    from vpcctl.status import CREATED, UNCHANGED, UPDATED
 
     loaded = _load(scenario_name, sets)
     name = _deployment(deployment, loaded)
+    if dry_run:
+        _plan(settings, loaded, name, detailed_exitcode)
+        return
     if not skip_check:
         _preflight(loaded)
-    steps = [(s, loaded.resources[s.removesuffix(graph.RULES)].kind) for s in graph.build(loaded)]
+    steps = [(s, loaded.resources[s.removesuffix("/rules")].kind) for s in deploy.steps_of(loaded)]
     view = _renderer(settings, f"vpcctl up {loaded.name} (deployment {name})", steps)
     with view:
         ctx = _context(settings, name, loaded, view, loaded.region, wait=not no_wait, wait_timeout=timeout)
-        report = deploy.up(loaded, ctx, settings.parallelism)
+        report = deploy.up(loaded, ctx, settings.parallelism, prune=prune)
     summary = {s: report.count(s) for s in (CREATED, UPDATED, UNCHANGED)}
+    extra = [{"logical_id": f.logical_id, "kind": f.kind, "id": f.id} for f in report.unmanaged]
     if settings.output == "json":
         render.emit_json(
             {
@@ -317,11 +391,16 @@ def up(
                     s: {"status": r.status, "id": r.resource_id, "detail": r.detail, "seconds": round(r.seconds, 2)}
                     for s, r in report.results.items()
                 },
+                "changes": {lid: [c.as_dict() for c in cs] for lid, cs in report.changes.items() if cs},
                 "summary": summary,
+                "not_in_scenario": extra,
+                "pruned": {s: r.status for s, r in report.pruned.items()},
                 "calls": report.calls,
                 "seconds": round(report.seconds, 2),
             }
         )
+    else:
+        render.unmanaged(extra, pruned=bool(report.pruned))
     _stats(settings, report)
     if report.failed:
         _fail_run(report)
@@ -398,7 +477,9 @@ def check(settings: Settings, scenario_name: str, sets: tuple[str, ...], live: b
 @name_option
 @click.pass_obj
 def status(settings: Settings, scenario_name: str | None, deployment: str | None) -> None:
-    """Every resource of a deployment with its AWS id and state."""
+    """Every resource of a deployment with its AWS id and state; with a SCENARIO, each
+    resource's drift from it (what `up` would change). Exits 5 when anything drifted,
+    is missing, or is tagged for the deployment but no longer in the scenario."""
     from vpcctl import deploy, render
 
     loaded = _load(scenario_name) if scenario_name else None
@@ -411,10 +492,12 @@ def status(settings: Settings, scenario_name: str | None, deployment: str | None
         render.table(
             f"{name} ({ctx.region})",
             ["logical id", "kind", "id", "state", "note"],
-            [[r.logical_id, r.kind, r.id, r.state, r.note] for r in rows],
+            [[r.logical_id, r.kind, r.id, r.state, r.note or render.drift_text(r.drift)] for r in rows],
         )
     if settings.stats:
         render.calls_table(dict(ctx.aws.calls), 0.0)
+    if any(r.drifted for r in rows):
+        sys.exit(errors.CHANGES)
 
 
 @cli.command()

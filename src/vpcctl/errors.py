@@ -7,6 +7,7 @@ FAILED = 1
 BAD_INPUT = 2
 TIMED_OUT = 3
 LEFTOVERS = 4
+CHANGES = 5  # plan --detailed-exitcode: changes pending; status: drift
 INTERRUPTED = 130
 
 

@@ -91,3 +91,28 @@ class Cancel:
     def sleep(self, seconds: float) -> None:
         if self._event.wait(seconds):
             raise Interrupted("interrupted")
+
+
+def change_text(change: dict[str, Any]) -> str:
+    """A change (attribute, before, after) in the words `plan`, `up` and `status` show:
+    'create', '+ingress tcp/22 0.0.0.0/0', 'desired_count: 2 → 3', 'cidr: a → b (replace)'."""
+    action, attribute = change["action"], change["attribute"]
+    before, after = change.get("before"), change.get("after")
+    if action in ("create", "delete"):
+        return action
+    if change.get("member"):
+        return f"+{attribute} {shown(after)}" if before is None else f"-{attribute} {shown(before)}"
+    text = f"{attribute}: {shown(before)} → {shown(after)}"
+    return f"{text} (replace)" if action == "replace" else text
+
+
+def shown(value: Any) -> str:
+    if value is None:
+        return "(none)"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(shown(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {shown(v)}" for k, v in value.items()) + "}"
+    return str(value)

@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 import botocore.exceptions
 from botocore import xform_name
@@ -25,10 +25,7 @@ from vpcctl import model
 from vpcctl.aws import Aws, error_code, is_not_found, with_token
 from vpcctl.aws import tags as tagging
 from vpcctl.errors import TimedOut, VpcctlError
-from vpcctl.status import CREATED, UNCHANGED, UPDATED, WAITING, Cancel, Emit, Event
-
-if TYPE_CHECKING:
-    from vpcctl.resources.kit import Change
+from vpcctl.status import CREATED, UNCHANGED, UPDATED, WAITING, Cancel, Emit, Event, change_text
 
 
 class _NotYet(Exception):
@@ -46,6 +43,41 @@ class Found:
     attributes: dict[str, Any] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+
+
+CREATE = "create"
+UPDATE = "update"
+REPLACE = "replace"
+DELETE = "delete"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One difference between AWS and the scenario: the attribute, its value in AWS
+    (`before`) and the value wanted (`after`).
+
+    A member of a set (a rule, a route, a target) is added with before=None and removed
+    with after=None. A missing resource is one `create` change whose `after` holds every
+    attribute it will set. `payload` carries what `apply` needs and is never shown."""
+
+    attribute: str
+    before: Any = None
+    after: Any = None
+    action: str = UPDATE
+    member: bool = False
+    payload: Any = field(default=None, compare=False, repr=False)
+
+    def __str__(self) -> str:
+        return change_text(self.as_dict())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "attribute": self.attribute,
+            "before": self.before,
+            "after": self.after,
+            "member": self.member,
+        }
 
 
 @dataclass

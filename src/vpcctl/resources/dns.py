@@ -210,9 +210,9 @@ class DnsRecordHandler(Handler):
         if found is None:
             return [kit.create(ctx, spec, name=name.rstrip("."))]
         changes = kit.replaced("zone", found.raw["zone"], ctx.id_of(spec.zone))
-        if self._renamed(found, want):
-            changes.append(Change("name", found.id, f"{want['Name'].rstrip('.')} {want['Type']}"))
-        elif not self._same(found, "record", want):
+        if self._renamed(found, want):  # its ownership record moves with it
+            return [*changes, Change("name", found.id, f"{want['Name'].rstrip('.')} {want['Type']}")]
+        if not self._same(found, "record", want):
             record = found.raw.get("record")
             changes += kit.updated("target", describe_target(record) if record else None, describe_target(want))
         if not self._same(found, "owner", owner_record(ctx, resource.id, name, spec.type)):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 import botocore.exceptions
@@ -17,59 +16,12 @@ import botocore.exceptions
 from vpcctl.aws import is_not_found
 from vpcctl.aws import tags as tagging
 from vpcctl.errors import NotReady
+from vpcctl.resources import base
 from vpcctl.resources.base import Context, Found
 
-CREATE = "create"
-UPDATE = "update"
-REPLACE = "replace"
-DELETE = "delete"
-
-
-# ------------------------------------------------------------------- changes
-
-
-@dataclass(frozen=True)
-class Change:
-    """One difference between AWS and the scenario: the attribute, its value in AWS
-    (`before`) and the value wanted (`after`).
-
-    A member of a set (a rule, a route, a target) is added with before=None and removed
-    with after=None. A missing resource is one `create` change whose `after` holds every
-    attribute it will set. `payload` carries what `apply` needs and is never shown."""
-
-    attribute: str
-    before: Any = None
-    after: Any = None
-    action: str = UPDATE
-    member: bool = False
-    payload: Any = field(default=None, compare=False, repr=False)
-
-    def __str__(self) -> str:
-        if self.action == CREATE:
-            return "create"
-        if self.action == DELETE:
-            return "delete"
-        if self.member:
-            return (
-                f"+{self.attribute} {show(self.after)}"
-                if self.before is None
-                else f"-{self.attribute} {show(self.before)}"
-            )
-        text = f"{self.attribute}: {show(self.before)} → {show(self.after)}"
-        return f"{text} (replace)" if self.action == REPLACE else text
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"action": self.action, "attribute": self.attribute, "before": self.before, "after": self.after}
-
-
-def show(value: Any) -> str:
-    if value is None:
-        return "(none)"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(show(v) for v in value) + "]"
-    return str(value)
+# Changes live with Found and Outcome in base; the kit hands them on to the kinds.
+CREATE, UPDATE, REPLACE, DELETE = base.CREATE, base.UPDATE, base.REPLACE, base.DELETE
+Change = base.Change
 
 
 def create(ctx: Context, spec: Any, **extra: Any) -> Change:
