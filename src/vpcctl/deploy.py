@@ -169,10 +169,11 @@ def plan(scenario: model.Scenario, ctx: Context, parallelism: int = 8) -> Plan:
 def _foresee(ctx: Context, kind: Any, resource: model.Resource, changes: list[Change]) -> None:
     """What dependents will see of a resource once `up` has applied these changes."""
     if changes and changes[0].action == CREATE:
-        ctx.attrs[resource.id] = kind.known_attributes(ctx, resource)
+        renewed = {name: known_after(resource.id) for name in getattr(kind, "renews", ())}
+        ctx.attrs[resource.id] = {**renewed, **kind.known_attributes(ctx, resource)}
     elif changes and any(not c.attribute.startswith("tag ") for c in changes):
         for name in getattr(kind, "renews", ()):
-            ctx.attrs[resource.id][name] = known_after(resource.id)
+            ctx.attrs.setdefault(resource.id, {})[name] = known_after(resource.id)
 
 
 # ------------------------------------------------------------------------- up

@@ -242,6 +242,7 @@ SERVICE_SETTINGS: dict[str, tuple[str, Any]] = {
 
 class EcsServiceHandler(EcsHandler):
     kind = "ecs_service"
+    renews = ("tasks",)  # a change rolls the service onto new tasks, with new IPs
 
     def discover(self, ctx: Context) -> list[Found]:
         ecs = ctx.client("ecs")

@@ -8,7 +8,7 @@ from vpcctl import model
 from vpcctl.aws import tags as tagging
 from vpcctl.errors import NotReady
 from vpcctl.resources import kit
-from vpcctl.resources.base import Context, Found, Handler, absent_ok, exists
+from vpcctl.resources.base import Context, Found, Handler, absent_ok, exists, known_after
 from vpcctl.resources.ecs import chunks, task_private_ip
 from vpcctl.resources.kit import Change
 
@@ -219,8 +219,11 @@ class TargetGroupHandler(ElbHandler):
     ) -> list[Change]:
         """Exactly the scenario's targets registered: the listed ones and the IPs of the
         services' RUNNING tasks (a dead task's IP goes, a new task's IP comes)."""
-        want = set(spec.targets) | service_task_ips(ctx, spec.services)
         have = registered_targets(ctx, found.id) if found else set()
+        rolling = [s for s in spec.services if ctx.attrs.get(s, {}).get("tasks") == known_after(s)]
+        if rolling:  # planning: those services' tasks are replaced first, their IPs unknown yet
+            return [Change("target", sorted(have), known_after(rolling[0]))]
+        want = set(spec.targets) | service_task_ips(ctx, spec.services)
         return kit.members("target", have, want)
 
     def apply_late(
