@@ -6,6 +6,7 @@ below is made on it, planned, shown, converged and checked clean again."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import re
@@ -67,17 +68,25 @@ class Deployment:
     noop_calls: dict[str, int]
 
 
-def context(loaded: Any, name: str) -> Any:
-    return deploy.context(Aws(REGION), name, loaded, lambda e: None, poll_interval=0, wait_timeout=60, sleep=no_sleep)
+@functools.cache
+def shared_aws() -> Aws:
+    """One session and its clients for the module's contexts (making clients is slow)."""
+    return Aws(REGION)
+
+
+def context(loaded: Any, name: str, count: bool = False) -> Any:
+    """A run context; count=True gives it clients of its own, so its calls are its own."""
+    aws = Aws(REGION) if count else shared_aws()
+    return deploy.context(aws, name, loaded, lambda e: None, poll_interval=0, wait_timeout=60, sleep=no_sleep)
 
 
 def deployed(path: str) -> Deployment:
     loaded = scenario.load(path)
     name = f"pl{next(_names)}"
-    ctx = context(loaded, name)
+    ctx = context(loaded, name, count=True)
     first = deploy.up(loaded, ctx)
     assert not first.failed, first.failed
-    again = deploy.up(loaded, context(loaded, name))
+    again = deploy.up(loaded, context(loaded, name, count=True))
     assert not again.failed and not any(again.changes.values()), again.changes
     return Deployment(path, loaded, name, dict(ctx.attrs), first.calls, again.calls)
 
@@ -326,7 +335,7 @@ def test_after_up_plan_says_no_changes_and_exits_0(fargate: Deployment) -> None:
 
 def test_plan_of_a_deployment_that_does_not_exist_lists_every_resource_as_create(fargate: Deployment) -> None:
     """A new deployment name is an empty account to vpcctl: nothing found, nothing written."""
-    ctx = context(fargate.loaded, "plnew")
+    ctx = context(fargate.loaded, "plnew", count=True)
     result = deploy.plan(fargate.loaded, ctx)
     assert {r.logical_id: r.action for r in result.resources} == {lid: "create" for lid in fargate.loaded.resources}
     writes = [op for op in result.calls if not op.split(":")[1].startswith(("Describe", "List", "Get"))]
@@ -346,7 +355,7 @@ def test_a_value_only_a_create_gives_is_known_after_it(fargate: Deployment) -> N
 
 
 def test_plan_reads_no_more_than_a_no_op_up(fargate: Deployment) -> None:
-    result = deploy.plan(fargate.loaded, context(fargate.loaded, fargate.name))
+    result = deploy.plan(fargate.loaded, context(fargate.loaded, fargate.name, count=True))
     assert sum(result.calls.values()) <= sum(fargate.noop_calls.values())
 
 
