@@ -158,9 +158,7 @@ class RestApiHandler(Handler):
 
     def _route_changes(self, ctx: Context, api_id: str, spec: model.RestApi) -> list[Change]:
         """Routes to add, to change (their integration) and to remove, read from AWS."""
-        client = ctx.client("apigateway")
-        pages = client.get_paginator("get_resources").paginate(restApiId=api_id, embed=["methods"])
-        resources = {r["path"]: r for page in pages for r in page.get("items", [])}
+        resources = api_resources(ctx, api_id)
         have = {
             (path, method): self._integration_view(body)
             for path, r in resources.items()
@@ -243,8 +241,7 @@ class RestApiHandler(Handler):
     def _converge_routes(self, ctx: Context, api_id: str, spec: model.RestApi) -> list[str]:
         """Each route a method with its integration; methods the scenario does not name are removed."""
         client = ctx.client("apigateway")
-        pages = client.get_paginator("get_resources").paginate(restApiId=api_id, embed=["methods"])
-        resources = {r["path"]: r for page in pages for r in page.get("items", [])}
+        resources = api_resources(ctx, api_id)
         changes = []
         wanted: set[tuple[str, str]] = set()
         for route in spec.routes:
@@ -340,6 +337,12 @@ class RestApiHandler(Handler):
         if not exists(lambda: api.get_rest_api(restApiId=found.id)):
             return False
         return absent_ok(lambda: api.delete_rest_api(restApiId=found.id))
+
+
+def api_resources(ctx: Context, api_id: str) -> dict[str, dict[str, Any]]:
+    """Path -> the API's resource at that path, with its methods."""
+    items = kit.listed(ctx, "apigateway", "get_resources", "items", restApiId=api_id, embed=["methods"])
+    return {r["path"]: r for r in items}
 
 
 def describe(integration: dict[str, Any]) -> str:

@@ -245,7 +245,7 @@ class Context:
         def attempt() -> str:
             done, state = check()
             if state != last["state"]:
-                self.progress(step, f"{what}: {state}")
+                self.progress(step, f"{what}: {state}", what=what, state=state)
             last["state"] = state
             if not done:
                 raise _NotYet(state)

@@ -17,7 +17,6 @@ from typing import Any
 
 from vpcctl import model
 from vpcctl.aws import tags as tagging
-from vpcctl.errors import NotReady
 from vpcctl.resources import kit
 from vpcctl.resources.base import Context, Found, Handler, absent_ok
 from vpcctl.resources.kit import Change
@@ -243,25 +242,21 @@ class ResolverRuleHandler(Handler):
     def wait_ready(self, ctx: Context, resource: model.Resource, found: Found) -> Found:
         """Each association CREATING -> COMPLETE; FAILED ends the wait with AWS's message."""
         client = ctx.client("route53resolver")
-        pending = [a["Id"] for a in found.raw.get("Associations") or [] if a.get("Status") != "COMPLETE"]
-
-        def check() -> tuple[bool, str]:
-            states = []
-            for association_id in pending:
-                association = client.get_resolver_rule_association(ResolverRuleAssociationId=association_id)[
+        for association in found.raw.get("Associations") or []:
+            if association.get("Status") == "COMPLETE":
+                continue
+            kit.wait_status(
+                ctx,
+                resource.id,
+                f"resolver rule association with {association['VPCId']}",
+                lambda a=association: client.get_resolver_rule_association(ResolverRuleAssociationId=a["Id"])[
                     "ResolverRuleAssociation"
-                ]
-                if association["Status"] == "FAILED":
-                    raise NotReady(
-                        f"resolver rule {found.id} could not be associated with {association['VPCId']}: "
-                        f"{association.get('StatusMessage', '')}"
-                    )
-                states.append(association["Status"])
-            done = all(s == "COMPLETE" for s in states)
-            return done, "associated" if done else ", ".join(sorted(set(states)))
-
-        if pending:
-            ctx.poll(resource.id, "resolver rule association", check)
+                ],
+                lambda item: item["Status"],
+                ready={"COMPLETE"},
+                failed={"FAILED"},
+                reason=lambda item: str(item.get("StatusMessage", "")),
+            )
         return found
 
     def delete(self, ctx: Context, found: Found) -> bool:
