@@ -559,13 +559,13 @@ def test_alb_fargate_sg_failure_points(tmp_path) -> None:
             "port-mismatch",
         ),
         (
-            "      - {protocol: tcp, port: \"${params.container_port}\", source: task-sg, description: traffic to the "
+            '      - {protocol: tcp, port: "${params.container_port}", source: task-sg, description: traffic to the '
             "tasks}\n",
             "",
             "lb-egress",
         ),
         (
-            "      - {protocol: tcp, port: \"${params.health_check_port}\", source: alb-sg, description: health checks "
+            '      - {protocol: tcp, port: "${params.health_check_port}", source: alb-sg, description: health checks '
             "from the ALB}\n",
             "",
             "health-check-port",
