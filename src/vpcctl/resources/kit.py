@@ -34,7 +34,8 @@ def spec_values(spec: Any) -> dict[str, Any]:
 
     def plain(value: Any) -> Any:
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+            fields = {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+            return fields if value is spec else {k: v for k, v in fields.items() if v not in (None, "", [])}
         if isinstance(value, tuple):
             return [plain(v) for v in value]
         return value
