@@ -11,9 +11,13 @@ from typing import Any
 
 import boto3
 import botocore.exceptions
+import botocore.loaders
 from botocore.config import Config
 
 from vpcctl.errors import AwsError, VpcctlError
+
+# AWS's service models, read from disk once per process and shared by every session.
+SERVICE_MODELS = botocore.loaders.create_loader()
 
 # Members through which AWS create calls accept an idempotency token.
 TOKEN_MEMBERS = ("ClientToken", "clientToken", "CallerReference", "CreatorRequestId")
@@ -43,6 +47,7 @@ class Aws:
             self.session = boto3.Session(profile_name=profile, region_name=region, **dummy)
         except botocore.exceptions.ProfileNotFound as exc:
             raise VpcctlError(str(exc), hint="check --profile / AWS_PROFILE against ~/.aws/config") from None
+        self.session._session.register_component("data_loader", SERVICE_MODELS)
         self.region = region
         self.endpoint_url = endpoint_url
         self.config = Config(
