@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import REGION, SCENARIOS, no_sleep, running_task_ips
-from vpcctl import deploy, scenario
+from vpcctl import deploy, graph, scenario
 from vpcctl.aws import Aws
 from vpcctl.cli import cli
 from vpcctl.errors import CHANGES
@@ -394,10 +394,15 @@ def small(tmp_path: Path, keep_extra: bool) -> Any:
     return scenario.load(str(path))
 
 
-def test_resources_dropped_from_the_scenario_are_kept_listed_then_pruned(moto_module: None, tmp_path: Path) -> None:
+def test_resources_dropped_from_the_scenario_are_kept_listed_then_pruned(
+    moto_module: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     name = f"pl{next(_names)}"
     full, trimmed = small(tmp_path, True), small(tmp_path, False)
     assert not deploy.up(full, context(full, name)).failed
+    builds = []
+    build = graph.build
+    monkeypatch.setattr(graph, "build", lambda *a, **k: builds.append(1) or build(*a, **k))
 
     planned = deploy.plan(trimmed, context(trimmed, name))
     assert {r.logical_id: r.action for r in planned.resources if r.action == "delete"} == {
@@ -408,6 +413,7 @@ def test_resources_dropped_from_the_scenario_are_kept_listed_then_pruned(moto_mo
     kept = run("up", trimmed.file, "--name", name, "--skip-check")
     assert kept.exit_code == 0, kept.output
     assert "kept, not in the scenario" in kept.output and "extra-logs" in kept.output and "extra-sg" in kept.output
+    assert len(builds) == 1  # the step graph is built once per command, when the file is read
     assert {f.logical_id for f in deploy.up(trimmed, context(trimmed, name)).unmanaged} == {"extra-logs", "extra-sg"}
 
     pruned = deploy.up(trimmed, context(trimmed, name), prune=True)
