@@ -74,8 +74,13 @@ def public_pull_failure(image: str, registry: Registry) -> str:
 
 
 def pull_hint(image: str, region: str) -> str:
-    """What to change when a task behind the ECR endpoints asks for an image they do not serve."""
+    """What to change when a task with a complete path to ECR still cannot pull its image."""
     registry = registry_of(image)
+    if registry.through_endpoints(region):
+        return (
+            f"{image} is not in this account's ECR in {region}: push it there, or pull it through an ECR "
+            f"pull-through cache rule whose tasks' execution role may {' and '.join(FIRST_PULL_ACTIONS)}"
+        )
     return (
         f"{image} is on {registry.host}, which the ECR interface endpoints do not serve (they reach this account's "
         f"private ECR in {region} only): pull it through an ECR pull-through cache rule "

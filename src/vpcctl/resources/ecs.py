@@ -404,13 +404,15 @@ class ServiceWatch:
             raise NotReady(f"task {task_id} stopped: {reason}", hint=hint)
 
     def _registry_hint(self, task: dict[str, Any]) -> str | None:
-        """With a complete network path, a pull fails on the image: one the ECR endpoints do not serve."""
+        """With a complete network path, a pull fails on the image: one the ECR endpoints do not serve,
+        or one that is not in the registry."""
         ecs = self.ctx.client("ecs")
         definition = ecs.describe_task_definition(taskDefinition=task["taskDefinitionArn"])["taskDefinition"]
-        for container in definition["containerDefinitions"]:
-            if not images.registry_of(container["image"]).through_endpoints(self.ctx.region):
-                return images.pull_hint(container["image"], self.ctx.region)
-        return None
+        containers = definition["containerDefinitions"]
+        public = [
+            c["image"] for c in containers if not images.registry_of(c["image"]).through_endpoints(self.ctx.region)
+        ]
+        return images.pull_hint((public or [containers[0]["image"]])[0], self.ctx.region) if containers else None
 
     def _uses_awslogs(self) -> bool:
         scenario = self.ctx.scenario

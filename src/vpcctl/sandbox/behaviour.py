@@ -764,7 +764,8 @@ def _deletions_respect_dependencies() -> None:
     _wrap(EC2Backend, "delete_subnet", before=subnet_in_use)
     _wrap(EC2Backend, "delete_security_group", before=group_in_use)
     _wrap(EC2Backend, "delete_vpc", before=vpc_in_use)
-    _wrap(EC2Backend, "describe_network_interfaces", before=lambda ec2, *a, **k: release_enis(ec2))
+    # DescribeNetworkInterfaces reads get_all_network_interfaces
+    _wrap(EC2Backend, "get_all_network_interfaces", before=lambda ec2, *a, **k: release_enis(ec2))
 
     def lb_enis(backend: Any, lb: Any, *args: Any, **kwargs: Any) -> None:
         """A load balancer has a network interface in each of its subnets."""
