@@ -74,8 +74,18 @@ def test_private_ecr_image_in_region_has_no_finding() -> None:
     assert (code, data["findings"]) == (0, [])
 
 
+def test_shipped_privatelink_scenarios_warn_about_the_first_pull_through_the_cache() -> None:
+    for name in ("fargate-privatelink", "closed-vpc-apigw"):
+        code, data = run_check(name)
+        assert code == 0 and [(f["rule"], f["severity"]) for f in data["findings"]] == [
+            ("pull-through-first-pull", "warning")
+        ]
+        assert "NAT route" in data["findings"][0]["fix"] and "seed the cache" in data["findings"][0]["fix"]
+
+
 def test_table_output_and_no_findings_line() -> None:
-    result = CliRunner().invoke(cli, ["check", "fargate-privatelink"])
+    image = "image=123456789012.dkr.ecr.ap-northeast-1.amazonaws.com/web:1"
+    result = CliRunner().invoke(cli, ["check", "fargate-privatelink", "--set", image])
     assert result.exit_code == 0
     assert "fargate-privatelink: no findings" in result.output
     result = CliRunner().invoke(cli, ["check", "fargate-privatelink", "--set", "image=nginx:stable"])
@@ -345,6 +355,7 @@ def test_broken_variant_is_reported(tmp_path, pairs, rule, resource, code, words
 def test_every_rule_has_a_broken_variant() -> None:
     # image-registry is tested with a public image above; the NAT and peering rules below.
     covered = {c[2] for c in CASES} | {"image-registry", "nat-public-subnet", "peering-overlap", "peering-routes"}
+    covered |= {"pull-through-first-pull"}  # on the shipped privatelink scenarios
     # The API Gateway, Resolver and listener rules are tested on closed-vpc-apigw and alb-fargate-sg below.
     covered |= {"execute-api-endpoint", "private-api-policy", "vpc-link-nlb", "resolver-sg-53", "listener-certificate"}
     assert covered == {r.id for r in netcheck.RULES}

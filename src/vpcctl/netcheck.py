@@ -506,6 +506,25 @@ def _allowed_actions(policy: str | None) -> list[str]:
     return out
 
 
+@rule(
+    "pull-through-first-pull", "the first pull through a cache rule has a way to the internet, or the cache is seeded"
+)
+def pull_through_first_pull(net: Net) -> Iterator[Finding]:
+    for sid, svc in services(net):
+        offline = [s for s in svc.subnets if not internet_path(net, svc, s)[0]]
+        task = net.spec(svc.task_definition)
+        rules = [r for r in (_through_cache(net, c.image) for c in task.containers) if r]
+        if offline and rules:
+            yield warning(
+                sid,
+                f"tasks of {sid} in {', '.join(offline)} pull through cache rule {rules[0]} over the ECR endpoints "
+                "only: AWS documents that the first pull of an image through a cache rule over interface endpoints "
+                "needs a route to the internet from the VPC (later pulls come from the cache)",
+                "seed the cache once (pull each image and tag through the rule from a network with internet "
+                "access), or give the subnets a NAT route for the first deployment",
+            )
+
+
 @rule("health-check-answer", "the health check asks the image for a port and path it answers with a matching code")
 def health_check_answer(net: Net) -> Iterator[Finding]:
     for a in attachments(net):
