@@ -123,7 +123,7 @@ CHANGES = [
     ),
     (
         "    health_check:\n      path: /\n",
-        "    health_check:\n      path: /health\n",
+        "    health_check:\n      path: /index.html\n",
         "web-tg",
         "health_check path: / → /health",
     ),

@@ -372,8 +372,7 @@ def up(
     if dry_run:
         _plan(settings, loaded, name, detailed_exitcode)
         return
-    if not skip_check:
-        _preflight(loaded)
+    _preflight(loaded, settings.quiet, skip_check)
     steps = [(s, loaded.resources[s.removesuffix("/rules")].kind) for s in deploy.steps_of(loaded)]
     view = _renderer(settings, f"vpcctl up {loaded.name} (deployment {name})", steps)
     with view:
@@ -411,11 +410,20 @@ def up(
         )
 
 
-def _preflight(loaded: Any) -> None:
-    """`up` refuses a scenario that `check` says cannot work, before any AWS call."""
+def _preflight(loaded: Any, quiet: bool, skip_check: bool) -> None:
+    """`up` says every warning `check` finds (one line each, on stderr; -q hides them) and
+    refuses a scenario that `check` says cannot work, before any AWS call (--skip-check:
+    the errors are said as one line each too, and `up` goes on)."""
     from vpcctl import netcheck
 
-    errors_found = [f for f in netcheck.check(loaded) if f.severity == "error"]
+    findings = netcheck.check(loaded)
+    errors_found = [f for f in findings if f.severity == "error"]
+    if not quiet:
+        for finding in findings:
+            if finding.severity == "warning" or skip_check:
+                click.echo(f"{finding.severity}: {finding.rule} {finding.resource}: {finding.message}", err=True)
+    if skip_check:
+        return
     for finding in errors_found:
         click.echo(f"{finding.rule} {finding.resource}: {finding.message}", err=True)
         click.echo(f"  fix: {finding.fix}", err=True)
@@ -697,6 +705,9 @@ def sandbox_status() -> None:
         click.echo("no sandbox is running")
         sys.exit(1)
     click.echo(f"sandbox running on {running.endpoint} (pid {running.pid}, time scale {running.time_scale})")
+    faults = box.emulation_errors(running)
+    if faults is not None:
+        click.echo(f"emulation errors: {faults}" + (f" (tracebacks in {running.log})" if faults else ""))
 
 
 def main() -> None:

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+import urllib.parse
 from typing import Any
 
+import botocore.exceptions
+
 from vpcctl import model
+from vpcctl.aws import is_not_found
 from vpcctl.aws import tags as tagging
 from vpcctl.errors import VpcctlError
 from vpcctl.resources import kit
 from vpcctl.resources.base import Context, Found, Handler, absent_ok
 from vpcctl.resources.kit import Change
+
+INLINE_POLICY = "vpcctl"
 
 
 def role_path(deployment: str) -> str:
@@ -54,6 +60,9 @@ class IamRoleHandler(Handler):
         pages = iam.get_paginator("list_attached_role_policies").paginate(RoleName=name)
         attached = {p["PolicyArn"] for page in pages for p in page["AttachedPolicies"]}
         changes = kit.members("policy", attached, spec.managed_policies)
+        have = self._inline_policy(iam, name)
+        want = json.loads(spec.policy) if spec.policy else None
+        changes += kit.updated(f"inline policy {INLINE_POLICY}", have, want)
         return changes + kit.tag_changes(found.tags, ctx.tags(resource.id, name))
 
     def apply(
@@ -71,12 +80,31 @@ class IamRoleHandler(Handler):
             )["Role"]
             found = Found(self.kind, resource.id, name, "exists", {"arn": role["Arn"], "name": name}, role)
             changes = kit.members("policy", (), spec.managed_policies)
+            changes += kit.updated(f"inline policy {INLINE_POLICY}", None, spec.policy)
         for arn in kit.added(changes, "policy"):
             iam.attach_role_policy(RoleName=name, PolicyArn=arn)
         for arn in kit.removed(changes, "policy"):
             iam.detach_role_policy(RoleName=name, PolicyArn=arn)
+        if kit.named(changes, f"inline policy {INLINE_POLICY}"):
+            if spec.policy:
+                iam.put_role_policy(RoleName=name, PolicyName=INLINE_POLICY, PolicyDocument=spec.policy)
+            else:
+                iam.delete_role_policy(RoleName=name, PolicyName=INLINE_POLICY)
         kit.write_tags(ctx, "iam", name, changes)
         return found
+
+    @staticmethod
+    def _inline_policy(iam: Any, role: str) -> Any:
+        """The role's inline policy INLINE_POLICY as a document (None when it has none)."""
+        try:
+            have = iam.get_role_policy(RoleName=role, PolicyName=INLINE_POLICY)["PolicyDocument"]
+        except botocore.exceptions.ClientError as exc:
+            if is_not_found(exc):
+                return None
+            raise
+        if isinstance(have, str):  # AWS returns it URL-encoded; boto3 decodes it to a dict
+            have = json.loads(urllib.parse.unquote(have))
+        return have
 
     def delete(self, ctx: Context, found: Found) -> bool:
         iam = ctx.client("iam")

@@ -265,9 +265,11 @@ def wait_status(
     failed: Iterable[str] = (),
     reason: Callable[[dict[str, Any]], str] = lambda _: "",
     timeout: float | None = None,
+    hints: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Poll read() until status() is a ready one; a failed status ends the wait with AWS's
-    reason. Every poll reports the status and AWS's reason. Returns the last item read."""
+    reason (and what to change, from hints by status). Every poll reports the status and
+    AWS's reason. Returns the last item read."""
     ready, failed = set(ready), set(failed)
     latest: dict[str, Any] = {}
 
@@ -276,7 +278,7 @@ def wait_status(
         latest["item"] = item
         state, why = status(item), reason(item)
         if state in failed:
-            raise NotReady(f"{what} is {state}: {why}".rstrip(": "))
+            raise NotReady(f"{what} is {state}: {why}".rstrip(": "), hint=(hints or {}).get(state))
         return state in ready, f"{state} ({why})" if why else state
 
     ctx.poll(step, what, check, timeout)

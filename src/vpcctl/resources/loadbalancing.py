@@ -136,6 +136,7 @@ HEALTH_CHECK = {
     "healthy_threshold": "HealthyThresholdCount",
     "unhealthy_threshold": "UnhealthyThresholdCount",
     "path": "HealthCheckPath",
+    "matcher": "Matcher",
 }
 
 
@@ -163,6 +164,8 @@ class TargetGroupHandler(ElbHandler):
         }
         if protocol in ("HTTP", "HTTPS"):
             params["HealthCheckPath"] = check.path or "/"
+            if check.matcher:
+                params["Matcher"] = {"HttpCode": check.matcher}
         return params
 
     def diff(

@@ -711,6 +711,7 @@ class VpcPeeringHandler(Ec2Handler):
             ready={"active"},
             failed=PEERING_GONE,
             reason=lambda c: c["Status"].get("Message", ""),
+            hints={"failed": "peered VPCs' CIDRs must not overlap"},
         )
         found.state = "active"
         if self._remote_dns(found.raw) != spec.allow_remote_dns:
