@@ -169,7 +169,9 @@ def image_changed_in_a_new_revision(env: Deployment) -> None:
     ecs = context(env.loaded, env.name).client("ecs")
     answer = ecs.describe_task_definition(taskDefinition=env.ids["web"]["family"], include=["TAGS"])
     definition = answer["taskDefinition"]
-    containers = [{**c, "image": "public.ecr.aws/nginx/nginx:mainline"} for c in definition["containerDefinitions"]]
+    containers = [
+        {**c, "image": c["image"].replace(":stable", ":mainline")} for c in definition["containerDefinitions"]
+    ]
     keep = ("family", "networkMode", "requiresCompatibilities", "cpu", "memory", "executionRoleArn")
     ecs.register_task_definition(
         **{k: definition[k] for k in keep}, containerDefinitions=containers, tags=answer["tags"]
@@ -251,6 +253,11 @@ def alias_target_changed(env: Deployment) -> None:
     )
 
 
+def image(env: Deployment, tag: str) -> str:
+    """The scenario's nginx image through its pull-through cache rule, at this tag."""
+    return f"{env.ids['ecr-public']['uri']}/nginx/nginx:{tag}"
+
+
 def dns(env: Deployment, lid: str) -> str:
     """A load balancer's DNS name as Route 53 lists it (lower case)."""
     return str(env.ids[lid]["dns_name"]).lower()
@@ -274,7 +281,7 @@ CASES: list[tuple[Callable[[Deployment], None], str, Callable[[Deployment], dict
         image_changed_in_a_new_revision,
         "fargate",
         lambda e: {
-            "web": ["container web image: public.ecr.aws/nginx/nginx:mainline → public.ecr.aws/nginx/nginx:stable"],
+            "web": [f"container web image: {image(e, 'mainline')} → {image(e, 'stable')}"],
             "web-service": [f"task_definition: {name(e, 'web')}:1 → (known after web)"],
             "side": [f"task_definition: {name(e, 'web')}:1 → (known after web)"],
             "side-tg": [f"target: [{side_task_ip(e)}] → (known after side)"],

@@ -125,7 +125,7 @@ CHANGES = [
         "    health_check:\n      path: /\n",
         "    health_check:\n      path: /index.html\n",
         "web-tg",
-        "health_check path: / → /health",
+        "health_check path: / → /index.html",
     ),
     (
         "    port: 80\n    protocol: HTTP\n    target_group: web-tg\n",

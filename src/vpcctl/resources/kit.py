@@ -278,7 +278,7 @@ def wait_status(
         latest["item"] = item
         state, why = status(item), reason(item)
         if state in failed:
-            raise NotReady(f"{what} is {state}: {why}".rstrip(": "), hint=(hints or {}).get(state))
+            raise NotReady(f"{what} {state}: {why}".rstrip(": "), hint=(hints or {}).get(state))
         return state in ready, f"{state} ({why})" if why else state
 
     ctx.poll(step, what, check, timeout)
