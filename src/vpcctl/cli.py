@@ -34,25 +34,39 @@ class Settings:
     stats: bool = False
     parallelism: int = 8
 
-    def aws(self, scenario_region: str | None) -> Any:
-        from vpcctl.aws import Aws, resolve_region
-
-        region = resolve_region(self.region, scenario_region)
-        endpoint = self.endpoint_url
-        if self.sandbox and not endpoint:
+    @property
+    def endpoint(self) -> str | None:
+        """--endpoint-url, else the SDK's AWS_ENDPOINT_URL, else the sandbox's with --sandbox."""
+        endpoint = self.endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
+        if self.sandbox and not self.endpoint_url:
             from vpcctl import sandbox
 
             endpoint = sandbox.endpoint()
-        # The emulator accepts any key: never send real credentials to it.
-        local = self.sandbox or _is_loopback(endpoint)
-        return Aws(region, None if local else self.profile, endpoint, static_credentials=local)
+        return endpoint
+
+    @property
+    def local(self) -> bool:
+        # The emulator accepts any key: never send real credentials (or a profile) to it.
+        return self.sandbox or _is_loopback(self.endpoint)
+
+    def resolve_region(self, scenario_region: str | None) -> str:
+        from vpcctl.aws import profile_region, resolve_region
+
+        return resolve_region(self.region, scenario_region, None if self.local else profile_region(self.profile))
+
+    def aws(self, scenario_region: str | None, region: str | None = None) -> Any:
+        from vpcctl.aws import Aws
+
+        region = region or self.resolve_region(scenario_region)
+        local = self.local
+        return Aws(region, None if local else self.profile, self.endpoint, static_credentials=local)
 
     @property
     def poll_interval(self) -> float:
         configured = os.environ.get("VPCCTL_POLL_INTERVAL")
         if configured:
             return float(configured)
-        return 0.5 if self.sandbox or _is_loopback(self.endpoint_url) else 5.0
+        return 0.5 if self.local else 5.0
 
 
 def _is_loopback(endpoint: str | None) -> bool:
@@ -69,6 +83,12 @@ class Group(click.Group):
             _fail(exc)
         except KeyboardInterrupt:
             _fail(errors.Interrupted("interrupted"))
+        except Exception as exc:
+            if not type(exc).__module__.startswith(("botocore", "boto3")):
+                raise
+            from vpcctl.aws import translate  # an AWS error no command caught: one line, no traceback
+
+            _fail(translate(exc))
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(self.commands)  # in the order they are defined
@@ -197,7 +217,12 @@ def _renderer(settings: Settings, title: str, steps: list[tuple[str, str]]) -> A
 def _context(settings: Settings, deployment: str, scenario: Any, emit: Any, region: str | None, **options: Any) -> Any:
     from vpcctl.resources.base import Context
 
-    return Context(settings.aws(region), deployment, scenario, emit, poll_interval=settings.poll_interval, **options)
+    aws = settings.aws(region)
+    if scenario is not None and aws.region != scenario.region:
+        from vpcctl.scenario import check_region
+
+        check_region(scenario, aws.region)  # the zone letters must exist in the region the run uses
+    return Context(aws, deployment, scenario, emit, poll_interval=settings.poll_interval, **options)
 
 
 def _load(scenario_name: str, sets: tuple[str, ...] = ()) -> Any:
@@ -209,8 +234,8 @@ def _load(scenario_name: str, sets: tuple[str, ...] = ()) -> Any:
 def _deployment(explicit: str | None, scenario: Any | None) -> str:
     from vpcctl.deploy import check_deployment_name
 
-    name = explicit or (scenario.name if scenario else None)
-    if not name:
+    name = explicit if explicit is not None else (scenario.name if scenario else None)
+    if name is None:
         raise BadInput("give a SCENARIO or --name DEPLOYMENT")
     return check_deployment_name(name)
 
@@ -373,6 +398,8 @@ def check(settings: Settings, scenario_name: str, sets: tuple[str, ...], live: b
     from vpcctl import netcheck, render
 
     loaded = _load(scenario_name, sets)
+    if deployment is not None:
+        _deployment(deployment, loaded)  # `check` refuses the names `up` refuses
     findings = netcheck.check(loaded)
     if live:
         from vpcctl import diagnose

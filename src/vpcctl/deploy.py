@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -16,15 +15,13 @@ from vpcctl.errors import BadInput
 from vpcctl.resources import handler, handlers
 from vpcctl.resources.base import Context, Found
 
-DEPLOYMENT_NAME = re.compile(r"^[a-z][a-z0-9-]{0,23}$")
-
 
 def check_deployment_name(name: str) -> str:
-    if not DEPLOYMENT_NAME.match(name) or name.endswith("-"):
-        raise BadInput(
-            f"deployment name '{name}' is not usable",
-            hint="use 1-24 lowercase letters, digits and '-', starting with a letter (AWS limits name lengths)",
-        )
+    from vpcctl import constraints
+
+    problem = constraints.name_problem(name)
+    if problem:
+        raise BadInput(f"deployment name {name!r} {problem}", hint=constraints.NAME_RULE)
     return name
 
 
