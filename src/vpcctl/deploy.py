@@ -175,37 +175,3 @@ def sweep(ctx: Context, parallelism: int = 8) -> list[Found]:
     fresh = Context(ctx.aws, ctx.deployment, ctx.scenario, ctx.emit, ctx.cancel)
     found = discover(fresh, list(handlers()), parallelism)
     return [f for kind, by_lid in found.items() for f in by_lid.values() if not handler(kind).is_gone(f)]
-
-
-@dataclass
-class Deployment:
-    name: str
-    scenario: str
-    resources: int
-    services: dict[str, int]
-
-
-def deployments(ctx: Context) -> list[Deployment]:
-    """Deployments in the region, from the resource tagging API: one paginated read across
-    services (IAM roles are not listed there; `status --name` shows everything)."""
-    from collections import Counter
-
-    from vpcctl.aws import tags as tagging
-
-    pages = (
-        ctx.client("resourcegroupstaggingapi")
-        .get_paginator("get_resources")
-        .paginate(TagFilters=[{"Key": tagging.DEPLOYMENT}])
-    )
-    counts: dict[str, Counter[str]] = {}
-    scenarios: dict[str, str] = {}
-    for page in pages:
-        for mapping in page["ResourceTagMappingList"]:
-            tags = tagging.to_dict(mapping.get("Tags"))
-            name = tags.get(tagging.DEPLOYMENT, "")
-            counts.setdefault(name, Counter())[mapping["ResourceARN"].split(":")[2]] += 1
-            scenarios.setdefault(name, tags.get(tagging.SCENARIO, ""))
-    return [
-        Deployment(name, scenarios[name], sum(c.values()), dict(sorted(c.items())))
-        for name, c in sorted(counts.items())
-    ]
