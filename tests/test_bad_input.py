@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import scenario_text
+from vpcctl import scenario
 from vpcctl.cli import cli
 
 FP, ALB, CLOSED, PEERING = "fargate-privatelink", "alb-fargate-sg", "closed-vpc-apigw", "internal-alb-peering"
@@ -711,3 +712,74 @@ def test_an_alias_within_the_bound_is_fine(tmp_path: Path) -> None:
     assert "*public" in text
     code, output = run(["check", str(path)])
     assert code == 0, output
+
+
+# ------------------------------------------------- open doors in shipped scenarios
+
+
+def groups_of_targets(loaded) -> dict[str, set[str]]:
+    """Security group -> the tasks, instances and endpoints that use it."""
+    users: dict[str, set[str]] = {}
+    for lid, resource in loaded.resources.items():
+        if resource.kind in ("instance", "ecs_service", "vpc_endpoint"):
+            for group in resource.spec.security_groups:
+                users.setdefault(group, set()).add(lid)
+    return users
+
+
+@pytest.mark.parametrize("name", sorted(scenario.available()))
+@pytest.mark.parametrize("sets", [{}, {"ssh_cidr": "203.0.113.7/32"}], ids=["defaults", "with ssh"])
+def test_no_shipped_scenario_admits_the_internet_to_a_task_an_instance_or_an_endpoint(name, sets) -> None:
+    loaded = scenario.load(name, {k: v for k, v in sets.items() if k in scenario.load(name).parameters})
+    for group, users in groups_of_targets(loaded).items():
+        spec = loaded.resources[group].spec
+        open_rules = [r for r in spec.ingress if r.cidr == "0.0.0.0/0"]
+        # Internet-facing load balancers may take 0.0.0.0/0; what sits behind them never does
+        # (a bastion takes ssh only from the address it was given).
+        assert open_rules == [], (name, group, users)
+
+
+def test_a_bastion_needs_the_address_it_is_reached_from() -> None:
+    for name in ("alb-ip-targets", "internal-alb-peering"):
+        without = scenario.load(name)
+        assert not [r for r in without.resources.values() if "bastion" in r.id or r.id == "step-server"]
+        assert "ssh_cidr" in without.parameters and without.parameters["ssh_cidr"].default == ""
+        with_ssh = scenario.load(name, {"ssh_cidr": "203.0.113.7/32"})
+        assert len(with_ssh.resources) > len(without.resources)
+        assert set(with_ssh.outputs) > set(without.outputs)  # the bastion's outputs come with it
+
+
+def test_alb_ip_targets_admit_only_the_load_balancer() -> None:
+    loaded = scenario.load("alb-ip-targets")
+    targets = loaded.resources["klein-targets-sg"].spec
+    assert [(r.port, r.source, r.cidr) for r in targets.ingress] == [(80, "klein-alb-sg", None)]
+    for lid in ("web-a", "web-b", "publicIpOn", "publicIpOn2"):
+        assert loaded.resources[lid].spec.security_groups == ("klein-targets-sg",)
+    for lid in ("klein-alb-by-ip", "toPublicServices"):
+        assert loaded.resources[lid].spec.security_groups == ("klein-alb-sg",)
+
+
+@pytest.mark.parametrize(
+    ("sets", "message"),
+    [
+        (
+            {"ssh_cidr": "my laptop"},
+            "is not a valid IPv4 CIDR (Expected 4 octets in 'my laptop') (from --set ssh_cidr=",
+        ),
+        ({"ssh_cidr": "10.0.0.1/24"}, "has host bits set"),
+    ],
+)
+def test_a_bad_ssh_address_is_refused(sets, message) -> None:
+    args = [a for k, v in sets.items() for a in ("--set", f"{k}={v}")]
+    code, output = run(["up", "alb-ip-targets", *args])
+    assert code == 2 and message in output, output
+
+
+def test_when_may_not_leave_out_what_others_need(tmp_path: Path) -> None:
+    path = tmp_path / "w.yaml"
+    path.write_text(
+        MINI.replace("    kind: vpc\n", "    kind: vpc\n    when: ''\n")
+        + "  sn:\n    kind: subnet\n    vpc: vpc\n    cidr: 10.0.0.0/24\n"
+    )
+    code, output = run(["up", str(path)])
+    assert code == 2 and "resources.sn.vpc: 'vpc' is left out by its 'when'" in output, output
