@@ -4,6 +4,8 @@ region, teardown in the wrong region, and `list --deployed` across regions."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -107,6 +109,24 @@ def test_a_stale_lock_is_taken_over_with_a_warning(moto_module: None) -> None:
     assert [h.token for h in warned] == [dead.holder.token]
     assert lock.current(ssm(), "lk-stale").token == taker.holder.token  # type: ignore[union-attr]
     taker.release()
+
+
+def test_a_lock_whose_process_is_gone_on_this_machine_is_stale_at_once(moto_module: None) -> None:
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    dead = lock.acquire(ssm(), "lk-killed", "up", REGION)
+    dead._stop.set()
+    dead.holder.pid = gone.pid  # as if the run that took it had been killed
+    dead._write()
+    warned: list[Any] = []
+    taker = lock.acquire(ssm(), "lk-killed", "teardown", REGION, timeout=0, on_takeover=warned.append)
+    assert [h.pid for h in warned] == [gone.pid] and taker.holder.generation == dead.holder.generation + 1
+    taker.release()
+    # A live holder on this machine is not stale, lease or no lease.
+    alive = lock.acquire(ssm(), "lk-alive", "up", REGION)
+    with pytest.raises(LockHeld):
+        lock.acquire(ssm(), "lk-alive", "up", REGION, timeout=0)
+    alive.release()
 
 
 def test_of_two_runs_taking_over_one_stale_lock_only_one_wins(moto_module: None, monkeypatch) -> None:

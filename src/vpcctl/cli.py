@@ -116,7 +116,7 @@ GLOBAL_OPTIONS = [
         "--region",
         callback=_remember,
         expose_value=False,
-        help="AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, then the scenario's).",
+        help="AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, the profile's, then the scenario's; never guessed).",
     ),
     click.option("--profile", callback=_remember, expose_value=False, help="AWS profile (default: AWS_PROFILE)."),
     click.option(

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import botocore.exceptions
@@ -64,6 +65,15 @@ class Holder:
     expires: float
     token: str
     released: bool = False
+    # Where the holder runs: host, boot and process namespace, and its pid. A holder on
+    # this very machine whose process is gone (killed) has left a stale lock at once.
+    machine: str = ""
+    pid: int = 0
+
+    def is_stale(self, now: float) -> bool:
+        if self.released or self.expires <= now:
+            return True
+        return bool(self.machine) and self.machine == this_machine() and not _alive(self.pid)
 
     def describe(self) -> str:
         return f"{self.who} ({self.command}, since {_iso(self.acquired)}, lease until {_iso(self.expires)})"
@@ -85,11 +95,34 @@ class Holder:
                 float(data["expires"]),
                 str(data["token"]),
                 bool(data.get("released", False)),
+                str(data.get("machine", "")),
+                int(data.get("pid", 0)),
             )
         except (ValueError, KeyError, TypeError):
             # Not written by vpcctl (or damaged): treat it as held by someone unknown,
             # already past its lease, so it is taken over with a warning.
             return cls(generation, f"unknown holder ({text[:40]!r})", "?", "?", 0.0, 0.0, "")
+
+
+def this_machine() -> str:
+    """Host name, boot id and pid namespace: equal only for processes whose pids can be
+    checked from here (empty where the system does not say, and then no pid is checked)."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return ""
+    return f"{socket.gethostname()}/{boot}/{namespace}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return pid > 0
 
 
 def who_am_i() -> str:
@@ -180,7 +213,7 @@ def acquire(
     while True:
         held = current(ssm, deployment)
         now = clock()
-        if held is not None and not held.released and held.expires > now:
+        if held is not None and not held.is_stale(now):
             if now >= deadline:
                 raise LockHeld(
                     f"deployment '{deployment}' is locked by {held.describe()}",
@@ -191,8 +224,10 @@ def acquire(
             continue
         if held is not None and not held.released:
             on_takeover(held)
+        generation = (held.generation if held else 0) + 1
+        token = uuid.uuid4().hex
         mine = Holder(
-            (held.generation if held else 0) + 1, who_am_i(), command, region, now, now + lease, uuid.uuid4().hex
+            generation, who_am_i(), command, region, now, now + lease, token, False, this_machine(), os.getpid()
         )
         try:
             ssm.put_parameter(
