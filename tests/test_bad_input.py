@@ -51,6 +51,11 @@ class Case:
     line: int | None = None  # the line, for raw files
     args: tuple[str, ...] = ()
     command: str = "up"
+    after: str = ""  # the marker is looked for below the first line holding this
+
+
+def after(case: Case, text: str) -> Case:
+    return Case(**{**vars(case), "after": text})
 
 
 def V(id: str, old: str, new: str, key: str, message: str, marker: str | None = None, base: str = FP) -> Case:
@@ -522,22 +527,37 @@ CASES = [
     ),
     # -------------------------------------------------- API Gateway, DNS, Resolver
     V(
-        "API policy that is not JSON",
+        "role policy that is not JSON",
         POLICY_START,
         "      {\n        Version: 2012-10-17,\n",
-        "resources.api.policy",
+        "resources.ecsTaskExecutionRole.policy",
         "the policy is not JSON",
         marker="    policy: |",
         base=CLOSED,
     ),
-    V(
-        "API policy without a statement",
-        '        "Statement": [\n',
-        '        "Statements": [\n',
-        "resources.api.policy",
-        "with a 'Statement'",
-        marker="    policy: |",
-        base=CLOSED,
+    after(
+        V(
+            "API policy that is not JSON",
+            '            "Principal": "*",\n',
+            "            Principal: everyone,\n",
+            "resources.api.policy",
+            "the policy is not JSON",
+            marker="    policy: |",
+            base=CLOSED,
+        ),
+        "  api:",
+    ),
+    after(
+        V(
+            "API policy without a statement",
+            '        "Statement": [\n          {\n            "Effect": "Allow",\n            "Principal"',
+            '        "Statements": [\n          {\n            "Effect": "Allow",\n            "Principal"',
+            "resources.api.policy",
+            "with a 'Statement'",
+            marker="    policy: |",
+            base=CLOSED,
+        ),
+        "  api:",
     ),
     V(
         "API route path without /",
@@ -617,7 +637,9 @@ def make_file(tmp_path: Path, case: Case) -> tuple[Path, int | None]:
     path.write_text(text)
     if case.marker is None:
         return path, None
-    for number, line in enumerate(text.splitlines(), 1):
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if case.after in line) if case.after else 0
+    for number, line in enumerate(lines[start:], start + 1):
         if line.startswith(case.marker) or (case.marker.strip() and case.marker.strip() in line):
             return path, number
     raise AssertionError(f"{case.id}: {case.marker!r} not in the file")

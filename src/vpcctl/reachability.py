@@ -34,6 +34,12 @@ def _default_route(path: PullPath, prefix: str) -> bool:
     return any(cidr == "0.0.0.0/0" and target.startswith(prefix) for cidr, target in path.routes.items())
 
 
+def reaches_internet(path: PullPath) -> bool:
+    """Whether tasks in the subnet reach public addresses: a NAT route, or an internet gateway
+    route with a public IP."""
+    return _default_route(path, "nat-") or (_default_route(path, "igw-") and path.public_ip)
+
+
 def admits(perms: set[Permission], port: int, groups: set[str], cidrs: list[str]) -> bool:
     """Whether any permission lets TCP traffic on `port` from/to the given groups or addresses."""
     for protocol, low, high, kind, value in perms:

@@ -175,6 +175,18 @@ def _instance(c: Checker, path: KeyPath, spec: model.Instance) -> None:
         raise c.fail((*path, "user_data"), f"user data is limited to {aws.USER_DATA_BYTES // 1024} KB")
 
 
+def _json_policy(c: Checker, path: KeyPath, text: str | None) -> None:
+    """A policy document: JSON, an object with a Statement (IAM and API Gateway alike)."""
+    if text is None:
+        return
+    try:
+        policy = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise c.fail(path, f"the policy is not JSON: {exc.msg} (line {exc.lineno} of the policy)") from None
+    if not isinstance(policy, dict) or "Statement" not in policy:
+        raise c.fail(path, "the policy is a JSON object with a 'Statement'")
+
+
 def _iam_role(c: Checker, path: KeyPath, spec: model.IamRole) -> None:
     c.pattern(
         (*path, "service"), spec.service, aws.SERVICE_PRINCIPAL, "service principal (such as ecs-tasks.amazonaws.com)"
@@ -184,6 +196,7 @@ def _iam_role(c: Checker, path: KeyPath, spec: model.IamRole) -> None:
     c.pattern(
         (*path, "description"), spec.description, aws.IAM_DESCRIPTION, "role description (1000 printable characters)"
     )
+    _json_policy(c, (*path, "policy"), spec.policy)
 
 
 def _log_group(c: Checker, path: KeyPath, spec: model.LogGroup) -> None:
@@ -313,15 +326,7 @@ def _nat_gateway(c: Checker, path: KeyPath, spec: model.NatGateway) -> None:
 
 def _rest_api(c: Checker, path: KeyPath, spec: model.RestApi) -> None:
     c.pattern((*path, "stage"), spec.stage, aws.STAGE_NAME, "stage name (128 letters, digits, '-' or '_')")
-    if spec.policy is not None:
-        try:
-            policy = json.loads(spec.policy)
-        except json.JSONDecodeError as exc:
-            raise c.fail(
-                (*path, "policy"), f"the policy is not JSON: {exc.msg} (line {exc.lineno} of the policy)"
-            ) from None
-        if not isinstance(policy, dict) or "Statement" not in policy:
-            raise c.fail((*path, "policy"), "the policy is a JSON object with a 'Statement'")
+    _json_policy(c, (*path, "policy"), spec.policy)
     for i, route in enumerate(spec.routes):
         where = (*path, "routes", i)
         for key in ("method", "backend_method"):
