@@ -81,7 +81,7 @@ def test_the_lock_is_exclusive_and_names_its_holder(moto_module: None) -> None:
     first = lock.acquire(ssm(), "lk-one", "up", REGION)
     with pytest.raises(LockHeld) as refused:
         lock.acquire(ssm(), "lk-one", "teardown", REGION, timeout=0)
-    assert refused.value.exit_code == LOCKED == 5
+    assert refused.value.exit_code == LOCKED == 8
     assert lock.who_am_i() in refused.value.message and "(up, since" in refused.value.message
     first.release()
     assert lock.current(ssm(), "lk-one").released  # type: ignore[union-attr]
@@ -192,7 +192,7 @@ def test_two_ups_at_once_one_waits_then_finds_everything_unchanged(moto_module, 
 def test_up_exits_5_naming_the_holder_and_touches_nothing(moto_module, mini) -> None:
     held = lock.acquire(ssm(), "lk-cli", "teardown", REGION)
     result = run("up", str(mini), "--name", "lk-cli", "--lock-timeout", "0")
-    assert result.exit_code == 5, result.output
+    assert result.exit_code == LOCKED == 8, result.output
     assert "deployment 'lk-cli' is locked by" in result.output and "teardown" in result.output
     assert "vpcctl unlock --name lk-cli" in result.output
     vpcs = boto3.client("ec2", region_name=REGION).describe_vpcs(
@@ -257,7 +257,7 @@ def test_one_name_in_two_regions_never_shares_a_role(moto_module, mini, make_ctx
 def test_teardown_in_the_wrong_region_deletes_nothing_and_says_where(moto_module, mini, make_ctx) -> None:
     report = up_in(mini, "far", REGION, make_ctx)
     result = run("--region", OTHER, "teardown", "--name", "far", "--yes")
-    assert result.exit_code == NOT_HERE == 6, result.output
+    assert result.exit_code == NOT_HERE == 7, result.output
     assert f"nothing of deployment 'far' is in {OTHER}; it lives in {REGION}" in result.output
     boto3.client("iam").get_role(RoleName=report.results["role"].resource_id)
     vpc_id = report.results["vpc"].resource_id

@@ -21,8 +21,8 @@ Exit codes:
   2    bad input (nothing in AWS was touched)
   3    timed out waiting for readiness (what exists stays; run `up` again)
   4    teardown could not remove everything (what is left is listed)
-  5    another run holds the deployment's lock (past --lock-timeout)
-  6    nothing of the deployment is in this region (the message says where it is)
+  7    nothing of the deployment is in this region (the message says where it is)
+  8    another run holds the deployment's lock (past --lock-timeout)
   130  interrupted"""
 
 
@@ -201,7 +201,7 @@ def lock_timeout_option(f: Any) -> Any:
         default=300,
         show_default=True,
         metavar="SECONDS",
-        help="How long to wait while another run holds the deployment's lock; then exit 5.",
+        help="How long to wait while another run holds the deployment's lock; then exit 8.",
     )(f)
 
 
