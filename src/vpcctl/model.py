@@ -459,6 +459,8 @@ class Scenario:
     resources: dict[str, Resource]
     outputs: dict[str, str]
     lines: dict[str, int]  # logical id -> line, for messages
+    # Every key path's line (for checks that need the run's region, such as zone letters).
+    key_lines: dict[tuple[str | int, ...], int] = field(default_factory=dict)
     # The step graph (step id -> the steps it waits for), built once when the file is read.
     steps: dict[str, set[str]] = field(default_factory=dict, compare=False)
 

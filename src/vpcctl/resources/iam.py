@@ -13,15 +13,24 @@ from vpcctl.aws import is_not_found
 from vpcctl.aws import tags as tagging
 from vpcctl.errors import VpcctlError
 from vpcctl.resources import kit
-from vpcctl.resources.base import Context, Found, Handler, absent_ok
+from vpcctl.resources.base import Context, Found, Handler, absent_ok, physical_name
 from vpcctl.resources.kit import Change
 
 INLINE_POLICY = "vpcctl"
 
 
-def role_path(deployment: str) -> str:
-    """Roles live under a path of their own, so one list call finds a deployment's roles."""
-    return f"/vpcctl/{deployment}/"
+def role_path(deployment: str, region: str = "") -> str:
+    """Roles live under a path of their own, per deployment and region (IAM is global: one
+    deployment name in two regions must never share a role), so one list call finds them."""
+    return f"/vpcctl/{deployment}/{region}/" if region else f"/vpcctl/{deployment}/"
+
+
+def role_prefix(ctx: Context) -> str:
+    return f"{ctx.deployment}-{ctx.region}-"
+
+
+def role_name(ctx: Context, logical_id: str) -> str:
+    return physical_name(f"{ctx.deployment}-{ctx.region}", logical_id, 64)
 
 
 def trust_policy(service: str) -> str:
@@ -40,8 +49,8 @@ class IamRoleHandler(Handler):
     def discover(self, ctx: Context) -> list[Found]:
         iam = ctx.client("iam")
         # The path narrows the listing (ListRoles carries no tags); the tags decide.
-        roles = kit.listed(ctx, "iam", "list_roles", "Roles", PathPrefix=role_path(ctx.deployment))
-        roles = [r for r in roles if r["Path"] == role_path(ctx.deployment)]
+        roles = kit.listed(ctx, "iam", "list_roles", "Roles", PathPrefix=role_path(ctx.deployment, ctx.region))
+        roles = [r for r in roles if r["Path"] == role_path(ctx.deployment, ctx.region)]
         tags = kit.each("RoleName", lambda name: tagging.to_dict(iam.list_role_tags(RoleName=name)["Tags"]))
         return kit.owned(ctx, roles, tags, "RoleName", self._found)
 
@@ -50,10 +59,10 @@ class IamRoleHandler(Handler):
         return Found(self.kind, lid, name, "exists", {"arn": role["Arn"], "name": name}, role, tags)
 
     def known_attributes(self, ctx: Context, resource: model.Resource) -> dict[str, Any]:
-        return {"name": ctx.name(resource.id, 64)}
+        return {"name": role_name(ctx, resource.id)}
 
     def diff(self, ctx: Context, resource: model.Resource, spec: model.IamRole, found: Found | None) -> list[Change]:
-        name = ctx.name(resource.id, 64)
+        name = role_name(ctx, resource.id)
         if found is None:
             return [kit.create(ctx, spec, name=name)]
         iam = ctx.client("iam")
@@ -69,14 +78,14 @@ class IamRoleHandler(Handler):
         self, ctx: Context, resource: model.Resource, spec: model.IamRole, found: Found | None, changes: list[Change]
     ) -> Found:
         iam = ctx.client("iam")
-        name = ctx.name(resource.id, 64)
+        name = role_name(ctx, resource.id)
         if found is None:
             role = iam.create_role(
                 RoleName=name,
-                Path=role_path(ctx.deployment),
+                Path=role_path(ctx.deployment, ctx.region),
                 AssumeRolePolicyDocument=trust_policy(spec.service),
                 Description=spec.description,
-                Tags=tagging.as_list(ctx.tags(resource.id, name)),
+                Tags=tagging.as_list({**ctx.tags(resource.id, name), tagging.REGION: ctx.region}),
             )["Role"]
             found = Found(self.kind, resource.id, name, "exists", {"arn": role["Arn"], "name": name}, role)
             changes = kit.members("policy", (), spec.managed_policies)
@@ -112,8 +121,10 @@ class IamRoleHandler(Handler):
 
         def remove() -> None:
             tags = tagging.to_dict(iam.list_role_tags(RoleName=name)["Tags"])
-            if not tagging.owned_by(tags, ctx.deployment):
-                raise VpcctlError(f"role {name} is not tagged for deployment {ctx.deployment}; left alone")
+            if not tagging.owned_by(tags, ctx.deployment) or tags.get(tagging.REGION) != ctx.region:
+                raise VpcctlError(
+                    f"role {name} is not tagged for deployment {ctx.deployment} in {ctx.region}; left alone"
+                )
             for page in iam.get_paginator("list_attached_role_policies").paginate(RoleName=name):
                 for policy in page["AttachedPolicies"]:
                     iam.detach_role_policy(RoleName=name, PolicyArn=policy["PolicyArn"])
