@@ -33,6 +33,11 @@ def role_name(ctx: Context, logical_id: str) -> str:
     return physical_name(f"{ctx.deployment}-{ctx.region}", logical_id, 64)
 
 
+def role_tags(ctx: Context, logical_id: str) -> dict[str, str]:
+    """The ownership tags, and the region: IAM is global, a role belongs to one region's deployment."""
+    return {**ctx.tags(logical_id, role_name(ctx, logical_id)), tagging.REGION: ctx.region}
+
+
 def trust_policy(service: str) -> str:
     return json.dumps(
         {
@@ -72,7 +77,7 @@ class IamRoleHandler(Handler):
         have = self._inline_policy(iam, name)
         want = json.loads(spec.policy) if spec.policy else None
         changes += kit.updated(f"inline policy {INLINE_POLICY}", have, want)
-        return changes + kit.tag_changes(found.tags, ctx.tags(resource.id, name))
+        return changes + kit.tag_changes(found.tags, role_tags(ctx, resource.id))
 
     def apply(
         self, ctx: Context, resource: model.Resource, spec: model.IamRole, found: Found | None, changes: list[Change]
@@ -85,7 +90,7 @@ class IamRoleHandler(Handler):
                 Path=role_path(ctx.deployment, ctx.region),
                 AssumeRolePolicyDocument=trust_policy(spec.service),
                 Description=spec.description,
-                Tags=tagging.as_list({**ctx.tags(resource.id, name), tagging.REGION: ctx.region}),
+                Tags=tagging.as_list(role_tags(ctx, resource.id)),
             )["Role"]
             found = Found(self.kind, resource.id, name, "exists", {"arn": role["Arn"], "name": name}, role)
             changes = kit.members("policy", (), spec.managed_policies)
