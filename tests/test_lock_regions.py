@@ -68,9 +68,8 @@ def up_in(path: Path, deployment: str, region: str, make_ctx: Callable[..., Any]
     ctx = make_ctx(loaded, deployment=deployment)
     if region != REGION:
         from vpcctl.aws import Aws
-        from vpcctl.resources.base import Context
 
-        ctx = Context(Aws(region), deployment, loaded, lambda e: None, poll_interval=0, wait_timeout=60)
+        ctx = deploy.context(Aws(region), deployment, loaded, lambda e: None, poll_interval=0, wait_timeout=60)
     return deploy.up(loaded, ctx)
 
 

@@ -572,8 +572,8 @@ def check(settings: Settings, scenario_name: str, sets: tuple[str, ...], live: b
 @click.pass_obj
 def status(settings: Settings, scenario_name: str | None, deployment: str | None) -> None:
     """Every resource of a deployment with its AWS id and state; with a SCENARIO, each
-    resource's drift from it (what `up` would change). Exits 5 when anything drifted,
-    is missing, or is tagged for the deployment but no longer in the scenario."""
+    resource's drift from it (what `up` would change). Exits 5 when, of a deployment that
+    exists, anything drifted, is missing, or is tagged for it but no longer in the scenario."""
     from vpcctl import deploy, render
 
     loaded = _load(scenario_name) if scenario_name else None
@@ -590,7 +590,8 @@ def status(settings: Settings, scenario_name: str | None, deployment: str | None
         )
     if settings.stats:
         render.calls_table(dict(ctx.aws.calls), 0.0)
-    if any(r.drifted for r in rows):
+    deployed = any(r.state != "absent" for r in rows)  # nothing there at all is not drift
+    if deployed and any(r.drifted for r in rows):
         sys.exit(errors.CHANGES)
 
 

@@ -78,7 +78,7 @@ def names_in_region(aws: Aws) -> dict[str, str]:
 def live(aws: Aws, name: str, scenario: str, parallelism: int = 8) -> Deployment:
     """What the deployment has in the region now, as its kinds find it: no stopped task,
     inactive task definition or deleted NAT gateway is counted."""
-    ctx = Context(aws, name, None, lambda event: None)
+    ctx = deploy.context(aws, name, None, lambda event: None)
     found = deploy.discover(ctx, list(handlers()), parallelism)
     kinds: Counter[str] = Counter()
     for kind, by_lid in found.items():
