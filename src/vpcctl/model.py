@@ -379,6 +379,24 @@ class ResolverRule(Spec):
     vpcs: tuple[str, ...] = refs("vpc")
 
 
+# ---------------------------------------------------------------------- flows
+
+
+@dataclass(frozen=True)
+class Flow:
+    """A connection the scenario promises: `client` ('internet', an instance or an ECS
+    service) reaches `to` (a load balancer, instance, endpoint or a DNS name) on a port."""
+
+    client: str
+    to: str
+    port: int
+    protocol: Literal["tcp", "udp"] = "tcp"
+
+
+FLOW_CLIENTS = ("instance", "ecs_service")
+FLOW_DESTINATIONS = ("load_balancer", "instance", "vpc_endpoint", "resolver_endpoint")
+
+
 SPECS: dict[str, type[Spec]] = {
     cls.kind: cls
     for cls in (
@@ -441,3 +459,4 @@ class Scenario:
     resources: dict[str, Resource]
     outputs: dict[str, str]
     lines: dict[str, int]  # logical id -> line, for messages
+    flows: tuple[Flow, ...] = ()

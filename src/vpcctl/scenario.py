@@ -16,7 +16,7 @@ from vpcctl.errors import BadInput
 from vpcctl.yamlpos import Located
 from vpcctl.yamlpos import Path as KeyPath
 
-TOP_KEYS = {"scenario", "description", "region", "parameters", "resources", "outputs"}
+TOP_KEYS = {"scenario", "description", "region", "parameters", "resources", "outputs", "flows"}
 PARAM = re.compile(r"\$\{params\.([A-Za-z0-9_]+)\}")
 LOGICAL_ID = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,62}$")
 DEFAULT_REGION = "ap-northeast-1"
@@ -104,6 +104,7 @@ def parse(text: str, file: str, overrides: dict[str, str]) -> model.Scenario:
     if not isinstance(outputs_raw, dict):
         raise doc.error(("outputs",), "'outputs' must map names to values")
     outputs = {k: str(v) for k, v in _substitute(doc, outputs_raw, ("outputs",), values).items()}
+    flows = _flows(doc, _substitute(doc, top.get("flows") or [], ("flows",), values), resources)
     scenario = model.Scenario(
         name=name,
         file=file,
@@ -114,6 +115,7 @@ def parse(text: str, file: str, overrides: dict[str, str]) -> model.Scenario:
         resources=resources,
         outputs=outputs,
         lines={lid: doc.lines.get(("resources", lid), 0) for lid in resources},
+        flows=flows,
     )
     _check_references(doc, scenario)
     _check_runtime_values(doc, scenario)
@@ -122,6 +124,36 @@ def parse(text: str, file: str, overrides: dict[str, str]) -> model.Scenario:
 
     graph.build(scenario, doc)  # raises on cycles
     return scenario
+
+
+def _flows(doc: Located, raw: Any, resources: dict[str, model.Resource]) -> tuple[model.Flow, ...]:
+    """`flows:`: a list of {client, to, port, protocol}; clients and destinations that look like
+    logical ids must name resources of a kind that can open or answer a connection."""
+    if not isinstance(raw, list):
+        raise doc.error(("flows",), "'flows' must be a list of {client, to, port}")
+    flows = []
+    for i, body in enumerate(raw):
+        path: KeyPath = ("flows", i)
+        flow = _convert(doc, model.Flow, body, path)
+        if flow.client != "internet":
+            _check_flow_end(doc, (*path, "client"), flow.client, resources, model.FLOW_CLIENTS, "internet")
+        if "." not in flow.to and "${" not in flow.to:  # a DNS name is free text
+            _check_flow_end(doc, (*path, "to"), flow.to, resources, model.FLOW_DESTINATIONS, "a DNS name")
+        if not 0 < flow.port < 65536:
+            raise doc.error((*path, "port"), f"port {flow.port} is not between 1 and 65535")
+        flows.append(flow)
+    return tuple(flows)
+
+
+def _check_flow_end(
+    doc: Located, path: KeyPath, lid: str, resources: dict[str, model.Resource], kinds: tuple[str, ...], other: str
+) -> None:
+    if lid not in resources:
+        raise doc.error(path, f"'{lid}' refers to nothing", hint=f"{_ids_of(resources, kinds)}, or {other}")
+    if resources[lid].kind not in kinds:
+        raise doc.error(
+            path, f"'{lid}' is a {resources[lid].kind}, expected a {' or '.join(kinds)}", hint=_ids_of(resources, kinds)
+        )
 
 
 def _require_str(doc: Located, mapping: dict, key: str) -> str:
