@@ -217,6 +217,20 @@ def services(net: Net) -> list[tuple[str, model.EcsService]]:
     return net.of("ecs_service")
 
 
+def registry_rule(hop: network.Hop) -> str:
+    """The rule a broken hop of a task's registry flow falls under (for live findings and hints)."""
+    if hop.kind == "route":
+        return "pull-path"
+    return "task-egress-443" if hop.public else "endpoint-sg-443"
+
+
+def target_rule(result: network.Result, hop: network.Hop) -> str:
+    """The rule a broken hop from a load balancer to a target falls under."""
+    if result.label == "target health-check":
+        return "health-check-port"
+    return "lb-egress" if hop.kind == "egress" else "target-ingress"
+
+
 def _sg_findings(hops: Iterable[network.Hop], outcome: str, resource: str | None = None) -> Iterator[Finding]:
     for hop in hops:
         if hop.kind in ("egress", "ingress") and not hop.ok:
@@ -303,14 +317,14 @@ def endpoint_sg_443(net: Net) -> Iterator[Finding]:
         for result in results:
             outcome = f"calls to {result.destination} time out and the tasks stop before running"
             hops = [h for h in result.broken if h.holder in net.res and net.res[h.holder].kind == "vpc_endpoint"]
-            hops += [h for h in result.broken if h.kind == "egress" and "(0.0.0.0/0)" not in h.detail]
+            hops += [h for h in result.broken if h.kind == "egress" and not h.public]
             yield from _unique(_sg_findings(hops, outcome))
 
 
 @rule("task-egress-443", "tasks may send HTTPS to the registry's public addresses when their path needs it")
 def task_egress_443(net: Net) -> Iterator[Finding]:
     for sid, results in net.registry.items():
-        broken = [h for r in results for h in r.broken if h.kind == "egress" and "(0.0.0.0/0)" in h.detail]
+        broken = [h for r in results for h in r.broken if h.kind == "egress" and h.public]
         if broken:
             svc = net.spec(sid)
             outward = [s for s in svc.subnets if evaluate.leaves(net.network, s, svc.assign_public_ip)[0]] or [

@@ -103,6 +103,7 @@ class Hop:
     port: int = 0
     protocol: str = "tcp"
     where: str = ""  # the subnet a route hop is about
+    public: bool = False  # the peer is the internet or AWS's public addresses
     # For a registry route hop: (why packets do not leave, what the PrivateLink path lacks, its fix).
     reason: tuple[str, ...] = ()
 
@@ -227,6 +228,7 @@ def egress_hop(net: Network, source: Party, destination: Party, protocol: str, p
         source.owner,
         port,
         protocol,
+        public=destination.vpc is None,
     )
 
 
@@ -245,6 +247,7 @@ def ingress_hop(net: Network, source: Party, destination: Party, protocol: str, 
         destination.owner,
         port,
         protocol,
+        public=source.vpc is None,
     )
 
 
@@ -418,7 +421,8 @@ def _public_route(net: Network, subnet: str, public_ip: bool, why: str, fix: str
         return Hop(table, "route", None, where=where)
     full_fix = f"set assign_public_ip: true on {net.name(owner)}, or {fix}" if "assign_public_ip" in blocked else fix
     reason = (blocked, why, fix)
-    return Hop(table, "route", NO_ROUTE, f"{blocked}, and {why}", full_fix, owner, HTTPS, "tcp", where, reason)
+    detail = f"{blocked}, and {why}"
+    return Hop(table, "route", NO_ROUTE, detail, full_fix, owner, HTTPS, where=where, reason=reason)
 
 
 def registry_results(net: Network, tasks: Party, uses_logs: bool) -> list[Result]:
@@ -488,10 +492,14 @@ def _in_domain(name: str, domain: str) -> bool:
 
 
 def resolve(net: Network, name: str, vpc: str, depth: int = 0) -> tuple[list[Hop], str | None]:
-    """How `name` resolves from a VPC: a private zone associated with it, else a Resolver
-    forwarding rule associated with it (then the name resolves from the inbound endpoint's
-    VPC, and the outbound endpoint must reach the inbound one on 53 over UDP and TCP).
-    Returns the hops and what the name aliases (a load balancer or endpoint id)."""
+    """How `name` resolves from a VPC: a Resolver forwarding rule associated with it (then the
+    name resolves from the inbound endpoint's VPC, and the outbound endpoint must reach the
+    inbound one on 53 over UDP and TCP), else a private zone associated with it. Returns the
+    hops and what the name aliases (a load balancer or endpoint id)."""
+    # Resolver forwarding rules take precedence over private hosted zones for the names they cover.
+    rules = [r for r in net.resolver_rules.values() if vpc in r.vpcs and _in_domain(name, r.domain)]
+    if rules and depth < 3:
+        return _forward(net, rules[0], name, vpc, depth)
     zones = [z for z in net.zones.values() if vpc in z.vpcs and _in_domain(name, z.name)]
     if zones:
         zone = max(zones, key=lambda z: len(z.name))
@@ -508,9 +516,6 @@ def resolve(net: Network, name: str, vpc: str, depth: int = 0) -> tuple[list[Hop
                 )
             ], None
         return [Hop(zone.id, "dns", None)], record.alias
-    rules = [r for r in net.resolver_rules.values() if vpc in r.vpcs and _in_domain(name, r.domain)]
-    if rules and depth < 3:
-        return _forward(net, rules[0], name, vpc, depth)
     others = sorted(z.id for z in net.zones.values() if _in_domain(name, z.name))
     fix = f"associate {others[0]} with {net.name(vpc)}" if others else f"add a private hosted zone for {name}"
     if others:
@@ -533,7 +538,7 @@ def _forward(net: Network, rule: ResolverRule, name: str, vpc: str, depth: int) 
         return [
             Hop(
                 rule.name,
-                "dns",
+                "dns-loop",
                 NOT_RESOLVED,
                 f"rule {rule.name} is associated with {net.name(target.vpc)}, the VPC it forwards to: the inbound "
                 "endpoint's own queries are forwarded again and loop",
