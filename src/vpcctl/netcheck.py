@@ -231,6 +231,17 @@ def target_rule(result: network.Result, hop: network.Hop) -> str:
     return "lb-egress" if hop.kind == "egress" else "target-ingress"
 
 
+def flow_rules(result: network.Result) -> set[str]:
+    """The rules a broken declared flow falls under: `flow`, and the Resolver's where it broke there."""
+    rules = {"flow"} if result.broken else set()
+    for hop in result.broken:
+        if hop.kind == "dns-loop":
+            rules.add("resolver-rule-loop")
+        elif hop.kind in ("egress", "ingress") and hop.port == network.DNS:
+            rules.add("resolver-sg-53")
+    return rules
+
+
 def _sg_findings(hops: Iterable[network.Hop], outcome: str, resource: str | None = None) -> Iterator[Finding]:
     for hop in hops:
         if hop.kind in ("egress", "ingress") and not hop.ok:

@@ -496,14 +496,16 @@ def resolve(net: Network, name: str, vpc: str, depth: int = 0) -> tuple[list[Hop
     name resolves from the inbound endpoint's VPC, and the outbound endpoint must reach the
     inbound one on 53 over UDP and TCP), else a private zone associated with it. Returns the
     hops and what the name aliases (a load balancer or endpoint id)."""
-    # Resolver forwarding rules take precedence over private hosted zones for the names they cover.
+    # The most specific domain wins; for the same domain a Resolver rule goes before a private zone.
     rules = [r for r in net.resolver_rules.values() if vpc in r.vpcs and _in_domain(name, r.domain)]
-    if rules and depth < 3:
-        return _forward(net, rules[0], name, vpc, depth)
     zones = [z for z in net.zones.values() if vpc in z.vpcs and _in_domain(name, z.name)]
-    if zones:
-        zone = max(zones, key=lambda z: len(z.name))
-        record = next((r for r in zone.records if r.name.rstrip(".").lower() == name.rstrip(".").lower()), None)
+    rule = max(rules, key=lambda r: len(r.domain), default=None)
+    zone = max(zones, key=lambda z: len(z.name), default=None)
+    if rule is not None and depth < 3 and (zone is None or len(rule.domain) >= len(zone.name)):
+        return _forward(net, rule, name, vpc, depth)
+    if zone is not None:
+        named = [r for r in zone.records if r.name.rstrip(".").lower() == name.rstrip(".").lower()]
+        record = next((r for r in named if r.alias), None)  # the zone's SOA and NS share its apex name
         if record is None or record.alias is None:
             return [
                 Hop(

@@ -186,7 +186,9 @@ def _load_balancers(net: Network, ec2: Any, elbv2: Any, vpc_filter: Any, names: 
             tuple(listeners),
             lb.get("DNSName", ""),
         )
-        for group in _pages(elbv2, "describe_target_groups", "TargetGroups", LoadBalancerArn=arn):
+        forwarded = sorted({ls.target_group for ls in listeners if ls.target_group})
+        groups_found = elbv2.describe_target_groups(TargetGroupArns=forwarded)["TargetGroups"] if forwarded else []
+        for group in groups_found:
             tg_arn = group["TargetGroupArn"]
             if tg_arn in net.target_groups:
                 continue
