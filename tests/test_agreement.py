@@ -316,9 +316,15 @@ def test_three_voices_one_verdict(variant: Variant, tmp_path, fresh_state, make_
     assert bool(report.failed) == bool(variant.expect & READINESS), report.failed
 
 
-def test_every_verdict_rule_and_code_is_in_the_corpus() -> None:
+def test_every_verdict_rule_and_code_is_in_the_corpus(tmp_path) -> None:
     assert set().union(*(c.expect for c in CORPUS)) == VERDICT_RULES
     assert len(CORPUS) >= 30
+    codes = set()
+    for i, variant in enumerate(CORPUS):
+        (tmp_path / str(i)).mkdir()
+        results = netcheck.flows(load_variant(tmp_path / str(i), variant))
+        codes |= {hop.code for result in results for hop in result.broken}
+    assert codes == {"ENI_SG_RULES_MISMATCH", "NO_ROUTE_TO_DESTINATION", "ELBV2_LISTENERS_MISMATCH", "DNS_NOT_RESOLVED"}
 
 
 def test_the_slash_25_endpoint_rule_through_the_cli(tmp_path, fresh_state) -> None:
