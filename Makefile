@@ -20,7 +20,7 @@ demo: $(STAMP)  ## build fargate-privatelink in the local sandbox, show it, tear
 	bash scripts/demo.sh $(BIN)
 
 test: $(STAMP)  ## run the test suite
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile  # one worker per core; a test file stays on one worker (module fixtures)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -58,12 +58,14 @@ def test_shipped_scenarios_have_no_error(name: str) -> None:
     assert code == 0
 
 
-def test_privatelink_image_warning_keeps_exit_0() -> None:
-    # The shipped default is a public image: fine in the sandbox, not behind ECR endpoints on AWS.
-    code, data = run_check("fargate-privatelink")
-    assert code == 0
-    assert [f["rule"] for f in data["findings"]] == ["image-registry"]
-    assert data["findings"][0]["severity"] == "warning"
+def test_public_image_behind_the_ecr_endpoints_is_an_error_naming_the_cache_rule() -> None:
+    # The shipped scenario pulls through its cache rule; a public URI cannot be pulled there on AWS.
+    code, data = run_check("fargate-privatelink", "--set", "image=public.ecr.aws/nginx/nginx:stable")
+    assert code == 1
+    [finding] = data["findings"]
+    assert (finding["rule"], finding["severity"]) == ("image-registry", "error")
+    assert "public.ecr.aws" in finding["message"] and "CannotPullContainerError" in finding["message"]
+    assert "${ecr-public.uri}/<repository>:<tag>" in finding["fix"] and "NAT route" in finding["fix"]
 
 
 def test_private_ecr_image_in_region_has_no_finding() -> None:
@@ -72,13 +74,22 @@ def test_private_ecr_image_in_region_has_no_finding() -> None:
     assert (code, data["findings"]) == (0, [])
 
 
+def test_shipped_privatelink_scenarios_warn_about_the_first_pull_through_the_cache() -> None:
+    for name in ("fargate-privatelink", "closed-vpc-apigw"):
+        code, data = run_check(name)
+        assert code == 0 and [(f["rule"], f["severity"]) for f in data["findings"]] == [
+            ("pull-through-first-pull", "warning")
+        ]
+        assert "NAT route" in data["findings"][0]["fix"] and "seed the cache" in data["findings"][0]["fix"]
+
+
 def test_table_output_and_no_findings_line() -> None:
     image = "image=123456789012.dkr.ecr.ap-northeast-1.amazonaws.com/web:1"
     result = CliRunner().invoke(cli, ["check", "fargate-privatelink", "--set", image])
     assert result.exit_code == 0
     assert "fargate-privatelink: no findings" in result.output
-    result = CliRunner().invoke(cli, ["check", "fargate-privatelink"])
-    assert "fargate-privatelink: 0 errors, 1 warning" in result.output
+    result = CliRunner().invoke(cli, ["check", "fargate-privatelink", "--set", "image=nginx:stable"])
+    assert "fargate-privatelink: 1 error, 0 warnings" in result.output
     assert "image-registry" in result.output
 
 
@@ -308,6 +319,22 @@ CASES = [
         1,
         ["private-subnet1 has no 0.0.0.0/0 route to an internet gateway", "scheme: internal"],
     ),
+    (
+        "health check at a path nginx does not serve",
+        [("    health_check:\n      path: /\n", "    health_check:\n      path: /health\n")],
+        "health-check-answer",
+        "web-tg",
+        1,
+        ["at /health", "answers 404, outside the matcher 200", "Target.ResponseCodeMismatch", "health_check.matcher"],
+    ),
+    (
+        "execution role may not make the cache's first pull",
+        [('"Action": ["ecr:CreateRepository", "ecr:BatchImportUpstreamImage"]', '"Action": ["ecr:CreateRepository"]')],
+        "pull-through-permissions",
+        "web",
+        1,
+        ["cache rule ecr-public", "may not ecr:BatchImportUpstreamImage", "${ecr-public.repositories}"],
+    ),
 ]
 
 
@@ -326,8 +353,9 @@ def test_broken_variant_is_reported(tmp_path, pairs, rule, resource, code, words
 
 
 def test_every_rule_has_a_broken_variant() -> None:
-    # image-registry shows on the shipped scenario; the NAT and peering rules are tested below.
+    # image-registry is tested with a public image above; the NAT and peering rules below.
     covered = {c[2] for c in CASES} | {"image-registry", "nat-public-subnet", "peering-overlap", "peering-routes"}
+    covered |= {"pull-through-first-pull"}  # on the shipped privatelink scenarios
     # The API Gateway, Resolver and listener rules are tested on closed-vpc-apigw and alb-fargate-sg below.
     covered |= {"execute-api-endpoint", "private-api-policy", "vpc-link-nlb", "resolver-sg-53", "listener-certificate"}
     # The flows, the Resolver loop, the NLB's groups and open ingress are tested under "flows" below.
@@ -361,9 +389,15 @@ def test_every_rule_has_a_broken_variant() -> None:
         ],
         # Endpoint ingress by the tasks' subnet CIDR instead of their group.
         [(ENDPOINT_INGRESS, "      - {protocol: tcp, port: 443, cidr: 10.0.0.0/16}\n")],
-        # A separate health-check port opened on the task group.
+        # A separate health-check port opened on the task group, where nginx answers it.
         [
             ("    health_check:\n      path: /\n", '    health_check:\n      path: /\n      port: "8081"\n'),
+            (
+                "        port: ${params.container_port}\n",
+                "        port: ${params.container_port}\n        command:\n          - sh\n          - -c\n"
+                "          - >-\n            echo 'server { listen 8081; location = / { return 200 ok; } }'"
+                " > /etc/nginx/conf.d/health.conf && exec nginx -g 'daemon off;'\n",
+            ),
             (
                 TASK_SG_INGRESS,
                 TASK_SG_INGRESS + "      - {protocol: tcp, from_port: 8000, to_port: 8100, source: sec-alb}\n",
@@ -401,10 +435,18 @@ def test_table_output_on_error(tmp_path) -> None:
 
 
 def test_set_is_applied_before_checking() -> None:
-    code, data = run_check("fargate-privatelink", "--set", "container_port=8080")
+    image = "image=123456789012.dkr.ecr.ap-northeast-1.amazonaws.com/web:1"  # an image assumed to answer on its port
+    code, data = run_check("fargate-privatelink", "--set", "container_port=8080", "--set", image)
     # The tasks' group admits the container port from the ALB, so the new port stays consistent.
     assert data["errors"] == 0, data["findings"]
     assert code == 0
+
+
+def test_nginx_on_a_port_it_does_not_listen_on_fails_its_health_check() -> None:
+    code, data = run_check("fargate-privatelink", "--set", "container_port=8080")
+    [finding] = findings_of(data, "health-check-answer")
+    assert "port 8080" in finding["message"] and "Target.FailedHealthChecks" in finding["message"]
+    assert code == 1
 
 
 def test_bad_scenario_is_bad_input(tmp_path) -> None:

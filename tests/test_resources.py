@@ -112,7 +112,7 @@ CHANGES = [
     ("    security_groups: [sec-alb]\n", "    security_groups: [sec-alb, sec-endpoints]\n", "alb", "security groups"),
     (
         "    health_check:\n      path: /\n",
-        "    health_check:\n      path: /health\n",
+        "    health_check:\n      path: /index.html\n",
         "web-tg",
         "health check HealthCheckPath",
     ),

@@ -299,8 +299,7 @@ def up(
 
     loaded = _load(scenario_name, sets)
     name = _deployment(deployment, loaded)
-    if not skip_check:
-        _preflight(loaded)
+    _preflight(loaded, settings.quiet, skip_check)
     steps = [(s, loaded.resources[s.removesuffix(graph.RULES)].kind) for s in graph.build(loaded)]
     view = _renderer(settings, f"vpcctl up {loaded.name} (deployment {name})", steps)
     with view:
@@ -332,11 +331,20 @@ def up(
         )
 
 
-def _preflight(loaded: Any) -> None:
-    """`up` refuses a scenario that `check` says cannot work, before any AWS call."""
+def _preflight(loaded: Any, quiet: bool, skip_check: bool) -> None:
+    """`up` says every warning `check` finds (one line each, on stderr; -q hides them) and
+    refuses a scenario that `check` says cannot work, before any AWS call (--skip-check:
+    the errors are said as one line each too, and `up` goes on)."""
     from vpcctl import netcheck
 
-    errors_found = [f for f in netcheck.check(loaded) if f.severity == "error"]
+    findings = netcheck.check(loaded)
+    errors_found = [f for f in findings if f.severity == "error"]
+    if not quiet:
+        for finding in findings:
+            if finding.severity == "warning" or skip_check:
+                click.echo(f"{finding.severity}: {finding.rule} {finding.resource}: {finding.message}", err=True)
+    if skip_check:
+        return
     for finding in errors_found:
         click.echo(f"{finding.rule} {finding.resource}: {finding.message}", err=True)
         click.echo(f"  fix: {finding.fix}", err=True)
@@ -501,6 +509,72 @@ def teardown(settings: Settings, scenario_name: str | None, deployment: str | No
         click.echo(f"{name}: {report.count('deleted')} deleted; nothing tagged for it is left ({ctx.region})")
 
 
+@cli.command()
+@global_options
+@click.argument("scenario_name", metavar="SCENARIO")
+@sets_option
+@click.option(
+    "--hours", type=click.FloatRange(min=0), default=730, show_default=True, help="Hours the deployment stands."
+)
+@click.option(
+    "--gb",
+    type=click.FloatRange(min=0),
+    default=0,
+    show_default=True,
+    help="GB per month processed by each endpoint, NAT gateway and load balancer.",
+)
+@click.option(
+    "--requests",
+    type=click.FloatRange(min=0),
+    default=0,
+    show_default=True,
+    metavar="MILLIONS",
+    help="API Gateway requests per month, in millions.",
+)
+@click.option("--log-gb", type=click.FloatRange(min=0), default=0, show_default=True, help="GB of logs per log group.")
+@click.option("--compare", type=click.Choice(["nat"]), help="Also price the interface endpoints replaced by NAT.")
+@click.option("--live", is_flag=True, help="Read prices from the AWS Price List API (bundled table as fallback).")
+@click.pass_obj
+def cost(
+    settings: Settings,
+    scenario_name: str,
+    sets: tuple[str, ...],
+    hours: float,
+    gb: float,
+    requests: float,
+    log_gb: float,
+    compare: str | None,
+    live: bool,
+) -> None:
+    """What the scenario costs per month: each billed dimension of each resource,
+    its unit price and the total, in USD. Makes no AWS call without --live.
+
+    Prices are AWS On-Demand list prices from a bundled table (see `--output json`'s
+    prices_as_of); data transfer between AZs and to the internet is not included."""
+    from vpcctl import cost as costing
+    from vpcctl import render
+    from vpcctl.aws import resolve_region
+
+    loaded = _load(scenario_name, sets)
+    region = resolve_region(settings.region, loaded.region)
+    usage = costing.Usage(hours=hours, gb=gb, requests_million=requests, log_gb=log_gb)
+    notes: list[str] = []
+    if live:
+        keys = costing.price_keys(loaded, usage, bool(compare))
+        book, notes = costing.read_live(settings.aws(region), region, keys)
+    else:
+        book = costing.PriceBook(region)
+    estimate = costing.estimate(loaded, usage, book)
+    estimate.notes += notes
+    if live:
+        estimate.source = "AWS Price List API, bundled table where noted"
+    alternatives = costing.compare_nat(loaded, usage, book) if compare else None
+    if settings.output == "json":
+        render.emit_json(costing.report(estimate, alternatives))
+        return
+    render.cost_table(estimate, alternatives)
+
+
 # ---------------------------------------------------------------- sandbox
 
 
@@ -548,6 +622,9 @@ def sandbox_status() -> None:
         click.echo("no sandbox is running")
         sys.exit(1)
     click.echo(f"sandbox running on {running.endpoint} (pid {running.pid}, time scale {running.time_scale})")
+    faults = box.emulation_errors(running)
+    if faults is not None:
+        click.echo(f"emulation errors: {faults}" + (f" (tracebacks in {running.log})" if faults else ""))
 
 
 def main() -> None:

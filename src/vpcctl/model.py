@@ -153,6 +153,7 @@ class IamRole(Spec):
     service: str = "ecs-tasks.amazonaws.com"
     managed_policies: tuple[str, ...] = ()
     description: str = "managed by vpcctl"
+    policy: str | None = None  # an inline policy, a JSON document (kept as the role's policy "vpcctl")
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,19 @@ class LogGroup(Spec):
     kind = "log_group"
     attributes = ("name", "arn")
     retention_days: int = 7
+
+
+# ------------------------------------------------------------------------ ecr
+
+
+@dataclass(frozen=True)
+class EcrPullThroughCache(Spec):
+    """An ECR pull-through cache rule: images of `upstream` pulled as `${<id>.uri}/<repository>:<tag>`
+    come from this account's private registry, which the ECR endpoints serve."""
+
+    kind = "ecr_pull_through_cache"
+    attributes = ("id", "prefix", "uri", "repositories")
+    upstream: Literal["public.ecr.aws"] = "public.ecr.aws"
 
 
 # ------------------------------------------------------------------------ ecs
@@ -235,6 +249,7 @@ class HealthCheck:
     interval: int = 30
     healthy_threshold: int = 5
     unhealthy_threshold: int = 2
+    matcher: str | None = None  # HTTP codes a healthy target answers ("200", "200-299"); None: AWS's default
 
 
 @dataclass(frozen=True)
@@ -410,6 +425,7 @@ SPECS: dict[str, type[Spec]] = {
         Instance,
         IamRole,
         LogGroup,
+        EcrPullThroughCache,
         EcsCluster,
         TaskDefinition,
         EcsService,

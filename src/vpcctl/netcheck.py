@@ -15,15 +15,15 @@ scenario's specs and turn each broken hop into a finding with its rule id and fi
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import ipaddress
 import json
-import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal
 
-from vpcctl import model, network
+from vpcctl import images, model, network
 from vpcctl.errors import FAILED, VpcctlError
 from vpcctl.network import evaluate, from_specs
 
@@ -31,7 +31,6 @@ ERROR: Literal["error"] = "error"
 WARNING: Literal["warning"] = "warning"
 ANYWHERE = "0.0.0.0/0"
 DEFAULT_SG = network.DEFAULT_GROUP
-PRIVATE_ECR = re.compile(r"^\d{12}\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?/")
 
 
 @dataclass(frozen=True)
@@ -217,6 +216,36 @@ def services(net: Net) -> list[tuple[str, model.EcsService]]:
     return net.of("ecs_service")
 
 
+def _port(value: Any) -> int | None:
+    """A health-check port: a number (maybe as a string); None for 'traffic-port' or a run-time value."""
+    text = str(value)
+    return int(text) if text.isdigit() else None
+
+
+def internet_path(net: Net, svc: model.EcsService, subnet: str) -> tuple[bool, str]:
+    """Whether tasks in the subnet reach public addresses, and if not, why not (the model's answer)."""
+    return evaluate.leaves(net.network, subnet, svc.assign_public_ip)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """One load balancer in front of one ECS service, through one target group."""
+
+    service: str
+    spec: model.EcsService
+    target_group: str
+    tg: model.TargetGroup
+    lb: str
+    port: int  # the containerPort ECS registers: the traffic port
+
+
+def attachments(net: Net) -> Iterator[Attachment]:
+    for sid, svc in services(net):
+        for entry in svc.load_balancers:
+            for lb in net.load_balancers_of(entry.target_group):
+                yield Attachment(sid, svc, entry.target_group, net.spec(entry.target_group), lb, entry.port)
+
+
 def registry_rule(hop: network.Hop) -> str:
     """The rule a broken hop of a task's registry flow falls under (for live findings and hints)."""
     if hop.kind == "route":
@@ -303,22 +332,122 @@ def image_registry(net: Net) -> Iterator[Finding]:
     for sid, svc in services(net):
         # Only where the endpoints are the way out: with no way at all, pull-path says so.
         vpc = net.vpc_of(svc.subnets)
-        offline = [s for s in svc.subnets if not evaluate.leaves(net.network, s, svc.assign_public_ip)[0]]
+        offline = [s for s in svc.subnets if not internet_path(net, svc, s)[0]]
         if not offline or not vpc or not net.endpoints(vpc, "ecr.dkr"):
             continue
         region = net.scenario.region
         for container in net.spec(svc.task_definition).containers:
             image = container.image
-            match = PRIVATE_ECR.match(image)
-            if model.RUNTIME.search(image) or (match and match.group(1) == region):
+            if _through_cache(net, image) or images.registry_of(image).through_endpoints(region):
                 continue
-            yield warning(
+            if model.RUNTIME.search(image):
+                continue  # known only at run time
+            caches = [lid for lid, _ in net.of("ecr_pull_through_cache")]
+            via = f"${{{caches[0]}.uri}}/<repository>:<tag>" if caches else "a kind: ecr_pull_through_cache resource"
+            yield error(
                 sid,
                 f"tasks of {sid} in {', '.join(offline)} reach a registry only through the ECR endpoints, which "
-                f"serve this account's private ECR in {region}; image {image} (container {container.name}) "
-                "cannot be pulled there on AWS (CannotPullContainerError)",
-                f"push the image to ECR in {region} and use <account>.dkr.ecr.{region}.amazonaws.com/<repo>:<tag> "
-                "(--set image=...), or give the subnet a NAT route",
+                f"serve this account's private ECR in {region}; image {image} (container {container.name}) is on "
+                f"{images.registry_of(image).host}: on AWS the tasks stop with CannotPullContainerError",
+                f"pull it through an ECR pull-through cache rule ({via}), push it to ECR in {region} and use "
+                f"<account>.dkr.ecr.{region}.amazonaws.com/<repo>:<tag>, or give the subnet a NAT route",
+            )
+
+
+def _through_cache(net: Net, image: str) -> str | None:
+    """The pull-through cache rule an image names as `${<rule>.uri}/...`, if any."""
+    match = model.RUNTIME.match(image)
+    named = match.group(1) if match and match.group(2) == "uri" else None
+    return named if named in net.res and net.res[named].kind == "ecr_pull_through_cache" else None
+
+
+@rule("pull-through-permissions", "tasks pulling through a cache rule have an execution role allowed the first pull")
+def pull_through_permissions(net: Net) -> Iterator[Finding]:
+    for lid, task in net.of("task_definition"):
+        rules = [r for r in (_through_cache(net, c.image) for c in task.containers) if r]
+        if not rules:
+            continue
+        role = task.execution_role
+        allowed = _allowed_actions(net.spec(role).policy) if role else []
+        missing = [a for a in images.FIRST_PULL_ACTIONS if not any(fnmatch.fnmatchcase(a, p) for p in allowed)]
+        if missing:
+            yield error(
+                lid,
+                f"task definition {lid} pulls through cache rule {rules[0]}, but "
+                f"{f'execution role {role}' if role else 'it has no execution role, which'} may not "
+                f"{' and '.join(missing)}: on AWS the first pull creates the cache's repository and imports the "
+                "image, and without them the tasks stop with CannotPullContainerError",
+                f"allow {', '.join(images.FIRST_PULL_ACTIONS)} on ${{{rules[0]}.repositories}} in "
+                f"{role or 'an execution role'}'s policy",
+            )
+
+
+def _allowed_actions(policy: str | None) -> list[str]:
+    """The actions an inline policy allows (its statements' resources are not evaluated)."""
+    if not policy:
+        return []
+    try:
+        statements = json.loads(policy).get("Statement", [])
+    except (ValueError, AttributeError):
+        return []
+    out: list[str] = []
+    for statement in statements if isinstance(statements, list) else [statements]:
+        if statement.get("Effect") == "Allow":
+            action = statement.get("Action", [])
+            out += [action] if isinstance(action, str) else list(action)
+    return out
+
+
+@rule(
+    "pull-through-first-pull", "the first pull through a cache rule has a way to the internet, or the cache is seeded"
+)
+def pull_through_first_pull(net: Net) -> Iterator[Finding]:
+    for sid, svc in services(net):
+        offline = [s for s in svc.subnets if not internet_path(net, svc, s)[0]]
+        task = net.spec(svc.task_definition)
+        rules = [r for r in (_through_cache(net, c.image) for c in task.containers) if r]
+        if offline and rules:
+            yield warning(
+                sid,
+                f"tasks of {sid} in {', '.join(offline)} pull through cache rule {rules[0]} over the ECR endpoints "
+                "only: AWS documents that the first pull of an image through a cache rule over interface endpoints "
+                "needs a route to the internet from the VPC (later pulls come from the cache)",
+                "seed the cache once (pull each image and tag through the rule from a network with internet "
+                "access), or give the subnets a NAT route for the first deployment",
+            )
+
+
+@rule("health-check-answer", "the health check asks the image for a port and path it answers with a matching code")
+def health_check_answer(net: Net) -> Iterator[Finding]:
+    for a in attachments(net):
+        check = a.tg.health_check
+        protocol = check.protocol or ("TCP" if a.tg.protocol in ("TCP", "UDP", "TLS") else a.tg.protocol)
+        container = next(
+            (c for c in net.spec(a.spec.task_definition).containers if c.name == a.spec.load_balancers[0].container),
+            None,
+        )
+        if container is None:
+            continue  # port-mismatch names the missing container
+        port = _port(check.port) or a.port
+        path = check.path or "/"
+        code = images.answer(container.image, container.command, container.port, port, path)
+        where = f"{a.target_group}'s {protocol} health check on port {port}" + (
+            f" at {path}" if protocol in ("HTTP", "HTTPS") else ""
+        )
+        if code is None:
+            yield error(
+                a.target_group,
+                f"{where}: nothing in container {container.name} ({container.image}) listens there; on AWS the "
+                f"targets of {a.service} stay unhealthy (Target.FailedHealthChecks)",
+                f"check a port the container listens on (its port is {container.port})",
+            )
+        elif protocol in ("HTTP", "HTTPS") and not images.matches(check.matcher or "200", code):
+            yield error(
+                a.target_group,
+                f"{where}: {container.image} answers {code}, outside the matcher {check.matcher or '200'}; on AWS "
+                f"the targets of {a.service} stay unhealthy (Target.ResponseCodeMismatch)",
+                f"point health_check.path at a page {container.image} serves with 200 (such as /), "
+                "or set health_check.matcher",
             )
 
 

@@ -161,3 +161,53 @@ def calls_table(calls: dict[str, int], seconds: float, stream: IO[str] | None = 
     rows = [[op, str(n)] for op, n in sorted(calls.items())]
     rows.append(["total", str(sum(calls.values()))])
     table(f"AWS API calls ({seconds:.2f} s)", ["operation", "calls"], rows, stream or sys.stderr)
+
+
+def _usd(value: float) -> str:
+    return f"{value:,.2f}"
+
+
+def _quantity(value: float) -> str:
+    return f"{value:,.0f}" if value == int(value) else f"{value:,.2f}"
+
+
+def cost_table(estimate: Any, alternatives: list[Any] | None = None, stream: IO[str] | None = None) -> None:
+    """`vpcctl cost`: one row per billed dimension, the total, and the NAT comparison."""
+    stream = stream or sys.stdout
+    usage = estimate.usage
+    rows = [
+        [
+            line.resource,
+            line.dimension,
+            f"{_quantity(line.quantity)} {line.unit}",
+            f"{line.rate:g}",
+            _usd(line.monthly),
+        ]
+        for line in estimate.lines
+    ]
+    rows.append(["total", "", "", "", _usd(estimate.total)])
+    title = (
+        f"{estimate.scenario} ({estimate.region}): USD for {_quantity(usage.hours)} hours, "
+        f"{_quantity(usage.gb)} GB processed per resource; prices: {estimate.source}"
+    )
+    table(title, ["resource", "billed for", "quantity", "USD per unit", "USD"], rows, stream)
+    if estimate.free:
+        import textwrap
+
+        print(
+            textwrap.fill(
+                f"not billed: {', '.join(estimate.free)}", 100, subsequent_indent="  ", break_on_hyphens=False
+            ),
+            file=stream,
+        )
+    for note in estimate.notes:
+        print(f"note: {note}", file=stream)
+    if alternatives:
+        base = alternatives[0].estimate.total
+        compare_rows = [
+            [a.name, _usd(a.estimate.total), _usd(a.estimate.total - base), ", ".join(a.replaced) or "-"]
+            for a in alternatives
+        ]
+        table("interface endpoints or NAT gateways", ["design", "USD", "difference", "replaces"], compare_rows, stream)
+        for note in alternatives[-1].estimate.notes:
+            print(f"note: {note}", file=stream)

@@ -123,7 +123,7 @@ def translate(exc: BaseException) -> VpcctlError:
             str(err.get("Code", "Error")),
             str(err.get("Message", "")),
             exc.operation_name,
-            hint=HINTS.get(str(err.get("Code", ""))),
+            hint=HINTS.get(f"{exc.operation_name}:{err.get('Code', '')}") or HINTS.get(str(err.get("Code", ""))),
         )
     if isinstance(exc, botocore.exceptions.NoCredentialsError):
         return VpcctlError(
@@ -146,4 +146,25 @@ HINTS = {
     "AccessDeniedException": "the credentials in use lack this permission",
     "VpcLimitExceeded": "the account is at its VPC quota; remove a VPC or raise the quota",
     "DependencyViolation": "something outside the deployment still uses this resource",
+    # By operation and code: what AWS refuses, in the scenario's terms.
+    "CreateService:InvalidParameterException": "a service's load_balancers entry must name a container of its "
+    "task definition and one of that container's ports",
+    "UpdateService:InvalidParameterException": "a service's load_balancers entry must name a container of its "
+    "task definition and one of that container's ports",
+    "CreateLoadBalancer:ValidationError": "an Application Load Balancer needs subnets in at least two "
+    "Availability Zones: add a subnet in another zone",
+    "CreateLoadBalancer:InvalidConfigurationRequest": "give a load balancer at most one subnet per Availability Zone",
+    "CreateListener:UnsupportedCertificate": "an HTTPS/TLS listener needs an ACM certificate that is ISSUED: finish "
+    "its DNS validation (a requested certificate stays PENDING_VALIDATION until then), or import one",
+    "ModifyListener:UnsupportedCertificate": "an HTTPS/TLS listener needs an ACM certificate that is ISSUED: finish "
+    "its DNS validation (a requested certificate stays PENDING_VALIDATION until then), or import one",
+    "CreateListener:CertificateNotFound": "certificate_arn must name an ACM certificate in the deployment's region",
+    "CreateVpcEndpoint:InvalidParameter": "interface endpoints with private DNS need dns_support and dns_hostnames "
+    "true on their VPC",
+    "ModifyVpcEndpoint:InvalidParameter": "interface endpoints with private DNS need dns_support and dns_hostnames "
+    "true on their VPC",
+    "CreateRoute:InvalidParameterValue": "a route inside the VPC's own CIDR cannot go to a gateway or peering (the "
+    "local route serves it): route only other networks' CIDRs, which must not overlap this VPC's",
+    "InternalError": "AWS failed on its side: run the command again (in the sandbox, a fault of the emulator: "
+    "its log has the traceback; vpcctl sandbox status counts them)",
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from vpcctl import model
+from vpcctl import images, model
 from vpcctl.aws import tags as tagging
 from vpcctl.errors import NotReady
 from vpcctl.resources.base import Context, Found, Handler, Outcome, absent_ok, outcome
@@ -397,11 +397,22 @@ class ServiceWatch:
                     set(self.ctx.ids_of(self.spec.security_groups)),
                     self._uses_awslogs(),
                 )
-                hint = "; ".join(gaps) if gaps else None
+                hint = "; ".join(gaps) if gaps else self._registry_hint(task)
             elif "Essential container" in reason:
                 hint = "the container exits by itself: read its logs (log group of the task definition)"
             task_id = task["taskArn"].rsplit("/", 1)[-1][:8]
             raise NotReady(f"task {task_id} stopped: {reason}", hint=hint)
+
+    def _registry_hint(self, task: dict[str, Any]) -> str | None:
+        """With a complete network path, a pull fails on the image: one the ECR endpoints do not serve,
+        or one that is not in the registry."""
+        ecs = self.ctx.client("ecs")
+        definition = ecs.describe_task_definition(taskDefinition=task["taskDefinitionArn"])["taskDefinition"]
+        containers = definition["containerDefinitions"]
+        public = [
+            c["image"] for c in containers if not images.registry_of(c["image"]).through_endpoints(self.ctx.region)
+        ]
+        return images.pull_hint((public or [containers[0]["image"]])[0], self.ctx.region) if containers else None
 
     def _uses_awslogs(self) -> bool:
         scenario = self.ctx.scenario

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
+import urllib.parse
+from typing import Any
+
+import botocore.exceptions
 
 from vpcctl import model
+from vpcctl.aws import is_not_found
 from vpcctl.aws import tags as tagging
 from vpcctl.errors import VpcctlError
 from vpcctl.resources.base import Context, Found, Handler, Outcome, absent_ok, outcome
+
+INLINE_POLICY = "vpcctl"
 
 
 def role_path(deployment: str) -> str:
@@ -69,7 +76,30 @@ class IamRoleHandler(Handler):
         for arn in sorted(attached - set(spec.managed_policies)):
             iam.detach_role_policy(RoleName=name, PolicyArn=arn)
             changes.append(f"-policy {arn.rsplit('/', 1)[-1]}")
+        changes += self._inline_policy(iam, name, spec.policy, created)
         return outcome(created, found, [] if created else changes)
+
+    @staticmethod
+    def _inline_policy(iam: Any, role: str, document: str | None, created: bool) -> list[str]:
+        """Keep the role's inline policy INLINE_POLICY equal to the scenario's (or absent)."""
+        have = None
+        if not created:
+            try:
+                have = iam.get_role_policy(RoleName=role, PolicyName=INLINE_POLICY)["PolicyDocument"]
+            except botocore.exceptions.ClientError as exc:
+                if not is_not_found(exc):
+                    raise
+        if isinstance(have, str):  # AWS returns it URL-encoded; boto3 decodes it to a dict
+            have = json.loads(urllib.parse.unquote(have))
+        if document is None:
+            if have is None:
+                return []
+            iam.delete_role_policy(RoleName=role, PolicyName=INLINE_POLICY)
+            return [f"-inline policy {INLINE_POLICY}"]
+        if have == json.loads(document):
+            return []
+        iam.put_role_policy(RoleName=role, PolicyName=INLINE_POLICY, PolicyDocument=document)
+        return [f"inline policy {INLINE_POLICY}"]
 
     def delete(self, ctx: Context, found: Found) -> bool:
         iam = ctx.client("iam")

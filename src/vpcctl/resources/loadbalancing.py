@@ -132,6 +132,8 @@ class TargetGroupHandler(Handler):
         }
         if protocol in ("HTTP", "HTTPS"):
             params["HealthCheckPath"] = check.path or "/"
+            if check.matcher:
+                params["Matcher"] = {"HttpCode": check.matcher}
         return params
 
     def ensure(self, ctx: Context, resource: model.Resource, spec: model.TargetGroup, found: Found | None) -> Outcome:

@@ -561,7 +561,8 @@ class VpcPeeringHandler(Handler):
         self._refresh(ctx, found)
         status = found.raw["Status"]
         if found.state in PEERING_GONE:
-            raise NotReady(f"{found.logical_id}: peering {found.state}: {status.get('Message', '')}")
+            hint = "peered VPCs' CIDRs must not overlap" if found.state == "failed" else None
+            raise NotReady(f"{found.logical_id}: peering {found.state}: {status.get('Message', '')}", hint=hint)
         return found.state == "active", found.state
 
     @staticmethod

@@ -10,13 +10,15 @@ Each behaviour and the AWS fact behind it is listed in docs/sandbox.md.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import ipaddress
 import threading
 import time
-import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
+
+from vpcctl.sandbox import faults, health, refusals, registries
 
 # AWS's typical durations, in seconds; the sandbox multiplies them by its time scale.
 SECONDS = {
@@ -42,9 +44,23 @@ class World:
         self.time_scale = time_scale
         self.clock = clock
         self.lock = threading.RLock()
+        self._instant: float | None = None
 
     def now(self) -> float:
-        return self.clock()
+        return self.clock() if self._instant is None else self._instant
+
+    @contextlib.contextmanager
+    def instant(self) -> Iterator[float]:
+        """One look at the state happens at one moment: the clock is read once for all of it."""
+        with self.lock:
+            if self._instant is not None:
+                yield self._instant
+                return
+            self._instant = self.clock()
+            try:
+                yield self._instant
+            finally:
+                self._instant = None
 
     def due(self, since: float, what: str, seconds: float | None = None) -> bool:
         return self.now() >= since + (SECONDS[what] if seconds is None else seconds) * self.time_scale
@@ -73,6 +89,8 @@ def _install_once() -> None:
     _targets_report_health()
     _deletions_respect_dependencies()
     _nat_vpc_link_resolver_take_time()
+    refusals.install()
+    registries.install()
 
 
 def _wrap(
@@ -85,28 +103,24 @@ def _wrap(
     def wrapped(self: Any, *args: Any, **kwargs: Any) -> Any:
         with WORLD.lock:
             if before:
-                _guarded(before, self, *args, **kwargs)
+                faults.guarded(before, self, *args, **kwargs)
             result = original(self, *args, **kwargs)
             if after:
-                replaced = _guarded(after, self, result, *args, **kwargs)
+                replaced = faults.guarded(after, self, result, *args, **kwargs)
                 return result if replaced is None else replaced
             return result
 
     setattr(cls, name, wrapped)
 
 
-def _guarded(hook: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """A fault in the emulation must not turn an AWS call into a 500: log it and go on.
-    AWS errors the emulation raises on purpose (DependencyViolation, ...) go through."""
-    from moto.core.exceptions import JsonRESTError, ServiceException
+def _emulated(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A moto method replaced outright: its faults are handled like those of hooks."""
 
-    try:
-        return hook(*args, **kwargs)
-    except (JsonRESTError, ServiceException):
-        raise
-    except Exception:
-        traceback.print_exc()
-        return None
+    @functools.wraps(fn)
+    def run(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return faults.guarded(fn, self, *args, **kwargs)
+
+    return run
 
 
 # ----------------------------------------------------------- load balancers
@@ -124,7 +138,7 @@ def _load_balancers_provision() -> None:
             lb.state = "active"
 
     _wrap(ELBv2Backend, "create_load_balancer", after=created)
-    FakeLoadBalancer.activate = activate  # type: ignore[method-assign]
+    FakeLoadBalancer.activate = _emulated(activate)  # type: ignore[method-assign]
 
 
 # ---------------------------------------------------------------- endpoints
@@ -156,6 +170,7 @@ def _ecs_services_run_tasks() -> None:
         reconcile_ecs(backend)
 
     def reconcile_after(backend: Any, result: Any, *args: Any, **kwargs: Any) -> None:
+        result.sandbox_since = WORLD.now()  # the scheduler acts on the service from now
         reconcile_ecs(backend)
 
     for name in ("describe_services", "list_tasks", "describe_tasks", "list_services"):
@@ -193,7 +208,8 @@ def _ecs_services_run_tasks() -> None:
     @functools.wraps(original_stop)
     def stop(self: Any, cluster_str: str, task_str: str, reason: str) -> Any:
         with WORLD.lock:
-            return stop_task(self, cluster_str, task_str, reason) or original_stop(self, cluster_str, task_str, reason)
+            stopped = faults.guarded(stop_task, self, cluster_str, task_str, reason)
+            return stopped or original_stop(self, cluster_str, task_str, reason)
 
     EC2ContainerServiceBackend.stop_task = stop  # type: ignore[method-assign]
 
@@ -233,14 +249,28 @@ def request_stop(task: Any, reason: str, code: str) -> None:
 
 def reconcile_ecs(backend: Any) -> None:
     """Bring every service's tasks up to date with the clock, and start or stop tasks."""
-    with WORLD.lock:
+    with WORLD.instant():
         for service in list(backend.services.values()):
-            _advance_tasks(backend, service)
-            if service.status == "ACTIVE":
-                _schedule(backend, service)
+            for _ in range(REPLAY_LIMIT):
+                before = _task_states(backend, service)
+                _advance_tasks(backend, service)
+                if service.status == "ACTIVE":
+                    _schedule(backend, service)
+                replaying = WORLD.now() > getattr(service, "sandbox_next_start", 0.0)
+                if _task_states(backend, service) == before or not replaying:
+                    break
             _update_counts(backend, service)
             if service.status == "DRAINING" and service.running_count + service.pending_count == 0:
                 service.status = "INACTIVE"
+
+
+# A caller that looks after a long pause sees every start, failure and replacement that
+# happened meanwhile; this bounds the replay of one look.
+REPLAY_LIMIT = 50
+
+
+def _task_states(backend: Any, service: Any) -> list[tuple[str, str]]:
+    return [(t.id, t.sandbox_status) for t in service_tasks(backend, service)]
 
 
 def _advance_tasks(backend: Any, service: Any) -> None:
@@ -255,16 +285,16 @@ def _advance_tasks(backend: Any, service: Any) -> None:
         if status == "PROVISIONING" and WORLD.due(task.sandbox_created, "task_provisioning"):
             task.sandbox_status = status = "PENDING"
             task.pull_started_at = _utcnow()
-        if status == "PENDING" and WORLD.due(
-            task.sandbox_created, "task_pending", SECONDS["task_provisioning"] + SECONDS["task_pending"]
-        ):
+        # When the pull ends on the sandbox's clock, however late a caller looks.
+        pulled_at = task.sandbox_created + (SECONDS["task_provisioning"] + SECONDS["task_pending"]) * WORLD.time_scale
+        if status == "PENDING" and WORLD.now() >= pulled_at:
             failure = _start_failure(backend, service, task)
             if failure:
                 task.desired_status = "STOPPED"
                 task.stopped_reason = failure
                 task.stop_code = "TaskFailedToStart"
                 _stop(backend, service, task)
-                service.sandbox_next_start = WORLD.now() + SECONDS["task_replacement"] * WORLD.time_scale
+                service.sandbox_next_start = pulled_at + SECONDS["task_replacement"] * WORLD.time_scale
                 _event(
                     service,
                     f"(service {service.name}) was unable to start a task: {failure.split(':')[0]}. (task {task.id})",
@@ -272,15 +302,16 @@ def _advance_tasks(backend: Any, service: Any) -> None:
             else:
                 task.sandbox_status = "RUNNING"
                 task.started_at = task.pull_stopped_at = _utcnow()
-                _register_task(backend, service, task)
+                _register_task(backend, service, task, pulled_at)
 
 
 def _schedule(backend: Any, service: Any) -> None:
     live = [t for t in service_tasks(backend, service) if t.desired_status == "RUNNING"]
     current = [t for t in live if t.task_definition_arn == service.task_definition]
     old = [t for t in live if t.task_definition_arn != service.task_definition]
-    if WORLD.now() >= getattr(service, "sandbox_next_start", 0.0):
-        started = [_start_task(backend, service) for _ in range(service.desired_count - len(current))]
+    start_at = max(getattr(service, "sandbox_next_start", 0.0), getattr(service, "sandbox_since", WORLD.now()))
+    if WORLD.now() >= start_at:
+        started = [_start_task(backend, service, start_at) for _ in range(service.desired_count - len(current))]
         if started:
             ids = " ".join(f"(task {t.id})" for t in started)
             _event(service, f"(service {service.name}) has started {len(started)} tasks: {ids}.")
@@ -320,7 +351,7 @@ def _utcnow() -> Any:
     return utcnow()
 
 
-def _start_task(backend: Any, service: Any) -> Any:
+def _start_task(backend: Any, service: Any, at: float) -> Any:
     global SandboxTask
     if SandboxTask is object:
         SandboxTask = _sandbox_task_class()
@@ -332,6 +363,18 @@ def _start_task(backend: Any, service: Any) -> Any:
     subnet = min(subnets, key=lambda s: per_subnet[s])  # spread over the subnets (and their zones)
     cluster = backend._get_cluster(service.cluster_name)
     definition = backend.describe_task_definition(service.task_definition)
+    before = set(ec2.enis)
+    try:
+        return _launch(backend, service, ec2, cluster, definition, network, subnet, at)
+    except Exception:
+        for eni_id in set(ec2.enis) - before:  # a launch that fails leaves no interface behind
+            ec2.enis.pop(eni_id, None)
+        raise
+
+
+def _launch(
+    backend: Any, service: Any, ec2: Any, cluster: Any, definition: Any, network: Any, subnet: str, at: float
+) -> Any:
     task = SandboxTask(
         cluster=cluster,
         task_definition=definition,
@@ -360,8 +403,9 @@ def _start_task(backend: Any, service: Any) -> Any:
     details["privateIPv4Address"]["value"] = eni.private_ip_address
     task.attachments[0]["status"] = "ATTACHED"
     task.sandbox_status = "PROVISIONING"
-    task.sandbox_created = WORLD.now()
+    task.sandbox_created = at
     task.sandbox_subnet = subnet
+    task.sandbox_vpc = ec2.get_subnet(subnet).vpc_id
     task.sandbox_eni = eni.id
     task.sandbox_ip = eni.private_ip_address
     task.sandbox_public_ip = network.get("assignPublicIp") == "ENABLED"
@@ -410,12 +454,14 @@ def _stop(backend: Any, service: Any, task: Any) -> None:
     task.attachments[0]["status"] = "DELETED"
 
 
-def _register_task(backend: Any, service: Any, task: Any) -> None:
+def _register_task(backend: Any, service: Any, task: Any, at: float) -> None:
+    """ECS registers a task when it reaches RUNNING: `at`, on the sandbox's clock."""
     elb = _elbv2(backend)
     for lb in service.load_balancers or []:
         group = elb.target_groups.get(lb.get("targetGroupArn"))
         if group is not None:
             group.register([{"Id": task.sandbox_ip, "Port": lb.get("containerPort")}])
+            group.sandbox_registered[task.sandbox_ip] = at
 
 
 def _deregister_task(backend: Any, service: Any, task: Any) -> None:
@@ -430,7 +476,7 @@ def _start_failure(backend: Any, service: Any, task: Any) -> str | None:
     """Why the task cannot start (AWS's words), or None when the network model says its
     address reaches the registry, S3 and (with awslogs) CloudWatch Logs."""
     from vpcctl import network
-    from vpcctl.network import from_moto
+    from vpcctl.network import evaluate, from_moto
 
     ec2 = _ec2(backend)
     definition = backend.describe_task_definition(task.task_definition_arn)
@@ -439,15 +485,18 @@ def _start_failure(backend: Any, service: Any, task: Any) -> str | None:
         (c.get("logConfiguration") or {}).get("logDriver") == "awslogs" for c in definition.container_definitions
     )
     vpc = ec2.get_subnet(task.sandbox_subnet).vpc_id
+    net = from_moto.build(ec2, [vpc])
+    online = evaluate.leaves(net, task.sandbox_subnet, task.sandbox_public_ip)[0]
+    unreachable = registries.unreachable_registry(image, backend.region_name, online)
+    if unreachable:
+        return unreachable
     groups = tuple(service.network_configuration["awsvpcConfiguration"].get("securityGroups") or [])
     tasks = network.Party(
         task.id, vpc, (task.sandbox_subnet,), (f"{task.sandbox_ip}/32",), groups, public_ip=task.sandbox_public_ip
     )
-    broken = {
-        r.destination for r in network.registry_results(from_moto.build(ec2, [vpc]), tasks, uses_logs) if not r.ok
-    }
+    broken = {r.destination for r in network.registry_results(net, tasks, uses_logs) if not r.ok}
     if not broken:
-        return None
+        return registries.missing_image(backend, definition, image)
     region = backend.region_name
     if broken == {"logs"}:
         return (
@@ -459,9 +508,9 @@ def _start_failure(backend: Any, service: Any, task: Any) -> str | None:
         f"api.ecr.{region}.amazonaws.com"
         if "ecr.api" in broken
         else (
-            f"{backend.account_id}.dkr.ecr.{region}.amazonaws.com"
-            if "ecr.dkr" in broken
-            else f"prod-{region}-starport-layer-bucket.s3.{region}.amazonaws.com"
+            f"prod-{region}-starport-layer-bucket.s3.{region}.amazonaws.com"
+            if "s3" in broken
+            else f"{backend.account_id}.dkr.ecr.{region}.amazonaws.com"
         )
     )
     return (
@@ -493,15 +542,15 @@ def _targets_report_health() -> None:
             for target in targets:
                 times[target["Id"]] = WORLD.now()
 
-    FakeTargetGroup.register = register  # type: ignore[method-assign]
-    FakeTargetGroup.deregister = deregister  # type: ignore[method-assign]
+    FakeTargetGroup.register = _emulated(register)  # type: ignore[method-assign]
+    FakeTargetGroup.deregister = _emulated(deregister)  # type: ignore[method-assign]
 
     def health_for(self: Any, target: dict[str, Any], ec2_backend: Any) -> Any:
         port = target.get("Port", self.port)
         state, reason, description = target_health(self, target["Id"], int(port), ec2_backend)
         return FakeHealthStatus(target["Id"], port, self.health_check_port, state, reason, description)
 
-    FakeTargetGroup.health_for = health_for  # type: ignore[method-assign]
+    FakeTargetGroup.health_for = _emulated(health_for)  # type: ignore[method-assign]
 
     def reconcile_services(backend: Any, *args: Any, **kwargs: Any) -> None:
         from moto.ecs.models import ecs_backends
@@ -525,14 +574,20 @@ def target_health(group: Any, target_id: str, port: int, ec2: Any) -> tuple[str,
     interval = float(group.health_check_interval_seconds or 30)
     network = group.protocol in ("TCP", "UDP", "TLS", "TCP_UDP")
     first_check = SECONDS["nlb_health"] if network else interval
-    if registered is not None and not WORLD.due(registered, "nlb_health", first_check):
+    # Health checks start once the target is registered and its load balancer is active.
+    checks_from = max([registered or 0.0, *(_active_at(lb) for lb in lbs)])
+    if not WORLD.due(checks_from, "nlb_health", first_check):
         return "initial", "Elb.RegistrationInProgress", "Target registration is in progress"
     ip = _target_address(ec2, target_id, group.vpc_id)
-    if ip is None:
+    if ip is None or not target_reachable(ec2, group, target_id, port):
         return "unhealthy", "Target.Timeout", "Request timed out"
-    if not target_reachable(ec2, group, target_id, port):
-        return "unhealthy", "Target.Timeout", "Request timed out"
-    return "healthy", None, None
+    health_port = port if str(group.health_check_port) in ("traffic-port", "None") else int(group.health_check_port)
+    return health.check_answer(group, ip, health_port, group.vpc_id) or ("healthy", None, None)
+
+
+def _active_at(lb: Any) -> float:
+    """When a load balancer is (or will be) active on the sandbox's clock."""
+    return float(getattr(lb, "sandbox_created", 0.0)) + SECONDS["load_balancer"] * WORLD.time_scale
 
 
 def _load_balancers_of(group: Any) -> list[Any]:
@@ -669,7 +724,8 @@ def _deletions_respect_dependencies() -> None:
     _wrap(EC2Backend, "delete_subnet", before=subnet_in_use)
     _wrap(EC2Backend, "delete_security_group", before=group_in_use)
     _wrap(EC2Backend, "delete_vpc", before=vpc_in_use)
-    _wrap(EC2Backend, "describe_network_interfaces", before=lambda ec2, *a, **k: release_enis(ec2))
+    # DescribeNetworkInterfaces reads get_all_network_interfaces
+    _wrap(EC2Backend, "get_all_network_interfaces", before=lambda ec2, *a, **k: release_enis(ec2))
 
     def lb_enis(backend: Any, lb: Any, *args: Any, **kwargs: Any) -> None:
         """A load balancer has a network interface in each of its subnets."""
