@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from conftest import SCENARIOS
+from conftest import REGION, SCENARIOS, no_sleep
 from vpcctl import deploy, diagnose, netcheck, scenario
 from vpcctl.cli import cli
 from vpcctl.sandbox import behaviour
@@ -95,6 +95,12 @@ CORPUS = [
         FP,
         (ENDPOINT_443, "{protocol: udp, port: 443, source: sec-web-via-alb}"),
         expect=("endpoint-sg-443",),
+    ),
+    # ECS registers the tasks on the containerPort: the group's own port is only a default.
+    v(
+        "target group on 8080, tasks registered on 80",
+        FP,
+        ("    port: ${params.container_port}\n    target_type: ip", "    port: 8080\n    target_type: ip"),
     ),
     v("no ecr.api endpoint", FP, ("    service: ecr.api\n", "    service: sts\n"), expect=("pull-path",)),
     v("no logs endpoint (awslogs)", FP, ("    service: logs\n", "    service: ssmmessages\n"), expect=("pull-path",)),
@@ -256,8 +262,28 @@ def sandbox(loaded: Any, ctx: Any, report: Any) -> set[str]:
     return rules
 
 
-def live(loaded: Any, make_ctx: Callable[..., Any], deployment: str) -> set[str]:
-    return {f.rule for f in diagnose.live_findings(make_ctx(loaded, deployment=deployment)) if f.rule in VERDICT_RULES}
+def live(loaded: Any, new_ctx: Callable[..., Any], deployment: str) -> set[str]:
+    return {f.rule for f in diagnose.live_findings(new_ctx(loaded, deployment)) if f.rule in VERDICT_RULES}
+
+
+@pytest.fixture(scope="module")
+def aws(moto_module: None) -> Any:
+    """One session for the module: botocore loads each service's model once per session."""
+    from vpcctl.aws import Aws
+
+    return Aws(REGION)
+
+
+@pytest.fixture
+def new_ctx(aws: Any) -> Callable[..., Any]:
+    """A fresh run context (its own inventory) on the module's session."""
+    from vpcctl.resources.base import Context
+
+    def make(loaded: Any, deployment: str, **options: Any) -> Any:
+        options = {"poll_interval": 0, "wait_timeout": 30, "sleep": no_sleep, **options}
+        return Context(aws, deployment, loaded, lambda event: None, **options)
+
+    return make
 
 
 @pytest.fixture
@@ -294,21 +320,21 @@ def timings() -> Iterator[list[float]]:
 
 
 @pytest.mark.parametrize("variant", CORPUS, ids=[c.id for c in CORPUS])
-def test_three_voices_one_verdict(variant: Variant, tmp_path, fresh_state, make_ctx, timings) -> None:
+def test_three_voices_one_verdict(variant: Variant, tmp_path, fresh_state, new_ctx, timings) -> None:
     started = time.perf_counter()
     loaded = load_variant(tmp_path, variant)
     deployment = f"ag{CORPUS.index(variant)}"
     # `up --skip-check` waits, and fails fast with a hint naming the rule; where it failed,
     # `up --no-wait` builds what depended on the failed step, so the clients' flows and
     # `check --live` see the whole topology.
-    ctx = make_ctx(loaded, deployment=deployment, wait_timeout=30)
+    ctx = new_ctx(loaded, deployment)
     report = deploy.up(loaded, ctx)
     if report.failed:
-        deploy.up(loaded, make_ctx(loaded, deployment=deployment, wait=False))
+        deploy.up(loaded, new_ctx(loaded, deployment, wait=False))
     voices = {
         "check": offline(loaded),
         "sandbox": sandbox(loaded, ctx, report),
-        "check --live": live(loaded, make_ctx, deployment),
+        "check --live": live(loaded, new_ctx, deployment),
     }
     timings.append(time.perf_counter() - started)
     assert voices == {voice: set(variant.expect) for voice in voices}, (variant.id, voices, report.failed)
