@@ -67,8 +67,10 @@ def up_scenario(moto_module: None, make_ctx: Callable[..., Any]) -> Callable[...
     """`up` of a scenario (name or path) under a deployment name: (scenario, context, report)."""
     from vpcctl import deploy, scenario
 
-    def up(path: str, deployment: str | None = None, **options: Any) -> tuple[Any, Any, Any]:
-        loaded = scenario.load(str(path))
+    def up(
+        path: str, deployment: str | None = None, sets: dict[str, str] | None = None, **options: Any
+    ) -> tuple[Any, Any, Any]:
+        loaded = scenario.load(str(path), sets)
         ctx = make_ctx(loaded, deployment=deployment, **options)
         return loaded, ctx, deploy.up(loaded, ctx)
 

@@ -167,14 +167,17 @@ CORPUS = [
     v(
         "the article's tasks without a public IP",
         AI,
-        ("    assign_public_ip: true\n  publicIpOn2:", "    assign_public_ip: false\n  publicIpOn2:"),
+        (
+            "    security_groups: [klein-targets-sg]\n    assign_public_ip: true\n",
+            "    security_groups: [klein-targets-sg]\n    assign_public_ip: false\n",
+        ),
         expect=("pull-path",),
     ),
     v(
-        "HTTP only from the bastion",
+        "targets admit only the bastion, not the ALBs",
         AI,
-        ("      - {protocol: tcp, port: 80, cidr: 0.0.0.0/0, description: HTTP}\n", ""),
-        expect=("flow", "target-ingress"),
+        ("      - {protocol: tcp, port: 80, source: klein-alb-sg, description: HTTP from the ALBs}\n", ""),
+        expect=("target-ingress",),
     ),
     # internal-alb-peering: the client in bar, across the peering, by name.
     v("ALB SG without bar's CIDR", IP, (IP_BAR_80, ""), expect=("flow",)),
@@ -200,9 +203,9 @@ CORPUS = [
         expect=("flow",),
     ),
     v(
-        "web SG admits the bastion's group, not the ALB's",
+        "web SG admits its own group, not the ALB's",
         IP,
-        (IP_WEB, IP_WEB.replace("source: foo-alb-sg", "source: foo-bastion-sg")),
+        (IP_WEB, IP_WEB.replace("source: foo-alb-sg", "source: foo-web-sg")),
         expect=("target-ingress",),
     ),
     v(

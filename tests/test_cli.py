@@ -96,12 +96,13 @@ def test_teardown_needs_yes_off_a_terminal(sandbox_home) -> None:
 
 def test_teardown_by_name_alone_leaves_nothing(deployed) -> None:
     deployed("cli-gone")
-    result = run("--sandbox", "teardown", "--name", "cli-gone", "--yes", "-o", "json")
+    # With no scenario to say where it lives, the region comes from --region (never a guess).
+    result = run("--sandbox", "--region", "ap-northeast-1", "teardown", "--name", "cli-gone", "--yes", "-o", "json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["left"] == []
     assert {s["status"] for s in data["steps"].values()} == {"deleted"}
-    status = run("--sandbox", "status", "--name", "cli-gone", "-o", "json")
+    status = run("--sandbox", "--region", "ap-northeast-1", "status", "--name", "cli-gone", "-o", "json")
     assert json.loads(status.stdout)["resources"] == []
 
 

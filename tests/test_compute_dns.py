@@ -19,6 +19,7 @@ from vpcctl.resources.compute import DEFAULT_AMI_PARAMETER
 
 PEERING = "internal-alb-peering"
 IP_TARGETS = "alb-ip-targets"
+BASTION_CIDR = "203.0.113.7/32"
 _names = itertools.count(1)
 
 
@@ -28,8 +29,9 @@ def new_name() -> str:
 
 @pytest.fixture
 def fresh(up_scenario):
+    # With an address for ssh, the scenarios keep their bastions (without, they leave them out).
     def up(path: str = PEERING, deployment: str | None = None, **options: Any):
-        return up_scenario(path, deployment, **options)
+        return up_scenario(path, deployment, {"ssh_cidr": BASTION_CIDR}, **options)
 
     return up
 
@@ -72,10 +74,11 @@ def test_the_bastion_rule_holds_its_private_ip(fresh) -> None:
     """A run-time value inside a late field: `${step-server.private_ip}/32`."""
     _, ctx, report = fresh(IP_TARGETS, new_name())
     bastion = ctx.attr("step-server", "private_ip")
-    assert f"+ingress tcp/80 {bastion}/32" in report.results["klein-alb-sg/rules"].detail
-    group = ctx.client("ec2").describe_security_groups(GroupIds=[ctx.id_of("klein-alb-sg")])["SecurityGroups"][0]
+    assert f"+ingress tcp/80 {bastion}/32" in report.results["klein-targets-sg/rules"].detail
+    group = ctx.client("ec2").describe_security_groups(GroupIds=[ctx.id_of("klein-targets-sg")])["SecurityGroups"][0]
     cidrs = {r["CidrIp"] for p in group["IpPermissions"] for r in p["IpRanges"]}
-    assert cidrs == {"0.0.0.0/0", f"{bastion}/32"}
+    sources = {g["GroupId"] for p in group["IpPermissions"] for g in p["UserIdGroupPairs"]}
+    assert cidrs == {f"{bastion}/32"} and sources == {ctx.id_of("klein-alb-sg")}
 
 
 def test_web_servers_are_targets_by_ip_and_by_instance(fresh) -> None:

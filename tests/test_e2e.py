@@ -101,5 +101,6 @@ def test_up_up_status_teardown(sandbox_home: str) -> None:
     assert after == before  # everything else exactly as it was
     assert other in after["vpcs"]
 
-    again = vpcctl("teardown", "--name", "e2e", "--yes")
+    # By name alone, nothing tells where it lived: the region is given (vpcctl never guesses one).
+    again = vpcctl("--region", "ap-northeast-1", "teardown", "--name", "e2e", "--yes")
     assert again.returncode == 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -16,15 +15,13 @@ from vpcctl.errors import BadInput
 from vpcctl.resources import handler, handlers
 from vpcctl.resources.base import Context, Found
 
-DEPLOYMENT_NAME = re.compile(r"^[a-z][a-z0-9-]{0,23}$")
-
 
 def check_deployment_name(name: str) -> str:
-    if not DEPLOYMENT_NAME.match(name) or name.endswith("-"):
-        raise BadInput(
-            f"deployment name '{name}' is not usable",
-            hint="use 1-24 lowercase letters, digits and '-', starting with a letter (AWS limits name lengths)",
-        )
+    from vpcctl import constraints
+
+    problem = constraints.name_problem(name)
+    if problem:
+        raise BadInput(f"deployment name {name!r} {problem}", hint=constraints.NAME_RULE)
     return name
 
 
@@ -178,37 +175,3 @@ def sweep(ctx: Context, parallelism: int = 8) -> list[Found]:
     fresh = Context(ctx.aws, ctx.deployment, ctx.scenario, ctx.emit, ctx.cancel)
     found = discover(fresh, list(handlers()), parallelism)
     return [f for kind, by_lid in found.items() for f in by_lid.values() if not handler(kind).is_gone(f)]
-
-
-@dataclass
-class Deployment:
-    name: str
-    scenario: str
-    resources: int
-    services: dict[str, int]
-
-
-def deployments(ctx: Context) -> list[Deployment]:
-    """Deployments in the region, from the resource tagging API: one paginated read across
-    services (IAM roles are not listed there; `status --name` shows everything)."""
-    from collections import Counter
-
-    from vpcctl.aws import tags as tagging
-
-    pages = (
-        ctx.client("resourcegroupstaggingapi")
-        .get_paginator("get_resources")
-        .paginate(TagFilters=[{"Key": tagging.DEPLOYMENT}])
-    )
-    counts: dict[str, Counter[str]] = {}
-    scenarios: dict[str, str] = {}
-    for page in pages:
-        for mapping in page["ResourceTagMappingList"]:
-            tags = tagging.to_dict(mapping.get("Tags"))
-            name = tags.get(tagging.DEPLOYMENT, "")
-            counts.setdefault(name, Counter())[mapping["ResourceARN"].split(":")[2]] += 1
-            scenarios.setdefault(name, tags.get(tagging.SCENARIO, ""))
-    return [
-        Deployment(name, scenarios[name], sum(c.values()), dict(sorted(c.items())))
-        for name, c in sorted(counts.items())
-    ]

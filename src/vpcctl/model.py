@@ -476,3 +476,5 @@ class Scenario:
     outputs: dict[str, str]
     lines: dict[str, int]  # logical id -> line, for messages
     flows: tuple[Flow, ...] = ()
+    # Every key path's line (for checks that need the run's region, such as zone letters).
+    key_lines: dict[tuple[str | int, ...], int] = field(default_factory=dict)

@@ -12,14 +12,23 @@ from vpcctl import model
 from vpcctl.aws import is_not_found
 from vpcctl.aws import tags as tagging
 from vpcctl.errors import VpcctlError
-from vpcctl.resources.base import Context, Found, Handler, Outcome, absent_ok, outcome
+from vpcctl.resources.base import Context, Found, Handler, Outcome, absent_ok, outcome, physical_name
 
 INLINE_POLICY = "vpcctl"
 
 
-def role_path(deployment: str) -> str:
-    """Roles live under a path of their own, so one list call finds a deployment's roles."""
-    return f"/vpcctl/{deployment}/"
+def role_path(deployment: str, region: str = "") -> str:
+    """Roles live under a path of their own, per deployment and region (IAM is global: one
+    deployment name in two regions must never share a role), so one list call finds them."""
+    return f"/vpcctl/{deployment}/{region}/" if region else f"/vpcctl/{deployment}/"
+
+
+def role_prefix(ctx: Context) -> str:
+    return f"{ctx.deployment}-{ctx.region}-"
+
+
+def role_name(ctx: Context, logical_id: str) -> str:
+    return physical_name(f"{ctx.deployment}-{ctx.region}", logical_id, 64)
 
 
 def trust_policy(service: str) -> str:
@@ -38,11 +47,12 @@ class IamRoleHandler(Handler):
     def discover(self, ctx: Context) -> list[Found]:
         iam = ctx.client("iam")
         found = []
-        for page in iam.get_paginator("list_roles").paginate(PathPrefix=role_path(ctx.deployment)):
+        path = role_path(ctx.deployment, ctx.region)
+        for page in iam.get_paginator("list_roles").paginate(PathPrefix=path):
             for role in page["Roles"]:
                 # list_roles carries no tags; the path and the name say whose role it is.
-                prefix = f"{ctx.deployment}-"
-                if role["Path"] != role_path(ctx.deployment) or not role["RoleName"].startswith(prefix):
+                prefix = role_prefix(ctx)
+                if role["Path"] != path or not role["RoleName"].startswith(prefix):
                     continue
                 lid = role["RoleName"].removeprefix(prefix)
                 found.append(
@@ -54,15 +64,15 @@ class IamRoleHandler(Handler):
 
     def ensure(self, ctx: Context, resource: model.Resource, spec: model.IamRole, found: Found | None) -> Outcome:
         iam = ctx.client("iam")
-        name = ctx.name(resource.id, 64)
+        name = role_name(ctx, resource.id)
         created = found is None
         if found is None:
             role = iam.create_role(
                 RoleName=name,
-                Path=role_path(ctx.deployment),
+                Path=role_path(ctx.deployment, ctx.region),
                 AssumeRolePolicyDocument=trust_policy(spec.service),
                 Description=spec.description,
-                Tags=tagging.as_list(ctx.tags(resource.id, name)),
+                Tags=tagging.as_list({**ctx.tags(resource.id, name), tagging.REGION: ctx.region}),
             )["Role"]
             found = Found(self.kind, resource.id, name, "exists", {"arn": role["Arn"], "name": name}, role)
             attached: set[str] = set()
@@ -107,8 +117,10 @@ class IamRoleHandler(Handler):
 
         def remove() -> None:
             tags = tagging.to_dict(iam.list_role_tags(RoleName=name)["Tags"])
-            if not tagging.owned_by(tags, ctx.deployment):
-                raise VpcctlError(f"role {name} is not tagged for deployment {ctx.deployment}; left alone")
+            if not tagging.owned_by(tags, ctx.deployment) or tags.get(tagging.REGION) != ctx.region:
+                raise VpcctlError(
+                    f"role {name} is not tagged for deployment {ctx.deployment} in {ctx.region}; left alone"
+                )
             for page in iam.get_paginator("list_attached_role_policies").paginate(RoleName=name):
                 for policy in page["AttachedPolicies"]:
                     iam.detach_role_policy(RoleName=name, PolicyArn=policy["PolicyArn"])

@@ -24,6 +24,7 @@ def apply() -> None:
     _ec2_revoke_ignores_rule_descriptions()
     _apigateway_integrations_keep_connection_id()
     _route53resolver_update_resolver_rule()
+    _ssm_put_parameter_is_atomic()
     _ec2_interfaces_always_have_a_private_dns_name()
 
 
@@ -180,6 +181,26 @@ def _route53resolver_update_resolver_rule() -> None:
         return json.dumps({"ResolverRule": rule.description()})
 
     Route53ResolverResponse.update_resolver_rule = update_resolver_rule  # type: ignore[attr-defined]
+
+
+def _ssm_put_parameter_is_atomic() -> None:
+    """moto checks whether a parameter exists and then stores it, with nothing between
+    two requests: two concurrent PutParameter(Overwrite=False) calls can both succeed.
+    On AWS one creates the parameter and the other gets ParameterAlreadyExists ("You
+    can't create duplicate parameters"), which vpcctl's deployment lock relies on."""
+    import threading
+
+    from moto.ssm.models import SimpleSystemManagerBackend
+
+    original = SimpleSystemManagerBackend.put_parameter
+    guard = threading.Lock()
+
+    @functools.wraps(original)
+    def put_parameter(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with guard:
+            return original(self, *args, **kwargs)
+
+    SimpleSystemManagerBackend.put_parameter = put_parameter  # type: ignore[method-assign]
 
 
 def _ec2_interfaces_always_have_a_private_dns_name() -> None:
