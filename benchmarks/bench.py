@@ -52,8 +52,11 @@ def main() -> int:
         subprocess.run([sys.executable, "-m", "vpcctl", "--help"], env=env, capture_output=True, check=True)
         rows.append(("vpcctl --help", time.perf_counter() - start, {}, 0))
         for label, command in (
+            ("plan (empty)", ["plan", args.scenario]),
             ("up (cold)", ["up", args.scenario]),
             ("up (no change)", ["up", args.scenario]),
+            # plan reads what a no-op up reads, and nothing more: its count is at most up's.
+            ("plan (no change)", ["plan", args.scenario]),
             ("status", ["status", args.scenario]),
             ("teardown", ["teardown", args.scenario, "--yes"]),
         ):

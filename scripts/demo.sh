@@ -3,18 +3,36 @@
 set -euo pipefail
 BIN=${1:-.venv/bin}
 export VPCCTL_HOME=${VPCCTL_HOME:-$PWD/.vpcctl}
-vpcctl() { "$BIN/vpcctl" "$@"; }
+
+# Run one vpcctl command, showing it once as a reader would type it.
+run() {
+  printf '\n$ vpcctl %s\n' "$*"
+  "$BIN/vpcctl" "$@"
+}
 
 started_here=0
-if ! vpcctl sandbox status >/dev/null 2>&1; then
-  vpcctl sandbox start
+if ! "$BIN/vpcctl" sandbox status >/dev/null 2>&1; then
+  run sandbox start
   started_here=1
 fi
-cleanup() { if [ "$started_here" = 1 ]; then vpcctl sandbox stop; fi; }
+cleanup() { if [ "$started_here" = 1 ]; then run sandbox stop; fi; }
 trap cleanup EXIT
 
-set -x
-vpcctl --sandbox up fargate-privatelink
-vpcctl --sandbox status fargate-privatelink
-vpcctl --sandbox output fargate-privatelink
-vpcctl --sandbox teardown fargate-privatelink --yes
+run --sandbox check fargate-privatelink
+run --sandbox up fargate-privatelink
+run --sandbox status fargate-privatelink
+run --sandbox output fargate-privatelink
+run --sandbox teardown fargate-privatelink --yes
+cleanup
+trap - EXIT
+
+cat <<'NEXT'
+
+Try next (start the sandbox again with `.venv/bin/vpcctl sandbox start` for --sandbox):
+  .venv/bin/vpcctl list                                   the shipped scenarios
+  .venv/bin/vpcctl check closed-vpc-apigw                 the network preflight, offline
+  .venv/bin/vpcctl cost fargate-privatelink --compare nat what it costs, endpoints or NAT
+  .venv/bin/vpcctl graph fargate-privatelink              the topology as a Mermaid diagram
+  .venv/bin/vpcctl --sandbox up alb-fargate-sg            another scenario, then status and teardown
+The README's "Commands" section says what each command does and how it exits.
+NEXT

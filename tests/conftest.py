@@ -67,8 +67,10 @@ def up_scenario(moto_module: None, make_ctx: Callable[..., Any]) -> Callable[...
     """`up` of a scenario (name or path) under a deployment name: (scenario, context, report)."""
     from vpcctl import deploy, scenario
 
-    def up(path: str, deployment: str | None = None, **options: Any) -> tuple[Any, Any, Any]:
-        loaded = scenario.load(str(path))
+    def up(
+        path: str, deployment: str | None = None, sets: dict[str, str] | None = None, **options: Any
+    ) -> tuple[Any, Any, Any]:
+        loaded = scenario.load(str(path), sets)
         ctx = make_ctx(loaded, deployment=deployment, **options)
         return loaded, ctx, deploy.up(loaded, ctx)
 
@@ -100,8 +102,8 @@ def no_sleep(_: float) -> None:
 @pytest.fixture
 def make_ctx() -> Callable[..., Any]:
     """A run context against whatever endpoint is in force (moto in-process by default)."""
+    from vpcctl import deploy
     from vpcctl.aws import Aws
-    from vpcctl.resources.base import Context
 
     def make(
         scenario: Any = None,
@@ -109,14 +111,14 @@ def make_ctx() -> Callable[..., Any]:
         events: list | None = None,
         endpoint: str | None = None,
         **options: Any,
-    ) -> Context:
+    ) -> Any:
         aws = Aws(REGION, endpoint_url=endpoint, static_credentials=endpoint is not None)
         sink = events.append if events is not None else (lambda e: None)
         name = deployment or (scenario.name if scenario else "test")
         options.setdefault("poll_interval", 0)
         options.setdefault("wait_timeout", 60)  # a wait that cannot end fails the test instead of hanging it
         options.setdefault("sleep", no_sleep)
-        return Context(aws, name, scenario, sink, **options)
+        return deploy.context(aws, name, scenario, sink, **options)
 
     return make
 

@@ -58,12 +58,14 @@ def test_shipped_scenarios_have_no_error(name: str) -> None:
     assert code == 0
 
 
-def test_privatelink_image_warning_keeps_exit_0() -> None:
-    # The shipped default is a public image: fine in the sandbox, not behind ECR endpoints on AWS.
-    code, data = run_check("fargate-privatelink")
-    assert code == 0
-    assert [f["rule"] for f in data["findings"]] == ["image-registry"]
-    assert data["findings"][0]["severity"] == "warning"
+def test_public_image_behind_the_ecr_endpoints_is_an_error_naming_the_cache_rule() -> None:
+    # The shipped scenario pulls through its cache rule; a public URI cannot be pulled there on AWS.
+    code, data = run_check("fargate-privatelink", "--set", "image=public.ecr.aws/nginx/nginx:stable")
+    assert code == 1
+    [finding] = data["findings"]
+    assert (finding["rule"], finding["severity"]) == ("image-registry", "error")
+    assert "public.ecr.aws" in finding["message"] and "CannotPullContainerError" in finding["message"]
+    assert "${ecr-public.uri}/<repository>:<tag>" in finding["fix"] and "NAT route" in finding["fix"]
 
 
 def test_private_ecr_image_in_region_has_no_finding() -> None:
@@ -72,13 +74,22 @@ def test_private_ecr_image_in_region_has_no_finding() -> None:
     assert (code, data["findings"]) == (0, [])
 
 
+def test_shipped_privatelink_scenarios_warn_about_the_first_pull_through_the_cache() -> None:
+    for name in ("fargate-privatelink", "closed-vpc-apigw"):
+        code, data = run_check(name)
+        assert code == 0 and [(f["rule"], f["severity"]) for f in data["findings"]] == [
+            ("pull-through-first-pull", "warning")
+        ]
+        assert "NAT route" in data["findings"][0]["fix"] and "seed the cache" in data["findings"][0]["fix"]
+
+
 def test_table_output_and_no_findings_line() -> None:
     image = "image=123456789012.dkr.ecr.ap-northeast-1.amazonaws.com/web:1"
     result = CliRunner().invoke(cli, ["check", "fargate-privatelink", "--set", image])
     assert result.exit_code == 0
     assert "fargate-privatelink: no findings" in result.output
-    result = CliRunner().invoke(cli, ["check", "fargate-privatelink"])
-    assert "fargate-privatelink: 0 errors, 1 warning" in result.output
+    result = CliRunner().invoke(cli, ["check", "fargate-privatelink", "--set", "image=nginx:stable"])
+    assert "fargate-privatelink: 1 error, 0 warnings" in result.output
     assert "image-registry" in result.output
 
 
@@ -210,14 +221,6 @@ CASES = [
         ["no container port 8080", "its port is 80"],
     ),
     (
-        "service names a container the task does not have",
-        [("{target_group: web-tg, container: web, port:", "{target_group: web-tg, container: app, port:")],
-        "port-mismatch",
-        "web-service",
-        1,
-        ["container 'app'"],
-    ),
-    (
         "target group port differs (a warning: ECS registers the containerPort)",
         [("    port: ${params.container_port}\n    target_type: ip", "    port: 8080\n    target_type: ip")],
         "port-mismatch",
@@ -255,7 +258,7 @@ CASES = [
         1,
         [
             "egress of sec-alb",
-            "no TCP 80 to sec-web-via-alb",
+            "no TCP 80 to tasks of web-service (sec-web-via-alb",
             "egress {protocol: tcp, port: 80, source: sec-web-via-alb}",
         ],
     ),
@@ -308,6 +311,22 @@ CASES = [
         1,
         ["private-subnet1 has no 0.0.0.0/0 route to an internet gateway", "scheme: internal"],
     ),
+    (
+        "health check at a path nginx does not serve",
+        [("    health_check:\n      path: /\n", "    health_check:\n      path: /health\n")],
+        "health-check-answer",
+        "web-tg",
+        1,
+        ["at /health", "answers 404, outside the matcher 200", "Target.ResponseCodeMismatch", "health_check.matcher"],
+    ),
+    (
+        "execution role may not make the cache's first pull",
+        [('"Action": ["ecr:CreateRepository", "ecr:BatchImportUpstreamImage"]', '"Action": ["ecr:CreateRepository"]')],
+        "pull-through-permissions",
+        "web",
+        1,
+        ["cache rule ecr-public", "may not ecr:BatchImportUpstreamImage", "${ecr-public.repositories}"],
+    ),
 ]
 
 
@@ -326,10 +345,13 @@ def test_broken_variant_is_reported(tmp_path, pairs, rule, resource, code, words
 
 
 def test_every_rule_has_a_broken_variant() -> None:
-    # image-registry shows on the shipped scenario; the NAT and peering rules are tested below.
+    # image-registry is tested with a public image above; the NAT and peering rules below.
     covered = {c[2] for c in CASES} | {"image-registry", "nat-public-subnet", "peering-overlap", "peering-routes"}
+    covered |= {"pull-through-first-pull"}  # on the shipped privatelink scenarios
     # The API Gateway, Resolver and listener rules are tested on closed-vpc-apigw and alb-fargate-sg below.
     covered |= {"execute-api-endpoint", "private-api-policy", "vpc-link-nlb", "resolver-sg-53", "listener-certificate"}
+    # The flows, the Resolver loop, the NLB's groups and open ingress are tested under "flows" below.
+    covered |= {"flow", "resolver-rule-loop", "vpc-link-nlb-groups", "open-ingress"}
     assert covered == {r.id for r in netcheck.RULES}
 
 
@@ -359,9 +381,15 @@ def test_every_rule_has_a_broken_variant() -> None:
         ],
         # Endpoint ingress by the tasks' subnet CIDR instead of their group.
         [(ENDPOINT_INGRESS, "      - {protocol: tcp, port: 443, cidr: 10.0.0.0/16}\n")],
-        # A separate health-check port opened on the task group.
+        # A separate health-check port opened on the task group, where nginx answers it.
         [
             ("    health_check:\n      path: /\n", '    health_check:\n      path: /\n      port: "8081"\n'),
+            (
+                "        port: ${params.container_port}\n",
+                "        port: ${params.container_port}\n        command:\n          - sh\n          - -c\n"
+                "          - >-\n            echo 'server { listen 8081; location = / { return 200 ok; } }'"
+                " > /etc/nginx/conf.d/health.conf && exec nginx -g 'daemon off;'\n",
+            ),
             (
                 TASK_SG_INGRESS,
                 TASK_SG_INGRESS + "      - {protocol: tcp, from_port: 8000, to_port: 8100, source: sec-alb}\n",
@@ -394,14 +422,23 @@ def test_table_output_on_error(tmp_path) -> None:
     result = CliRunner().invoke(cli, ["check", str(path)])
     assert result.exit_code == 1
     assert "endpoint-private-dns" in result.stdout and "what happens on AWS" in result.stdout
-    assert result.stderr.startswith("error: fargate-privatelink: 3 errors")
+    errors = len(netcheck.errors_in(netcheck.check(scenario.load(str(path)))))
+    assert errors >= 3 and result.stderr.startswith(f"error: fargate-privatelink: {errors} errors")
 
 
 def test_set_is_applied_before_checking() -> None:
-    code, data = run_check("fargate-privatelink", "--set", "container_port=8080")
+    image = "image=123456789012.dkr.ecr.ap-northeast-1.amazonaws.com/web:1"  # an image assumed to answer on its port
+    code, data = run_check("fargate-privatelink", "--set", "container_port=8080", "--set", image)
     # The tasks' group admits the container port from the ALB, so the new port stays consistent.
     assert data["errors"] == 0, data["findings"]
     assert code == 0
+
+
+def test_nginx_on_a_port_it_does_not_listen_on_fails_its_health_check() -> None:
+    code, data = run_check("fargate-privatelink", "--set", "container_port=8080")
+    [finding] = findings_of(data, "health-check-answer")
+    assert "port 8080" in finding["message"] and "Target.FailedHealthChecks" in finding["message"]
+    assert code == 1
 
 
 def test_bad_scenario_is_bad_input(tmp_path) -> None:
@@ -529,7 +566,15 @@ def test_a_private_api_needs_a_policy_and_a_bound_execute_api_endpoint() -> None
 
 
 def test_a_vpc_link_must_target_an_nlb(tmp_path) -> None:
-    code, data = run_check(closed_variant(tmp_path, "    type: network\n", "    type: application\n"))
+    # An ALB has no TCP listeners (refused as bad input), so its listener becomes HTTP too.
+    path = closed_variant(tmp_path, "    type: network\n", "    type: application\n")
+    path.write_text(
+        path.read_text().replace(
+            "    protocol: TCP\n    port: 80\n    target_group: nlb-tg",
+            "    protocol: HTTP\n    port: 80\n    target_group: nlb-tg",
+        )
+    )
+    code, data = run_check(path)
     assert code == 1
     assert [f["resource"] for f in findings_of(data, "vpc-link-nlb")] == ["vpc-link"]
 
@@ -578,8 +623,9 @@ def test_alb_fargate_sg_failure_points(tmp_path) -> None:
 
 
 def test_an_https_listener_needs_its_certificate() -> None:
-    code, data = run_check("alb-fargate-sg", "--set", "listener_protocol=HTTPS", "--set", "listener_port=443")
-    assert code == 1 and findings_of(data, "listener-certificate")
+    # Without a certificate AWS refuses the listener: bad input, before any check runs.
+    result = CliRunner().invoke(cli, ["check", "alb-fargate-sg", "--set", "listener_protocol=HTTPS"])
+    assert result.exit_code == 2 and "needs a certificate" in result.output
     code, data = run_check(
         "alb-fargate-sg",
         "--set",
@@ -590,3 +636,118 @@ def test_an_https_listener_needs_its_certificate() -> None:
         "certificate_arn=arn:aws:acm:ap-northeast-1:123456789012:certificate/abc",
     )
     assert code == 0, data["findings"]
+
+
+# ---------------------------------------------------------------- flows
+
+
+@pytest.mark.parametrize("name", sorted(scenario.available()))
+def test_every_declared_flow_of_a_shipped_scenario_is_reachable(name: str) -> None:
+    code, data = run_check(name)
+    assert code == 0
+    declared = [f for f in data["flows"] if f["kind"] == "declared"]
+    assert declared and all(f["reachable"] for f in declared), declared
+    assert all(f["hops"] and all(h["ok"] for h in f["hops"]) for f in declared)
+    assert all(f["reachable"] for f in data["flows"]), [f for f in data["flows"] if not f["reachable"]]
+
+
+def test_a_broken_flow_names_the_hop_code_and_fix(tmp_path) -> None:
+    bar = "      - {protocol: tcp, port: 80, cidr: 10.3.0.0/16, description: HTTP from bar}\n"
+    code, data = run_check(write_variant(tmp_path, bar, "", name="internal-alb-peering"))
+    found = findings_of(data, "flow")
+    assert code == 1 and {f["resource"] for f in found} == {"client"}
+    assert found[0]["message"].startswith(
+        "client → foo-internal-alb:80 — breaks at foo-alb-sg (ENI_SG_RULES_MISMATCH): foo-alb-sg (load balancer "
+        "foo-internal-alb) admits no TCP 80 from bar-client-sg or 10.3.1.0/24; add ingress"
+    )
+    broken = [f for f in data["flows"] if not f["reachable"]]
+    assert {f["destination"] for f in broken} == {"foo-internal-alb", "alb.home"}
+    assert [h["code"] for h in broken[0]["hops"] if not h["ok"]] == ["ENI_SG_RULES_MISMATCH"]
+
+
+def test_a_zone_not_associated_with_the_client_vpc_does_not_resolve(tmp_path) -> None:
+    code, data = run_check(
+        write_variant(tmp_path, "    vpcs: [foo, bar]\n", "    vpcs: [foo]\n", "internal-alb-peering")
+    )
+    found = findings_of(data, "flow")
+    assert code == 1 and len(found) == 1
+    assert "alb.home:80 — breaks at bar (DNS_NOT_RESOLVED)" in found[0]["message"]
+    assert found[0]["fix"].startswith("associate home with bar")
+
+
+def test_a_client_vpc_without_a_peering_has_no_route(tmp_path) -> None:
+    text = scenario_text("internal-alb-peering")
+    text = text.replace("peering: foo-bar}", "gateway: bar-igw}").replace(
+        "  foo-bar:\n    kind: vpc_peering\n", "  x:\n    kind: vpc_peering\n"
+    )
+    text = text.replace("    peer_vpc: foo\n", "    peer_vpc: bar\n", 1)
+    path = tmp_path / "v.yaml"
+    path.write_text(text)
+    code, data = run_check(path)
+    messages = [f["message"] for f in findings_of(data, "flow")]
+    assert code == 1 and messages, data["findings"]
+    assert all("(NO_ROUTE_TO_DESTINATION): no peering connects bar and foo" in m for m in messages), messages
+
+
+def test_internet_clients_need_the_listener_port_open_on_the_alb(tmp_path) -> None:
+    code, data = run_check(variant(tmp_path, (ALB_INGRESS, "      - {protocol: tcp, port: 80, cidr: 10.0.0.0/16}\n")))
+    found = findings_of(data, "flow")
+    assert code == 1 and len(found) == 1
+    assert "internet → alb:80 — breaks at sec-alb (ENI_SG_RULES_MISMATCH)" in found[0]["message"]
+    assert "port: 80, cidr: 0.0.0.0/0" in found[0]["fix"]
+
+
+def test_a_declared_port_without_a_listener(tmp_path) -> None:
+    path = write_variant(
+        tmp_path, "  - {client: internet, to: alb, port: 80}", "  - {client: internet, to: alb, port: 8080}"
+    )
+    code, data = run_check(path)
+    assert (
+        code == 1
+        and "(ELBV2_LISTENERS_MISMATCH): alb has no listener on port 8080" in findings_of(data, "flow")[0]["message"]
+    )
+
+
+def test_a_forwarding_rule_associated_with_the_vpc_it_forwards_to_loops(tmp_path) -> None:
+    code, data = run_check(write_variant(tmp_path, "    vpcs: [peer]\n", "    vpcs: [peer, vpc]\n", name=CLOSED))
+    assert code == 1 and [f["resource"] for f in findings_of(data, "resolver-rule-loop")] == ["api-forwarding"]
+    assert "(DNS_NOT_RESOLVED)" in findings_of(data, "flow")[0]["message"]
+
+
+def test_an_nlb_behind_a_vpc_link_has_no_security_groups(tmp_path) -> None:
+    old = "    scheme: internal\n    subnets: [private-1a, private-1c]\n"
+    code, data = run_check(write_variant(tmp_path, old, old + "    security_groups: [task-sg]\n", name=CLOSED))
+    found = findings_of(data, "vpc-link-nlb-groups")
+    assert code == 1 and [f["resource"] for f in found] == ["nlb"] and "PrivateLink" in found[0]["message"]
+
+
+def test_open_ingress_to_anything_but_an_internet_facing_lb_is_a_warning(tmp_path) -> None:
+    code, data = run_check(
+        variant(
+            tmp_path, (ENDPOINT_INGRESS, ENDPOINT_INGRESS + "      - {protocol: tcp, port: 443, cidr: 0.0.0.0/0}\n")
+        )
+    )
+    found = findings_of(data, "open-ingress")
+    assert code == 0 and [(f["resource"], f["severity"]) for f in found] == [("sec-endpoints", "warning")]
+    assert "ecr-api" in found[0]["message"]
+    assert not findings_of(run_check("fargate-privatelink")[1], "open-ingress")  # sec-alb fronts an internet-facing ALB
+
+
+@pytest.mark.parametrize(
+    ("flows", "words"),
+    [
+        ("flows: {client: internet}\n", "'flows' must be a list"),
+        ("flows:\n  - {client: internet, to: alb}\n", "'port' is required"),
+        ("flows:\n  - {client: nobody, to: alb, port: 80}\n", "'nobody' refers to nothing"),
+        ("flows:\n  - {client: sec-alb, to: alb, port: 80}\n", "'sec-alb' is a security_group"),
+        ("flows:\n  - {client: internet, to: alb, port: 80, via: x}\n", "unknown key 'via'"),
+        ("flows:\n  - {client: internet, to: alb, port: 70000}\n", "not between 1 and 65535"),
+    ],
+)
+def test_bad_flows_are_bad_input_with_file_and_line(tmp_path, flows: str, words: str) -> None:
+    text = scenario_text().replace("flows:\n  - {client: internet, to: alb, port: 80}\n", flows)
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    result = CliRunner().invoke(cli, ["check", str(path)])
+    assert result.exit_code == 2 and words in result.output, result.output
+    assert "bad.yaml:" in result.output

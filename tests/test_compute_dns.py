@@ -19,6 +19,7 @@ from vpcctl.resources.compute import DEFAULT_AMI_PARAMETER
 
 PEERING = "internal-alb-peering"
 IP_TARGETS = "alb-ip-targets"
+BASTION_CIDR = "203.0.113.7/32"
 _names = itertools.count(1)
 
 
@@ -28,8 +29,9 @@ def new_name() -> str:
 
 @pytest.fixture
 def fresh(up_scenario):
+    # With an address for ssh, the scenarios keep their bastions (without, they leave them out).
     def up(path: str = PEERING, deployment: str | None = None, **options: Any):
-        return up_scenario(path, deployment, **options)
+        return up_scenario(path, deployment, {"ssh_cidr": BASTION_CIDR}, **options)
 
     return up
 
@@ -72,10 +74,11 @@ def test_the_bastion_rule_holds_its_private_ip(fresh) -> None:
     """A run-time value inside a late field: `${step-server.private_ip}/32`."""
     _, ctx, report = fresh(IP_TARGETS, new_name())
     bastion = ctx.attr("step-server", "private_ip")
-    assert f"+ingress tcp/80 {bastion}/32" in report.results["klein-alb-sg/rules"].detail
-    group = ctx.client("ec2").describe_security_groups(GroupIds=[ctx.id_of("klein-alb-sg")])["SecurityGroups"][0]
+    assert f"+ingress tcp/80 {bastion}/32" in report.results["klein-targets-sg/rules"].detail
+    group = ctx.client("ec2").describe_security_groups(GroupIds=[ctx.id_of("klein-targets-sg")])["SecurityGroups"][0]
     cidrs = {r["CidrIp"] for p in group["IpPermissions"] for r in p["IpRanges"]}
-    assert cidrs == {"0.0.0.0/0", f"{bastion}/32"}
+    sources = {g["GroupId"] for p in group["IpPermissions"] for g in p["UserIdGroupPairs"]}
+    assert cidrs == {f"{bastion}/32"} and sources == {ctx.id_of("klein-alb-sg")}
 
 
 def test_web_servers_are_targets_by_ip_and_by_instance(fresh) -> None:
@@ -139,11 +142,11 @@ CHANGES = [
         "    subnet: foo-private-1a\n    security_groups: [foo-web-sg]\n",
         "    subnet: foo-private-1a\n    security_groups: [foo-web-sg, foo-bastion-sg]\n",
         "web1",
-        "security groups",
+        "+security_group foo-bastion-sg",
     ),
-    ("    allow_remote_dns: true\n", "    allow_remote_dns: false\n", "foo-bar", "allow_remote_dns=false"),
+    ("    allow_remote_dns: true\n", "    allow_remote_dns: false\n", "foo-bar", "allow_remote_dns: true → false"),
     ("    vpcs: [foo, bar]\n", "    vpcs: [foo]\n", "home", "-vpc"),
-    (ALB_RECORD, "    name: web.home\n    type: A\n", "alb-home", "renamed from alb.home A"),
+    (ALB_RECORD, "    name: web.home\n    type: A\n", "alb-home", "name: alb.home A → web.home A"),
     (
         '    targets: ["${web1.id}", "${web2.id}"]\n',
         '    targets: ["${web1.id}"]\n',
@@ -193,7 +196,7 @@ def test_a_stopped_instance_is_started_again(fresh) -> None:
     ctx.client("ec2").stop_instances(InstanceIds=[ctx.id_of("client")])
     _, _, report = fresh(PEERING, name)
     assert report.results["client"].status == UPDATED
-    assert report.results["client"].detail == "started"
+    assert report.results["client"].detail == "state: stopped → running"
 
 
 def test_a_zone_whose_run_died_before_tagging_is_found_and_tagged(fresh) -> None:
@@ -209,7 +212,8 @@ def test_a_zone_whose_run_died_before_tagging_is_found_and_tagged(fresh) -> None
     ]
     r53.change_tags_for_resource(ResourceType="hostedzone", ResourceId=ctx.id_of("home"), RemoveTagKeys=keys)
     _, again, report = fresh(PEERING, name)
-    assert report.results["home"].status == UNCHANGED
+    assert report.results["home"].status == UPDATED  # its tags converge again
+    assert "tag vpcctl:logical-id: (none) → home" in report.results["home"].detail
     assert again.id_of("home") == ctx.id_of("home")
     tags = r53.list_tags_for_resource(ResourceType="hostedzone", ResourceId=ctx.id_of("home"))["ResourceTagSet"]
     assert {"Key": "vpcctl:logical-id", "Value": "home"} in tags["Tags"]

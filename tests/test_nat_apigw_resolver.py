@@ -111,7 +111,7 @@ CHANGES = [
         "api",
         "policy",
     ),
-    (CLOSED, "    stage: ${params.stage}\n", "    stage: v2\n", "api", "deployed to v2"),
+    (CLOSED, "    stage: ${params.stage}\n", "    stage: v2\n", "api", "stage v2: (none) → vpcctl "),
     (
         CLOSED,
         '      - {method: GET, path: /, uri: "http://${nlb.dns_name}/", vpc_link: vpc-link, integration: HTTP_PROXY}\n',
@@ -125,7 +125,7 @@ CHANGES = [
         '    target_ips: ["${resolver-inbound.ips}"]\n',
         '    target_ips: ["10.1.1.53"]\n',
         "api-forwarding",
-        "targets",
+        "→ [10.1.1.53]",
     ),
     (CLOSED, "    vpcs: [peer]\n", "    vpcs: []\n", "api-forwarding", "-vpc"),
 ]

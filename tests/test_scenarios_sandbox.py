@@ -43,7 +43,7 @@ def test_internal_alb_peering_up_up_output_teardown(sandbox_home: str) -> None:
 
     gone = run_json("teardown", "internal-alb-peering", "--name", "sbx-peer", "--yes")
     assert gone["left"] == []
-    assert run_json("status", "--name", "sbx-peer")["resources"] == []
+    assert run_json("--region", "ap-northeast-1", "status", "--name", "sbx-peer")["resources"] == []
 
 
 def service_task_ips(endpoint: str, cluster: str) -> dict[str, str | None]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +21,10 @@ Exit codes:
   2    bad input (nothing in AWS was touched)
   3    timed out waiting for readiness (what exists stays; run `up` again)
   4    teardown could not remove everything (what is left is listed)
+  5    changes pending: `plan --detailed-exitcode` (0 then means no changes), or
+       `status` found the deployment differs from the scenario (drift)
+  7    nothing of the deployment is in this region (the message says where it is)
+  8    another run holds the deployment's lock (past --lock-timeout)
   130  interrupted"""
 
 
@@ -34,25 +40,39 @@ class Settings:
     stats: bool = False
     parallelism: int = 8
 
-    def aws(self, scenario_region: str | None) -> Any:
-        from vpcctl.aws import Aws, resolve_region
-
-        region = resolve_region(self.region, scenario_region)
-        endpoint = self.endpoint_url
-        if self.sandbox and not endpoint:
+    @property
+    def endpoint(self) -> str | None:
+        """--endpoint-url, else the SDK's AWS_ENDPOINT_URL, else the sandbox's with --sandbox."""
+        endpoint = self.endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
+        if self.sandbox and not self.endpoint_url:
             from vpcctl import sandbox
 
             endpoint = sandbox.endpoint()
-        # The emulator accepts any key: never send real credentials to it.
-        local = self.sandbox or _is_loopback(endpoint)
-        return Aws(region, None if local else self.profile, endpoint, static_credentials=local)
+        return endpoint
+
+    @property
+    def local(self) -> bool:
+        # The emulator accepts any key: never send real credentials (or a profile) to it.
+        return self.sandbox or _is_loopback(self.endpoint)
+
+    def resolve_region(self, scenario_region: str | None) -> str:
+        from vpcctl.aws import profile_region, resolve_region
+
+        return resolve_region(self.region, scenario_region, None if self.local else profile_region(self.profile))
+
+    def aws(self, scenario_region: str | None, region: str | None = None) -> Any:
+        from vpcctl.aws import Aws
+
+        region = region or self.resolve_region(scenario_region)
+        local = self.local
+        return Aws(region, None if local else self.profile, self.endpoint, static_credentials=local)
 
     @property
     def poll_interval(self) -> float:
         configured = os.environ.get("VPCCTL_POLL_INTERVAL")
         if configured:
             return float(configured)
-        return 0.5 if self.sandbox or _is_loopback(self.endpoint_url) else 5.0
+        return 0.5 if self.local else 5.0
 
 
 def _is_loopback(endpoint: str | None) -> bool:
@@ -69,6 +89,12 @@ class Group(click.Group):
             _fail(exc)
         except KeyboardInterrupt:
             _fail(errors.Interrupted("interrupted"))
+        except Exception as exc:
+            if not type(exc).__module__.startswith(("botocore", "boto3")):
+                raise
+            from vpcctl.aws import translate  # an AWS error no command caught: one line, no traceback
+
+            _fail(translate(exc))
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(self.commands)  # in the order they are defined
@@ -92,7 +118,7 @@ GLOBAL_OPTIONS = [
         "--region",
         callback=_remember,
         expose_value=False,
-        help="AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, then the scenario's).",
+        help="AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, the profile's, then the scenario's; never guessed).",
     ),
     click.option("--profile", callback=_remember, expose_value=False, help="AWS profile (default: AWS_PROFILE)."),
     click.option(
@@ -170,6 +196,46 @@ def timeout_option(default: float, help: str) -> Any:
     )
 
 
+def lock_timeout_option(f: Any) -> Any:
+    return click.option(
+        "--lock-timeout",
+        type=click.FloatRange(min=0),
+        default=300,
+        show_default=True,
+        metavar="SECONDS",
+        help="How long to wait while another run holds the deployment's lock; then exit 8.",
+    )(f)
+
+
+@contextmanager
+def _locked(settings: Settings, ctx: Any, command: str, timeout: float, forget: bool = False) -> Iterator[None]:
+    """The deployment's lock in AWS around a command that changes it (read-only commands take none)."""
+    from vpcctl import lock
+
+    shown: set[int] = set()
+
+    def waiting(holder: Any) -> None:
+        if holder.generation not in shown and settings.output != "json" and not settings.quiet:
+            click.echo(f"waiting for the lock of '{ctx.deployment}': held by {holder.describe()}", err=True)
+        shown.add(holder.generation)
+
+    def taking_over(holder: Any) -> None:
+        click.echo(f"warning: taking over the stale lock of '{ctx.deployment}' from {holder.describe()}", err=True)
+
+    options = {"timeout": timeout, "poll": max(settings.poll_interval, 0.05), "sleep": ctx.cancel.sleep}
+    with lock.held(
+        ctx.client("ssm"),
+        ctx.deployment,
+        command,
+        ctx.region,
+        forget,
+        on_wait=waiting,
+        on_takeover=taking_over,
+        **options,
+    ):
+        yield
+
+
 sets_option = click.option(
     "--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a scenario parameter (repeatable)."
 )
@@ -195,9 +261,14 @@ def _renderer(settings: Settings, title: str, steps: list[tuple[str, str]]) -> A
 
 
 def _context(settings: Settings, deployment: str, scenario: Any, emit: Any, region: str | None, **options: Any) -> Any:
-    from vpcctl.resources.base import Context
+    from vpcctl import deploy
 
-    return Context(settings.aws(region), deployment, scenario, emit, poll_interval=settings.poll_interval, **options)
+    aws = settings.aws(region)
+    if scenario is not None and aws.region != scenario.region:
+        from vpcctl.scenario import check_region
+
+        check_region(scenario, aws.region)  # the zone letters must exist in the region the run uses
+    return deploy.context(aws, deployment, scenario, emit, poll_interval=settings.poll_interval, **options)
 
 
 def _load(scenario_name: str, sets: tuple[str, ...] = ()) -> Any:
@@ -209,8 +280,8 @@ def _load(scenario_name: str, sets: tuple[str, ...] = ()) -> Any:
 def _deployment(explicit: str | None, scenario: Any | None) -> str:
     from vpcctl.deploy import check_deployment_name
 
-    name = explicit or (scenario.name if scenario else None)
-    if not name:
+    name = explicit if explicit is not None else (scenario.name if scenario else None)
+    if name is None:
         raise BadInput("give a SCENARIO or --name DEPLOYMENT")
     return check_deployment_name(name)
 
@@ -228,14 +299,17 @@ def _stats(settings: Settings, report: Any) -> None:
 @cli.command("list")
 @global_options
 @click.option("--deployed", is_flag=True, help="List the deployments in the region instead, with resource counts.")
+@click.option("--all-regions", is_flag=True, help="With --deployed: every region the account has enabled.")
 @click.pass_obj
-def list_(settings: Settings, deployed: bool) -> None:
+def list_(settings: Settings, deployed: bool, all_regions: bool) -> None:
     """Scenarios on hand: ./scenarios, then the ones shipped with vpcctl (or, with
     --deployed, what is deployed in the region)."""
     from vpcctl import render, scenario
 
+    if all_regions and not deployed:
+        raise BadInput("--all-regions goes with --deployed")
     if deployed:
-        _list_deployed(settings)
+        _list_deployed(settings, all_regions)
         return
 
     rows = []
@@ -262,16 +336,80 @@ def list_(settings: Settings, deployed: bool) -> None:
         )
 
 
-def _list_deployed(settings: Settings) -> None:
-    from vpcctl import deploy, render
+def _list_deployed(settings: Settings, all_regions: bool) -> None:
+    from vpcctl import regions, render
+    from vpcctl.aws import resolve_region
 
-    ctx = _context(settings, "-", None, render.Quiet(), None)
-    found = deploy.deployments(ctx)
+    if all_regions:
+        # Any region answers which regions are enabled; the deployments are then read in each.
+        base = resolve_region(settings.region, None, required=False) or "us-east-1"
+        found = regions.all_regions(settings.aws(None, base), lambda r: settings.aws(None, r), settings.parallelism)
+        where = "all regions"
+    else:
+        aws = settings.aws(None)
+        found = regions.deployments(aws, settings.parallelism)
+        where = aws.region
     if settings.output == "json":
         render.emit_json([vars(d) for d in found])
         return
-    rows = [[d.name, d.scenario, str(d.resources), ", ".join(f"{k} {v}" for k, v in d.services.items())] for d in found]
-    render.table(f"deployments ({ctx.region})", ["deployment", "scenario", "resources", "by service"], rows)
+    rows = [
+        [d.name, d.scenario, d.region, str(d.resources), ", ".join(f"{k} {v}" for k, v in d.kinds.items())]
+        for d in found
+    ]
+    render.table(f"deployments ({where})", ["deployment", "scenario", "region", "resources", "by kind"], rows)
+
+
+def _plan(settings: Settings, loaded: Any, name: str, detailed_exitcode: bool) -> None:
+    """Read AWS, write nothing: print what `up` would do; exit 5 with --detailed-exitcode
+    when it would change anything."""
+    from vpcctl import deploy, render
+
+    ctx = _context(settings, name, loaded, render.Quiet(), loaded.region)
+    planned = deploy.plan(loaded, ctx, settings.parallelism)
+    resources = [r.as_dict() for r in planned.resources]
+    if settings.output == "json":
+        render.emit_json(
+            {
+                "deployment": name,
+                "scenario": loaded.name,
+                "region": ctx.region,
+                "resources": resources,
+                "summary": render.plan_summary(resources),
+                "changes": planned.has_changes,
+                "calls": planned.calls,
+            }
+        )
+    elif settings.quiet:
+        click.echo(render.plan_line(resources))
+    else:
+        render.plan(f"vpcctl plan {loaded.name} (deployment {name}, {ctx.region})", resources)
+    _stats(settings, planned)
+    if detailed_exitcode and planned.has_changes:
+        sys.exit(errors.CHANGES)
+
+
+DETAILED_EXITCODE = click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 0 when there is nothing to change, 5 when there are changes (2 stays bad input).",
+)
+
+
+@cli.command()
+@global_options
+@click.argument("scenario_name", metavar="SCENARIO")
+@sets_option
+@name_option
+@DETAILED_EXITCODE
+@click.pass_obj
+def plan(
+    settings: Settings, scenario_name: str, sets: tuple[str, ...], deployment: str | None, detailed_exitcode: bool
+) -> None:
+    """What `up` would do, resource by resource and attribute by attribute: create,
+    update (before → after), replace, unchanged, or delete (tagged for the deployment,
+    no longer in the scenario). Reads AWS, writes nothing."""
+    loaded = _load(scenario_name, sets)
+    _plan(settings, loaded, _deployment(deployment, loaded), detailed_exitcode)
 
 
 @cli.command()
@@ -282,6 +420,14 @@ def _list_deployed(settings: Settings) -> None:
 @timeout_option(1800, "Bound on all readiness waits together; past it, exit 3 and keep what exists.")
 @click.option("--no-wait", is_flag=True, help="Do not wait for tasks, targets, endpoints and load balancers.")
 @click.option("--skip-check", is_flag=True, help="Start even when `vpcctl check` reports an error.")
+@click.option("--dry-run", is_flag=True, help="Only show what would change, as `vpcctl plan` does.")
+@click.option(
+    "--prune",
+    is_flag=True,
+    help="Once the rest converged, delete resources tagged for the deployment that the scenario no longer has.",
+)
+@DETAILED_EXITCODE
+@lock_timeout_option
 @click.pass_obj
 def up(
     settings: Settings,
@@ -291,22 +437,33 @@ def up(
     timeout: float,
     no_wait: bool,
     skip_check: bool,
+    dry_run: bool,
+    prune: bool,
+    detailed_exitcode: bool,
+    lock_timeout: float,
 ) -> None:
     """Create the scenario's resources, or converge them to the file, and wait until
-    they serve: every ECS task RUNNING and every target healthy."""
-    from vpcctl import deploy, graph, render
-    from vpcctl.engine import CREATED, UNCHANGED, UPDATED
+    they serve: every ECS task RUNNING and every target healthy.
+
+    Resources tagged for the deployment that the scenario no longer has are listed and
+    kept; --prune deletes them (in teardown's order) after the rest converged."""
+    from vpcctl import deploy, render
+    from vpcctl.status import CREATED, UNCHANGED, UPDATED
 
     loaded = _load(scenario_name, sets)
     name = _deployment(deployment, loaded)
-    if not skip_check:
-        _preflight(loaded)
-    steps = [(s, loaded.resources[s.removesuffix(graph.RULES)].kind) for s in graph.build(loaded)]
+    if dry_run:
+        _plan(settings, loaded, name, detailed_exitcode)
+        return
+    steps = [(s, loaded.resources[s.removesuffix("/rules")].kind) for s in deploy.steps_of(loaded)]
     view = _renderer(settings, f"vpcctl up {loaded.name} (deployment {name})", steps)
-    with view:
-        ctx = _context(settings, name, loaded, view, loaded.region, wait=not no_wait, wait_timeout=timeout)
-        report = deploy.up(loaded, ctx, settings.parallelism)
+    # The region (and the zones in it) are input too: refused before check's findings are shown.
+    ctx = _context(settings, name, loaded, view, loaded.region, wait=not no_wait, wait_timeout=timeout)
+    _preflight(loaded, settings.quiet, skip_check)
+    with _locked(settings, ctx, "up", lock_timeout), view:
+        report = deploy.up(loaded, ctx, settings.parallelism, prune=prune)
     summary = {s: report.count(s) for s in (CREATED, UPDATED, UNCHANGED)}
+    extra = [{"logical_id": f.logical_id, "kind": f.kind, "id": f.id} for f in report.unmanaged]
     if settings.output == "json":
         render.emit_json(
             {
@@ -317,11 +474,16 @@ def up(
                     s: {"status": r.status, "id": r.resource_id, "detail": r.detail, "seconds": round(r.seconds, 2)}
                     for s, r in report.results.items()
                 },
+                "changes": {lid: [c.as_dict() for c in cs] for lid, cs in report.changes.items() if cs},
                 "summary": summary,
+                "not_in_scenario": extra,
+                "pruned": {s: r.status for s, r in report.pruned.items()},
                 "calls": report.calls,
                 "seconds": round(report.seconds, 2),
             }
         )
+    else:
+        render.unmanaged(extra, pruned=bool(report.pruned))
     _stats(settings, report)
     if report.failed:
         _fail_run(report)
@@ -332,11 +494,20 @@ def up(
         )
 
 
-def _preflight(loaded: Any) -> None:
-    """`up` refuses a scenario that `check` says cannot work, before any AWS call."""
+def _preflight(loaded: Any, quiet: bool, skip_check: bool) -> None:
+    """`up` says every warning `check` finds (one line each, on stderr; -q hides them) and
+    refuses a scenario that `check` says cannot work, before any AWS call (--skip-check:
+    the errors are said as one line each too, and `up` goes on)."""
     from vpcctl import netcheck
 
-    errors_found = [f for f in netcheck.check(loaded) if f.severity == "error"]
+    findings = netcheck.check(loaded)
+    errors_found = [f for f in findings if f.severity == "error"]
+    if not quiet:
+        for finding in findings:
+            if finding.severity == "warning" or skip_check:
+                click.echo(f"{finding.severity}: {finding.rule} {finding.resource}: {finding.message}", err=True)
+    if skip_check:
+        return
     for finding in errors_found:
         click.echo(f"{finding.rule} {finding.resource}: {finding.message}", err=True)
         click.echo(f"  fix: {finding.fix}", err=True)
@@ -373,6 +544,8 @@ def check(settings: Settings, scenario_name: str, sets: tuple[str, ...], live: b
     from vpcctl import netcheck, render
 
     loaded = _load(scenario_name, sets)
+    if deployment is not None:
+        _deployment(deployment, loaded)  # `check` refuses the names `up` refuses
     findings = netcheck.check(loaded)
     if live:
         from vpcctl import diagnose
@@ -398,7 +571,9 @@ def check(settings: Settings, scenario_name: str, sets: tuple[str, ...], live: b
 @name_option
 @click.pass_obj
 def status(settings: Settings, scenario_name: str | None, deployment: str | None) -> None:
-    """Every resource of a deployment with its AWS id and state."""
+    """Every resource of a deployment with its AWS id and state; with a SCENARIO, each
+    resource's drift from it (what `up` would change). Exits 5 when, of a deployment that
+    exists, anything drifted, is missing, or is tagged for it but no longer in the scenario."""
     from vpcctl import deploy, render
 
     loaded = _load(scenario_name) if scenario_name else None
@@ -411,10 +586,13 @@ def status(settings: Settings, scenario_name: str | None, deployment: str | None
         render.table(
             f"{name} ({ctx.region})",
             ["logical id", "kind", "id", "state", "note"],
-            [[r.logical_id, r.kind, r.id, r.state, r.note] for r in rows],
+            [[r.logical_id, r.kind, r.id, r.state, r.note or render.drift_text(r.drift)] for r in rows],
         )
     if settings.stats:
         render.calls_table(dict(ctx.aws.calls), 0.0)
+    deployed = any(r.state != "absent" for r in rows)  # nothing there at all is not drift
+    if deployed and any(r.drifted for r in rows):
+        sys.exit(errors.CHANGES)
 
 
 @cli.command()
@@ -452,8 +630,16 @@ def output(settings: Settings, scenario_name: str, key: str | None, deployment: 
 @name_option
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @timeout_option(600, "How long to keep retrying a deletion AWS refuses while something still uses the resource.")
+@lock_timeout_option
 @click.pass_obj
-def teardown(settings: Settings, scenario_name: str | None, deployment: str | None, yes: bool, timeout: float) -> None:
+def teardown(
+    settings: Settings,
+    scenario_name: str | None,
+    deployment: str | None,
+    yes: bool,
+    timeout: float,
+    lock_timeout: float,
+) -> None:
     """Delete everything tagged for the deployment, then check that nothing is left.
 
     Works from the ownership tags alone: the scenario file may have changed or be gone
@@ -466,10 +652,14 @@ def teardown(settings: Settings, scenario_name: str | None, deployment: str | No
         if not sys.stdin.isatty():
             raise BadInput("teardown deletes resources: confirm with --yes when not on a terminal")
         click.confirm(f"Delete every resource of deployment '{name}'?", abort=True, err=True)
+    from vpcctl import regions
+
     view = _renderer(settings, f"vpcctl teardown {name}", [])
-    with view:
-        ctx = _context(settings, name, loaded, view, loaded.region if loaded else None, delete_timeout=timeout)
-        report = deploy.teardown(ctx, settings.parallelism)
+    ctx = _context(settings, name, loaded, view, loaded.region if loaded else None, delete_timeout=timeout)
+    with _locked(settings, ctx, "teardown", lock_timeout, forget=True):
+        regions.refuse_if_elsewhere(ctx, settings.parallelism)
+        with view:
+            report = deploy.teardown(ctx, settings.parallelism)
     left = [{"kind": f.kind, "logical_id": f.logical_id, "id": f.id, "state": f.state} for f in report.leftovers]
     if settings.output == "json":
         render.emit_json(
@@ -499,6 +689,35 @@ def teardown(settings: Settings, scenario_name: str | None, deployment: str | No
         )
     if settings.output != "json" and not settings.quiet:
         click.echo(f"{name}: {report.count('deleted')} deleted; nothing tagged for it is left ({ctx.region})")
+
+
+@cli.command()
+@global_options
+@name_option
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+def unlock(settings: Settings, deployment: str | None, yes: bool) -> None:
+    """Remove a deployment's lock by hand (after a run that holds it died).
+
+    `up` and `teardown` take the lock themselves and take over a lock whose lease
+    ran out; unlock is for when waiting for the lease is not an option."""
+    from vpcctl import lock
+
+    if deployment is None:
+        raise BadInput("give --name DEPLOYMENT")
+    name = _deployment(deployment, None)
+    aws = settings.aws(None)
+    ssm = aws.client("ssm")
+    holder = lock.current(ssm, name)
+    if holder is None or holder.released:
+        click.echo(f"{name}: no lock is held ({aws.region})")
+        return
+    if not yes:
+        if not sys.stdin.isatty():
+            raise BadInput("unlock removes another run's lock: confirm with --yes when not on a terminal")
+        click.confirm(f"Remove the lock held by {holder.describe()}?", abort=True, err=True)
+    lock.remove(ssm, name)
+    click.echo(f"{name}: removed the lock held by {holder.describe()} ({aws.region})")
 
 
 @cli.command()
@@ -545,15 +764,14 @@ def cost(
     prices_as_of); data transfer between AZs and to the internet is not included."""
     from vpcctl import cost as costing
     from vpcctl import render
-    from vpcctl.aws import resolve_region
 
     loaded = _load(scenario_name, sets)
-    region = resolve_region(settings.region, loaded.region)
+    region = settings.resolve_region(loaded.region)
     usage = costing.Usage(hours=hours, gb=gb, requests_million=requests, log_gb=log_gb)
     notes: list[str] = []
     if live:
         keys = costing.price_keys(loaded, usage, bool(compare))
-        book, notes = costing.read_live(settings.aws(region), region, keys)
+        book, notes = costing.read_live(settings.aws(None, region), region, keys)
     else:
         book = costing.PriceBook(region)
     estimate = costing.estimate(loaded, usage, book)
@@ -664,6 +882,9 @@ def sandbox_status() -> None:
         click.echo("no sandbox is running")
         sys.exit(1)
     click.echo(f"sandbox running on {running.endpoint} (pid {running.pid}, time scale {running.time_scale})")
+    faults = box.emulation_errors(running)
+    if faults is not None:
+        click.echo(f"emulation errors: {faults}" + (f" (tracebacks in {running.log})" if faults else ""))
 
 
 def main() -> None:

@@ -1,31 +1,38 @@
-"""The operations behind the commands: up, status, outputs, teardown."""
+"""The one orchestrator: plan, up, status, outputs, teardown, sweep. The CLI parses and renders."""
 
 from __future__ import annotations
 
 import dataclasses
-import re
 import time
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from graphlib import TopologicalSorter
 from typing import Any
 
-from vpcctl import engine, graph, model
-from vpcctl.aws import translate
+from vpcctl import diagnose, engine, graph, model
+from vpcctl.aws import Aws, translate
 from vpcctl.engine import DELETED, DONE, StepResult
 from vpcctl.errors import BadInput
 from vpcctl.resources import handler, handlers
-from vpcctl.resources.base import Context, Found
-
-DEPLOYMENT_NAME = re.compile(r"^[a-z][a-z0-9-]{0,23}$")
+from vpcctl.resources.base import Context, Found, known_after
+from vpcctl.resources.kit import CREATE, DELETE, REPLACE, Change
+from vpcctl.status import Emit
 
 
 def check_deployment_name(name: str) -> str:
-    if not DEPLOYMENT_NAME.match(name) or name.endswith("-"):
-        raise BadInput(
-            f"deployment name '{name}' is not usable",
-            hint="use 1-24 lowercase letters, digits and '-', starting with a letter (AWS limits name lengths)",
-        )
+    from vpcctl import constraints
+
+    problem = constraints.name_problem(name)
+    if problem:
+        raise BadInput(f"deployment name {name!r} {problem}", hint=constraints.NAME_RULE)
     return name
+
+
+def context(aws: Aws, deployment: str, scenario: model.Scenario | None, emit: Emit, **options: Any) -> Context:
+    """The run context of one command: clients, names, the resource kinds, and the
+    explanations of failures (read from the live network)."""
+    return Context(aws, deployment, scenario, emit, explain=diagnose, kinds=handlers(), **options)  # type: ignore[arg-type]
 
 
 @dataclass
@@ -34,10 +41,14 @@ class RunReport:
     calls: dict[str, int]
     seconds: float
     leftovers: list[Found] = field(default_factory=list)
+    changes: dict[str, list[Change]] = field(default_factory=dict)  # logical id -> what up changed
+    unmanaged: list[Found] = field(default_factory=list)  # tagged for the deployment, not in the scenario
+    pruned: dict[str, StepResult] = field(default_factory=dict)
 
     @property
     def failed(self) -> dict[str, StepResult]:
-        return {s: r for s, r in self.results.items() if r.status not in DONE}
+        every = {**self.results, **self.pruned}
+        return {s: r for s, r in every.items() if r.status not in DONE}
 
     def count(self, status: str) -> int:
         return sum(1 for r in self.results.values() if r.status == status)
@@ -57,41 +68,161 @@ def scenario_kinds(scenario: model.Scenario) -> list[str]:
     return [k for k in handlers() if k in used]
 
 
-def up(
-    scenario: model.Scenario,
-    ctx: Context,
-    parallelism: int = 8,
-) -> RunReport:
-    start = time.monotonic()
-    steps = graph.build(scenario)
-    discover(ctx, scenario_kinds(scenario), parallelism)
+def unmanaged(scenario: model.Scenario, found: dict[str, dict[str, Found]]) -> list[Found]:
+    """What is tagged for the deployment but no longer in the scenario."""
+    res = scenario.resources
+    return [f for by_lid in found.values() for lid, f in by_lid.items() if lid not in res or res[lid].kind != f.kind]
 
+
+def steps_of(scenario: model.Scenario) -> dict[str, set[str]]:
+    return scenario.steps or graph.build(scenario)
+
+
+# ----------------------------------------------------------------------- plan
+
+
+@dataclass
+class ResourcePlan:
+    """What `up` would do to one resource."""
+
+    logical_id: str
+    kind: str
+    id: str  # the AWS id, "" for one to create
+    changes: list[Change]
+
+    @property
+    def action(self) -> str:
+        if not self.changes:
+            return "unchanged"
+        first = self.changes[0].action
+        if first in (CREATE, DELETE):
+            return first
+        return REPLACE if any(c.action == REPLACE for c in self.changes) else "update"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "logical_id": self.logical_id,
+            "kind": self.kind,
+            "id": self.id,
+            "action": self.action,
+            "changes": [c.as_dict() for c in self.changes],
+        }
+
+
+@dataclass
+class Plan:
+    resources: list[ResourcePlan]
+    calls: dict[str, int]
+    seconds: float
+
+    def count(self, action: str) -> int:
+        return sum(1 for r in self.resources if r.action == action)
+
+    @property
+    def has_changes(self) -> bool:
+        return any(r.changes for r in self.resources)
+
+    def of(self, logical_id: str) -> ResourcePlan:
+        return next(r for r in self.resources if r.logical_id == logical_id and r.action != DELETE)
+
+
+def plan(scenario: model.Scenario, ctx: Context, parallelism: int = 8) -> Plan:
+    """What `up` would change, attribute by attribute. Reads AWS, writes nothing.
+
+    Resources are diffed in the order `up` would run them; a value that only a create or
+    a new revision will give (an id, an ARN) reads as "(known after <logical id>)"."""
+    start = time.monotonic()
+    ctx.planning = True
+    found = discover(ctx, list(handlers()), parallelism)
+    for by_lid in found.values():
+        for f in by_lid.values():
+            ctx.record(f)
+    changes: dict[str, list[Change]] = {lid: [] for lid in scenario.resources}
+    try:
+        for step_id in TopologicalSorter(steps_of(scenario)).static_order():
+            lid = step_id.removesuffix(graph.RULES)
+            resource = scenario.resources[lid]
+            kind = handler(resource.kind)
+            current = found[resource.kind].get(lid)
+            if step_id.endswith(graph.RULES):
+                if current is not None:  # the rules of a resource to create are part of its create
+                    changes[lid] += kind.diff_late(ctx, resource, ctx.resolve(resource.spec), current)
+                continue
+            spec = resolve_except(ctx, resource.spec, type(resource.spec).late_fields)
+            changes[lid] = kind.diff(ctx, resource, spec, current)
+            _foresee(ctx, kind, resource, changes[lid])
+    except Exception as exc:
+        raise translate(exc) from exc
+    rows = [
+        ResourcePlan(lid, r.kind, f.id if (f := found[r.kind].get(lid)) else "", changes[lid])
+        for lid, r in scenario.resources.items()
+    ]
+    rows += [
+        ResourcePlan(f.logical_id, f.kind, f.id, [Change("", f.id, None, DELETE)]) for f in unmanaged(scenario, found)
+    ]
+    return Plan(rows, dict(ctx.aws.calls), time.monotonic() - start)
+
+
+def _foresee(ctx: Context, kind: Any, resource: model.Resource, changes: list[Change]) -> None:
+    """What dependents will see of a resource once `up` has applied these changes."""
+    if changes and changes[0].action == CREATE:
+        renewed = {name: known_after(resource.id) for name in getattr(kind, "renews", ())}
+        ctx.attrs[resource.id] = {**renewed, **kind.known_attributes(ctx, resource)}
+    elif changes and any(not c.attribute.startswith("tag ") for c in changes):
+        for name in getattr(kind, "renews", ()):
+            ctx.attrs.setdefault(resource.id, {})[name] = known_after(resource.id)
+
+
+# ------------------------------------------------------------------------- up
+
+
+def up(scenario: model.Scenario, ctx: Context, parallelism: int = 8, prune: bool = False) -> RunReport:
+    """Converge AWS to the scenario: each step applies its resource's diff, then (for its
+    last step, unless --no-wait) waits until it serves. Resources tagged for the deployment
+    that the scenario no longer has are listed and kept; with prune, deleted afterwards."""
+    start = time.monotonic()
+    steps = steps_of(scenario)
+    found = discover(ctx, list(handlers()), parallelism)
+    for by_lid in found.values():
+        for f in by_lid.values():
+            ctx.record(f)
+    extra = unmanaged(scenario, found)
     created: set[str] = set()
+    changes: dict[str, list[Change]] = {lid: [] for lid in scenario.resources}
 
     def action(step_id: str) -> StepResult:
         lid = step_id.removesuffix(graph.RULES)
         resource = scenario.resources[lid]
         kind = handler(resource.kind)
         late = type(resource.spec).late_fields
-        found = ctx.inventory.get(resource.kind, lid)
+        current = ctx.inventory.get(resource.kind, lid)
         if step_id.endswith(graph.RULES):
-            assert found is not None  # the group's own step put it there
-            result = kind.ensure_late(ctx, resource, ctx.resolve(resource.spec), found)
+            assert current is not None  # the resource's own step put it there
+            result = kind.ensure_late(ctx, resource, ctx.resolve(resource.spec), current)
             if lid in created:  # the rules of a resource made in this run are part of its creation
                 result.status = engine.CREATED
+            else:
+                changes[lid] += result.changes
         else:
-            result = kind.ensure(ctx, resource, resolve_except(ctx, resource.spec, late), found)
+            result = kind.ensure(ctx, resource, resolve_except(ctx, resource.spec, late), current)
+            changes[lid] = list(result.changes)
             if result.status == engine.CREATED:
                 created.add(lid)
         if ctx.wait and step_id == graph.final_step(resource):
             result.found = kind.wait_ready(ctx, resource, result.found)
         ctx.inventory.put(result.found)
         ctx.record(result.found)
-        return StepResult(result.status, result.detail, result.found.id)
+        shown = [] if lid in created and step_id.endswith(graph.RULES) else result.changes
+        data = {"changes": [c.as_dict() for c in shown], "state": result.found.state}
+        return StepResult(result.status, result.detail, result.found.id, data=data)
 
     kinds = {s: scenario.resources[s.removesuffix(graph.RULES)].kind for s in steps}
     results = engine.run(steps, action, ctx.emit, parallelism, kinds, ctx.cancel, translate)
-    return RunReport(results, dict(ctx.aws.calls), time.monotonic() - start)
+    report = RunReport(results, {}, 0.0, changes=changes, unmanaged=extra)
+    if prune and extra and not report.failed:
+        report.pruned = delete(ctx, extra, parallelism)
+    report.calls, report.seconds = dict(ctx.aws.calls), time.monotonic() - start
+    return report
 
 
 def resolve_except(ctx: Context, spec: Any, skip: tuple[str, ...]) -> Any:
@@ -103,6 +234,9 @@ def resolve_except(ctx: Context, spec: Any, skip: tuple[str, ...]) -> Any:
     return dataclasses.replace(spec, **resolved)
 
 
+# --------------------------------------------------------------------- status
+
+
 @dataclass
 class Row:
     logical_id: str
@@ -110,22 +244,30 @@ class Row:
     id: str
     state: str
     note: str = ""
+    drift: list[dict[str, Any]] = field(default_factory=list)  # changes `up` would make
+
+    @property
+    def drifted(self) -> bool:
+        return bool(self.drift)
 
 
 def status(ctx: Context, scenario: model.Scenario | None, parallelism: int = 8) -> list[Row]:
-    kinds = scenario_kinds(scenario) if scenario else list(handlers())
-    found = discover(ctx, kinds, parallelism)
-    rows: list[Row] = []
-    seen: set[tuple[str, str]] = set()
-    if scenario:
-        for lid, resource in scenario.resources.items():
-            f = found[resource.kind].get(lid)
-            seen.add((resource.kind, lid))
-            rows.append(Row(lid, resource.kind, f.id if f else "-", f.state if f else "absent"))
-    for kind in kinds:
-        for lid, f in found[kind].items():
-            if (kind, lid) not in seen:
-                rows.append(Row(lid, kind, f.id, f.state, "not in the scenario" if scenario else ""))
+    """Every resource with its id and state; with a scenario, each one's drift from it
+    (what `up` would change) and what is tagged for the deployment but not in it."""
+    if scenario is None:
+        found = discover(ctx, list(handlers()), parallelism)
+        return [Row(lid, kind, f.id, f.state) for kind, by_lid in found.items() for lid, f in by_lid.items()]
+    planned = plan(scenario, ctx, parallelism)
+    rows = []
+    for item in planned.resources:
+        f = ctx.inventory.get(item.kind, item.logical_id)
+        drift = [c.as_dict() for c in item.changes]
+        if item.action == CREATE:
+            rows.append(Row(item.logical_id, item.kind, "-", "absent", "", drift))
+        elif item.action == DELETE:
+            rows.append(Row(item.logical_id, item.kind, item.id, f.state if f else "", "not in the scenario", drift))
+        else:
+            rows.append(Row(item.logical_id, item.kind, item.id, f.state if f else "", "", drift))
     return rows
 
 
@@ -143,72 +285,42 @@ def outputs(ctx: Context, scenario: model.Scenario, parallelism: int = 8) -> dic
     return out
 
 
-def teardown(ctx: Context, parallelism: int = 8) -> RunReport:
-    """Delete everything tagged for the deployment, in an order AWS accepts, then sweep."""
-    start = time.monotonic()
-    kinds = list(handlers())
-    found = discover(ctx, kinds, parallelism)
+# ------------------------------------------------------------------- teardown
+
+
+def delete(ctx: Context, items: Iterable[Found], parallelism: int = 8) -> dict[str, StepResult]:
+    """Delete these resources in an order AWS accepts (a kind before the kinds it refers to)."""
     order = graph.teardown_order()
+    items = list(items)
     step_of: dict[tuple[str, str], str] = {}
-    taken: set[str] = set()
-    for kind in kinds:
-        for lid in found[kind]:
-            step = lid if lid not in taken else f"{kind}:{lid}"
-            taken.add(step)
-            step_of[(kind, lid)] = step
-    steps: dict[str, set[str]] = {}
-    items: dict[str, Found] = {}
-    for (kind, lid), step in step_of.items():
-        items[step] = found[kind][lid]
-        steps[step] = {step_of[(k, other)] for k in order[kind] for other in found.get(k, {})}
+    for item in items:
+        step = item.logical_id if item.logical_id not in step_of.values() else f"{item.kind}:{item.logical_id}"
+        step_of[(item.kind, item.logical_id)] = step
+    by_step = {step_of[(f.kind, f.logical_id)]: f for f in items}
+    steps = {
+        step: {other for (k, _), other in step_of.items() if k in order[item.kind]} for step, item in by_step.items()
+    }
 
     def action(step: str) -> StepResult:
-        item = items[step]
+        item = by_step[step]
         deleted = handler(item.kind).delete(ctx, item)
         return StepResult(DELETED if deleted else engine.ABSENT, "", item.id)
 
-    kinds_of = {step: item.kind for step, item in items.items()}
-    results = engine.run(steps, action, ctx.emit, parallelism, kinds_of, ctx.cancel, translate)
+    kinds_of = {step: item.kind for step, item in by_step.items()}
+    return engine.run(steps, action, ctx.emit, parallelism, kinds_of, ctx.cancel, translate)
+
+
+def teardown(ctx: Context, parallelism: int = 8) -> RunReport:
+    """Delete everything tagged for the deployment, in an order AWS accepts, then sweep."""
+    start = time.monotonic()
+    found = discover(ctx, list(handlers()), parallelism)
+    results = delete(ctx, [f for by_lid in found.values() for f in by_lid.values()], parallelism)
     leftovers = sweep(ctx, parallelism)
     return RunReport(results, dict(ctx.aws.calls), time.monotonic() - start, leftovers)
 
 
 def sweep(ctx: Context, parallelism: int = 8) -> list[Found]:
     """Look again, with fresh reads, for anything still tagged for the deployment."""
-    fresh = Context(ctx.aws, ctx.deployment, ctx.scenario, ctx.emit, ctx.cancel)
+    fresh = context(ctx.aws, ctx.deployment, ctx.scenario, ctx.emit, cancel=ctx.cancel)
     found = discover(fresh, list(handlers()), parallelism)
     return [f for kind, by_lid in found.items() for f in by_lid.values() if not handler(kind).is_gone(f)]
-
-
-@dataclass
-class Deployment:
-    name: str
-    scenario: str
-    resources: int
-    services: dict[str, int]
-
-
-def deployments(ctx: Context) -> list[Deployment]:
-    """Deployments in the region, from the resource tagging API: one paginated read across
-    services (IAM roles are not listed there; `status --name` shows everything)."""
-    from collections import Counter
-
-    from vpcctl.aws import tags as tagging
-
-    pages = (
-        ctx.client("resourcegroupstaggingapi")
-        .get_paginator("get_resources")
-        .paginate(TagFilters=[{"Key": tagging.DEPLOYMENT}])
-    )
-    counts: dict[str, Counter[str]] = {}
-    scenarios: dict[str, str] = {}
-    for page in pages:
-        for mapping in page["ResourceTagMappingList"]:
-            tags = tagging.to_dict(mapping.get("Tags"))
-            name = tags.get(tagging.DEPLOYMENT, "")
-            counts.setdefault(name, Counter())[mapping["ResourceARN"].split(":")[2]] += 1
-            scenarios.setdefault(name, tags.get(tagging.SCENARIO, ""))
-    return [
-        Deployment(name, scenarios[name], sum(c.values()), dict(sorted(c.items())))
-        for name, c in sorted(counts.items())
-    ]

@@ -3,7 +3,6 @@ events; it never prints."""
 
 from __future__ import annotations
 
-import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -14,33 +13,23 @@ from typing import Any
 
 from vpcctl.errors import Interrupted, VpcctlError
 
-PENDING = "pending"
-RUNNING = "running"
-CREATED = "created"
-UPDATED = "updated"
-UNCHANGED = "unchanged"
-DELETED = "deleted"
-ABSENT = "absent"
-FAILED = "failed"
-SKIPPED = "skipped"
-CANCELLED = "cancelled"
-DONE = {CREATED, UPDATED, UNCHANGED, DELETED, ABSENT}
-
-
-@dataclass
-class Event:
-    """Something the engine or a step reports. Renderers read these only."""
-
-    step: str
-    status: str
-    detail: str = ""
-    kind: str = ""
-    resource_id: str = ""
-    data: dict[str, Any] = field(default_factory=dict)
-    at: float = field(default_factory=time.time)
-
-
-Emit = Callable[[Event], None]
+# The statuses, events and cancel flag live at the ground; the engine re-exports them.
+from vpcctl.status import (  # noqa: F401
+    ABSENT,
+    CANCELLED,
+    CREATED,
+    DELETED,
+    DONE,
+    FAILED,
+    PENDING,
+    RUNNING,
+    SKIPPED,
+    UNCHANGED,
+    UPDATED,
+    Cancel,
+    Emit,
+    Event,
+)
 
 
 @dataclass
@@ -50,24 +39,7 @@ class StepResult:
     resource_id: str = ""
     error: VpcctlError | None = None
     seconds: float = 0.0
-
-
-class Cancel:
-    """Shared stop flag; sleeps through it wake at once when it is set."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-
-    def set(self) -> None:
-        self._event.set()
-
-    @property
-    def is_set(self) -> bool:
-        return self._event.is_set()
-
-    def sleep(self, seconds: float) -> None:
-        if self._event.wait(seconds):
-            raise Interrupted("interrupted")
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 def run(
@@ -127,7 +99,7 @@ def run(
                             result.detail,
                             kinds.get(step, ""),
                             result.resource_id,
-                            {"seconds": round(result.seconds, 2)},
+                            {"seconds": round(result.seconds, 2), **result.data},
                         )
                     )
                     sorter.done(step)

@@ -7,6 +7,9 @@ FAILED = 1
 BAD_INPUT = 2
 TIMED_OUT = 3
 LEFTOVERS = 4
+CHANGES = 5  # plan --detailed-exitcode: changes pending; status: drift
+NOT_HERE = 7
+LOCKED = 8
 INTERRUPTED = 130
 
 
@@ -68,6 +71,18 @@ class Leftovers(VpcctlError):
     """Teardown could not remove everything."""
 
     exit_code = LEFTOVERS
+
+
+class LockHeld(VpcctlError):
+    """Another run holds the deployment's lock, past --lock-timeout."""
+
+    exit_code = LOCKED
+
+
+class NotHere(VpcctlError):
+    """Nothing of the deployment is in this region; it lives in another (nothing was touched)."""
+
+    exit_code = NOT_HERE
 
 
 class Interrupted(VpcctlError):

@@ -12,7 +12,9 @@ from vpcctl.errors import BadInput
 if typing.TYPE_CHECKING:
     from vpcctl.yamlpos import Located
 
-RULES = "/rules"  # suffix of the second step of kinds with late fields
+RULES = model.RULES
+has_late_step = model.has_late_step
+final_step = model.final_step
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,20 +24,8 @@ class Step:
     late: bool  # the step that applies the kind's late fields
 
 
-def has_late_step(resource: model.Resource) -> bool:
-    spec = resource.spec
-    return any(getattr(spec, name) for name in type(spec).late_fields)
-
-
-def final_step(resource: model.Resource) -> str:
-    """The step after which a resource is complete."""
-    return resource.id + RULES if has_late_step(resource) else resource.id
-
-
 def build(scenario: model.Scenario, doc: Located | None = None) -> dict[str, set[str]]:
     """Step id -> the step ids it waits for. Raises BadInput on a cycle."""
-    from vpcctl.scenario import ref_fields, runtime_values
-
     res = scenario.resources
     deps: dict[str, set[str]] = {}
     for lid, resource in res.items():
@@ -44,14 +34,14 @@ def build(scenario: model.Scenario, doc: Located | None = None) -> dict[str, set
         late: set[str] | None = None
         if has_late_step(resource):
             late = deps.setdefault(lid + RULES, {lid})
-        for _, _, target, top in ref_fields(resource.spec):
+        for _, _, target, top in model.ref_fields(resource.spec):
             if target == lid:
                 continue  # a group that admits itself needs only its own id
             if top in late_fields and late is not None:
                 late.add(target)
             else:
                 main.add(final_step(res[target]))
-        for path, target, _ in runtime_values(resource.spec):
+        for path, target, _ in model.runtime_values(resource.spec):
             if target == lid:
                 continue
             if path[0] in late_fields and late is not None:
@@ -72,7 +62,7 @@ def build(scenario: model.Scenario, doc: Located | None = None) -> dict[str, set
 
 def steps(scenario: model.Scenario) -> dict[str, Step]:
     out = {}
-    for step_id in build(scenario):
+    for step_id in scenario.steps or build(scenario):
         lid = step_id.removesuffix(RULES)
         out[step_id] = Step(step_id, lid, step_id.endswith(RULES))
     return out

@@ -7,7 +7,9 @@ graph is built from those fields. Strings may hold run-time values written
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from collections.abc import Iterator
 from dataclasses import MISSING, dataclass, field
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -153,6 +155,7 @@ class IamRole(Spec):
     service: str = "ecs-tasks.amazonaws.com"
     managed_policies: tuple[str, ...] = ()
     description: str = "managed by vpcctl"
+    policy: str | None = None  # an inline policy, a JSON document (kept as the role's policy "vpcctl")
 
 
 @dataclass(frozen=True)
@@ -160,6 +163,19 @@ class LogGroup(Spec):
     kind = "log_group"
     attributes = ("name", "arn")
     retention_days: int = 7
+
+
+# ------------------------------------------------------------------------ ecr
+
+
+@dataclass(frozen=True)
+class EcrPullThroughCache(Spec):
+    """An ECR pull-through cache rule: images of `upstream` pulled as `${<id>.uri}/<repository>:<tag>`
+    come from this account's private registry, which the ECR endpoints serve."""
+
+    kind = "ecr_pull_through_cache"
+    attributes = ("id", "prefix", "uri", "repositories")
+    upstream: Literal["public.ecr.aws"] = "public.ecr.aws"
 
 
 # ------------------------------------------------------------------------ ecs
@@ -235,6 +251,7 @@ class HealthCheck:
     interval: int = 30
     healthy_threshold: int = 5
     unhealthy_threshold: int = 2
+    matcher: str | None = None  # HTTP codes a healthy target answers ("200", "200-299"); None: AWS's default
 
 
 @dataclass(frozen=True)
@@ -379,6 +396,24 @@ class ResolverRule(Spec):
     vpcs: tuple[str, ...] = refs("vpc")
 
 
+# ---------------------------------------------------------------------- flows
+
+
+@dataclass(frozen=True)
+class Flow:
+    """A connection the scenario promises: `client` ('internet', an instance or an ECS
+    service) reaches `to` (a load balancer, instance, endpoint or a DNS name) on a port."""
+
+    client: str
+    to: str
+    port: int
+    protocol: Literal["tcp", "udp"] = "tcp"
+
+
+FLOW_CLIENTS = ("instance", "ecs_service")
+FLOW_DESTINATIONS = ("load_balancer", "instance", "vpc_endpoint", "resolver_endpoint")
+
+
 SPECS: dict[str, type[Spec]] = {
     cls.kind: cls
     for cls in (
@@ -392,6 +427,7 @@ SPECS: dict[str, type[Spec]] = {
         Instance,
         IamRole,
         LogGroup,
+        EcrPullThroughCache,
         EcsCluster,
         TaskDefinition,
         EcsService,
@@ -441,3 +477,61 @@ class Scenario:
     resources: dict[str, Resource]
     outputs: dict[str, str]
     lines: dict[str, int]  # logical id -> line, for messages
+    flows: tuple[Flow, ...] = ()
+    # Every key path's line (for checks that need the run's region, such as zone letters).
+    key_lines: dict[tuple[str | int, ...], int] = field(default_factory=dict)
+    # The step graph (step id -> the steps it waits for), built once when the file is read.
+    steps: dict[str, set[str]] = field(default_factory=dict, compare=False)
+
+
+# ------------------------------------------------------------------ references
+
+KeyPath = tuple[str | int, ...]
+
+
+def ref_fields(obj: Any, path: KeyPath = ()) -> Iterator[tuple[KeyPath, tuple[str, ...], str, str]]:
+    """Every reference in a spec: (key path, allowed kinds, referenced id, top field name)."""
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        kinds = f.metadata.get("ref")
+        top = path[0] if path else f.name
+        if kinds:
+            if isinstance(value, tuple):
+                for i, item in enumerate(value):
+                    yield (*path, f.name, i), kinds, item, str(top)
+            elif value is not None:
+                yield (*path, f.name), kinds, value, str(top)
+        elif isinstance(value, tuple):
+            for i, item in enumerate(value):
+                if dataclasses.is_dataclass(item):
+                    yield from ref_fields(item, (*path, f.name, i))
+        elif dataclasses.is_dataclass(value):
+            yield from ref_fields(value, (*path, f.name))
+
+
+def runtime_values(obj: Any, path: KeyPath = ()) -> Iterator[tuple[KeyPath, str, str]]:
+    """Every ${id.attr} in a spec's strings: (key path, id, attribute)."""
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        items = value if isinstance(value, tuple) else (value,)
+        for i, item in enumerate(items):
+            sub = (*path, f.name, i) if isinstance(value, tuple) else (*path, f.name)
+            if isinstance(item, str):
+                for lid, attr in RUNTIME.findall(item):
+                    yield sub, lid, attr
+            elif dataclasses.is_dataclass(item):
+                yield from runtime_values(item, sub)
+
+
+RULES = "/rules"  # suffix of the second step of kinds with late fields
+
+
+def has_late_step(resource: Resource) -> bool:
+    """Whether the resource has a second step for its late fields (rules, targets)."""
+    spec = resource.spec
+    return any(getattr(spec, name) for name in type(spec).late_fields)
+
+
+def final_step(resource: Resource) -> str:
+    """The step after which a resource is complete."""
+    return resource.id + RULES if has_late_step(resource) else resource.id

@@ -8,7 +8,7 @@ import threading
 import time
 from typing import IO, Any
 
-from vpcctl.engine import (
+from vpcctl.status import (
     ABSENT,
     CANCELLED,
     CREATED,
@@ -19,6 +19,8 @@ from vpcctl.engine import (
     UNCHANGED,
     UPDATED,
     Event,
+    change_text,
+    shown,
 )
 
 STYLES = {
@@ -161,6 +163,71 @@ def calls_table(calls: dict[str, int], seconds: float, stream: IO[str] | None = 
     rows = [[op, str(n)] for op, n in sorted(calls.items())]
     rows.append(["total", str(sum(calls.values()))])
     table(f"AWS API calls ({seconds:.2f} s)", ["operation", "calls"], rows, stream or sys.stderr)
+
+
+# ----------------------------------------------------------------- plan, drift
+
+PLAN_MARKS = {"create": "+", "update": "~", "replace": "-/+", "delete": "-", "unchanged": "="}
+PLAN_ACTIONS = ("create", "update", "replace", "delete", "unchanged")
+
+
+def changes_text(changes: list[dict[str, Any]], create_details: bool = True) -> str:
+    """A resource's changes on one line; a create lists every attribute it will set."""
+    if changes and changes[0]["action"] == "create":
+        after = changes[0].get("after") or {}
+        return (
+            ", ".join(f"{k}={shown(v)}" for k, v in after.items() if v not in (None, (), [], ""))
+            if create_details
+            else "create"
+        )
+    return ", ".join(change_text(c) for c in changes)
+
+
+def plan_summary(resources: list[dict[str, Any]]) -> dict[str, int]:
+    return {action: sum(1 for r in resources if r["action"] == action) for action in PLAN_ACTIONS}
+
+
+def plan(title: str, resources: list[dict[str, Any]], stream: IO[str] | None = None) -> None:
+    """One line per resource (what `up` would do to it), then a summary line."""
+    stream = stream or sys.stdout
+    rows = [
+        [PLAN_MARKS[r["action"]], r["action"], r["logical_id"], r["kind"], r["id"] or "-", changes_text(r["changes"])]
+        for r in resources
+    ]
+    table(title, ["", "action", "logical id", "kind", "id", "changes"], rows, stream)
+    print(plan_line(resources), file=stream)
+
+
+def plan_line(resources: list[dict[str, Any]]) -> str:
+    counts = plan_summary(resources)
+    if not any(counts[a] for a in PLAN_ACTIONS[:-1]):
+        return f"no changes: {counts['unchanged']} resources as the scenario says"
+    return (
+        f"plan: {counts['create']} to create, {counts['update']} to update, {counts['replace']} to replace, "
+        f"{counts['delete']} to delete, {counts['unchanged']} unchanged"
+    )
+
+
+def drift_text(drift: list[dict[str, Any]]) -> str:
+    """'drift: +ingress tcp/22 0.0.0.0/0, -ingress tcp/8081 sec-alb' (empty when none)."""
+    if not drift or drift[0]["action"] in ("create", "delete"):
+        return ""
+    return "drift: " + changes_text(drift)
+
+
+def unmanaged(resources: list[dict[str, Any]], pruned: bool, stream: IO[str] | None = None) -> None:
+    """Resources tagged for the deployment that the scenario no longer has."""
+    if not resources:
+        return
+    title = (
+        "deleted, not in the scenario (--prune)" if pruned else "kept, not in the scenario (delete them with --prune)"
+    )
+    table(
+        title,
+        ["logical id", "kind", "id"],
+        [[r["logical_id"], r["kind"], r["id"]] for r in resources],
+        stream or sys.stderr,
+    )
 
 
 def _usd(value: float) -> str:

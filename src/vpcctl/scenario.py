@@ -11,13 +11,17 @@ from importlib import resources as importlib_resources
 from pathlib import Path
 from typing import Any
 
-from vpcctl import model, yamlpos
-from vpcctl.errors import BadInput
+from vpcctl import constraints, graph, model, validate, yamlpos
+from vpcctl.errors import BadInput, ScenarioError
 from vpcctl.yamlpos import Located
 from vpcctl.yamlpos import Path as KeyPath
 
-TOP_KEYS = {"scenario", "description", "region", "parameters", "resources", "outputs"}
+TOP_KEYS = {"scenario", "description", "region", "parameters", "resources", "outputs", "flows"}
 PARAM = re.compile(r"\$\{params\.([A-Za-z0-9_]+)\}")
+PARAM_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+WHOLE_NUMBER = re.compile(r"[-+]?[0-9]+")
+# A scenario file is a few kilobytes; anything far larger is not one.
+MAX_FILE_BYTES = 1024 * 1024
 LOGICAL_ID = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,62}$")
 DEFAULT_REGION = "ap-northeast-1"
 
@@ -49,6 +53,8 @@ def available() -> dict[str, Path]:
 def locate(name_or_path: str) -> Path:
     candidate = Path(name_or_path)
     if candidate.suffix in (".yaml", ".yml") or "/" in name_or_path:
+        if candidate.is_dir():
+            raise BadInput(f"{name_or_path} is a directory, not a scenario file")
         if not candidate.is_file():
             raise BadInput(f"no scenario file at {name_or_path}")
         return candidate
@@ -67,7 +73,24 @@ def load(name_or_path: str, overrides: dict[str, str] | None = None) -> model.Sc
         shown = str(file.relative_to(Path.cwd()))
     except ValueError:
         shown = str(file)
-    return parse(file.read_text(encoding="utf-8"), shown, overrides or {})
+    return parse(read(file, shown), shown, overrides or {})
+
+
+def read(file: Path, shown: str) -> str:
+    """A scenario file's text: readable, not too large, UTF-8."""
+    try:
+        with file.open("rb") as stream:
+            data = stream.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise ScenarioError(shown, None, "", f"cannot be read: {exc.strerror or exc}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ScenarioError(shown, None, "", f"larger than {MAX_FILE_BYTES // 1024} KiB: not a scenario file")
+    return yamlpos.decode(data, shown)
+
+
+def check_region(scenario: model.Scenario, region: str) -> None:
+    """The scenario's zones exist in the region a run uses (--region may differ from the file's)."""
+    validate.check_region(Located(scenario.file, None, scenario.key_lines), scenario, region, ("region",))
 
 
 def parse_sets(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -75,8 +98,10 @@ def parse_sets(pairs: tuple[str, ...]) -> dict[str, str]:
     out: dict[str, str] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
-        if not sep or not key:
+        if not sep or not key.strip():
             raise BadInput(f"--set {pair}: expected key=value")
+        if key.strip() in out:
+            raise BadInput(f"--set {key.strip()}: given twice")
         out[key.strip()] = value
     return out
 
@@ -93,35 +118,83 @@ def parse(text: str, file: str, overrides: dict[str, str]) -> model.Scenario:
         if key not in TOP_KEYS:
             raise doc.error((key,), f"unknown key '{key}'", hint=f"allowed: {', '.join(sorted(TOP_KEYS))}")
     name = _require_str(doc, top, "scenario")
+    problem = constraints.name_problem(name)
+    if problem:
+        raise doc.error(("scenario",), f"scenario name '{name}' {problem}", hint=constraints.NAME_RULE)
     params = _parameters(doc, top.get("parameters") or {})
     values = _apply_overrides(params, overrides)
+    _remember_origins(doc, top, params, overrides)
     raw_resources = top.get("resources")
     if not isinstance(raw_resources, dict) or not raw_resources:
         raise doc.error(("resources",), "'resources' must map logical ids to resources")
     substituted = _substitute(doc, raw_resources, ("resources",), values)
-    resources = {lid: _resource(doc, lid, body) for lid, body in substituted.items()}
+    selected, left_out = _select(doc, substituted)
+    resources = {lid: _resource(doc, lid, body) for lid, body in selected.items()}
     outputs_raw = top.get("outputs") or {}
     if not isinstance(outputs_raw, dict):
         raise doc.error(("outputs",), "'outputs' must map names to values")
-    outputs = {k: str(v) for k, v in _substitute(doc, outputs_raw, ("outputs",), values).items()}
+    outputs = {}
+    for key, value in _substitute(doc, outputs_raw, ("outputs",), values).items():
+        if isinstance(value, (dict, list)) or value is None:
+            raise doc.error(("outputs", key), "an output is one string")
+        if not any(lid in left_out for lid, _ in model.RUNTIME.findall(str(value))):
+            outputs[key] = str(value)
+    region = top.get("region", DEFAULT_REGION)
+    if not isinstance(region, str):
+        raise doc.error(("region",), "'region' must be a Region name such as ap-northeast-1")
+    flows = _flows(doc, _substitute(doc, top.get("flows") or [], ("flows",), values), resources, left_out)
     scenario = model.Scenario(
         name=name,
         file=file,
         description=str(top.get("description", "")).strip(),
-        region=str(top.get("region") or DEFAULT_REGION),
+        region=region,
         parameters=params,
         values=values,
         resources=resources,
         outputs=outputs,
         lines={lid: doc.lines.get(("resources", lid), 0) for lid in resources},
+        flows=flows,
+        key_lines=dict(doc.lines),
     )
-    _check_references(doc, scenario)
+    _check_references(doc, scenario, left_out)
     _check_runtime_values(doc, scenario)
+    validate.values(doc, scenario)
     _check_networks(doc, scenario)
-    from vpcctl import graph  # late: graph imports this module's users
+    # Built once here (raising on cycles) and handed on with the scenario.
+    return dataclasses.replace(scenario, steps=graph.build(scenario, doc))
 
-    graph.build(scenario, doc)  # raises on cycles
-    return scenario
+
+def _flows(doc: Located, raw: Any, resources: dict[str, model.Resource], left_out: Any = ()) -> tuple[model.Flow, ...]:
+    """`flows:`: a list of {client, to, port, protocol}; clients and destinations that look like
+    logical ids must name resources of a kind that can open or answer a connection. A flow
+    from or to a resource a `when:` leaves out goes with it."""
+    if not isinstance(raw, list):
+        raise doc.error(("flows",), "'flows' must be a list of {client, to, port}")
+    flows = []
+    for i, body in enumerate(raw):
+        path: KeyPath = ("flows", i)
+        flow = _convert(doc, model.Flow, body, path)
+        if flow.client in left_out or flow.to in left_out:
+            continue
+        if flow.client != "internet":
+            _check_flow_end(doc, (*path, "client"), flow.client, resources, model.FLOW_CLIENTS, "internet")
+        if "." not in flow.to and "${" not in flow.to:  # a DNS name is free text
+            _check_flow_end(doc, (*path, "to"), flow.to, resources, model.FLOW_DESTINATIONS, "a DNS name")
+        if not 0 < flow.port < 65536:
+            raise doc.error((*path, "port"), f"port {flow.port} is not between 1 and 65535")
+        flows.append(flow)
+    return tuple(flows)
+
+
+def _check_flow_end(
+    doc: Located, path: KeyPath, lid: str, resources: dict[str, model.Resource], kinds: tuple[str, ...], other: str
+) -> None:
+    if lid not in resources:
+        raise doc.error(path, f"'{lid}' refers to nothing", hint=f"{_ids_of(resources, kinds)}, or {other}")
+    if resources[lid].kind not in kinds:
+        raise doc.error(
+            path, f"'{lid}' is a {resources[lid].kind}, expected a {' or '.join(kinds)}", hint=_ids_of(resources, kinds)
+        )
 
 
 def _require_str(doc: Located, mapping: dict, key: str) -> str:
@@ -137,6 +210,8 @@ def _parameters(doc: Located, raw: Any) -> dict[str, model.Parameter]:
     params = {}
     for name, body in raw.items():
         path = ("parameters", name)
+        if not PARAM_NAME.fullmatch(name):
+            raise doc.error(path, f"parameter name '{name}' must be letters, digits and '_', starting with a letter")
         if not isinstance(body, dict) or "default" not in body:
             raise doc.error(path, f"parameter '{name}' needs a 'default'")
         for key in body:
@@ -166,11 +241,31 @@ def _coerce(key: str, text: str, default: Any) -> Any:
             return False
         raise BadInput(f"--set {key}={text}: expected true or false")
     if isinstance(default, int):
-        try:
-            return int(text)
-        except ValueError:
-            raise BadInput(f"--set {key}={text}: expected a whole number") from None
+        if not WHOLE_NUMBER.fullmatch(text):
+            raise BadInput(f"--set {key}={text}: expected a whole number")
+        return int(text)
+    if "\x00" in text or "\n" in text:
+        raise BadInput(f"--set {key}: a value is one line of text")
     return text
+
+
+def _remember_origins(doc: Located, top: dict, params: dict[str, model.Parameter], overrides: dict[str, str]) -> None:
+    """Mark every key whose value is an overridden parameter, so errors name the --set."""
+
+    def walk(value: Any, path: KeyPath) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, (*path, k))
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                walk(v, (*path, i))
+        elif isinstance(value, str):
+            for name in PARAM.findall(value):
+                if name in overrides:
+                    doc.origins[path] = f"--set {name}={overrides[name]}"
+
+    for section in ("resources", "outputs"):
+        walk(top.get(section), (section,))
 
 
 def _substitute(doc: Located, value: Any, path: KeyPath, values: dict[str, Any]) -> Any:
@@ -179,21 +274,52 @@ def _substitute(doc: Located, value: Any, path: KeyPath, values: dict[str, Any])
         return {k: _substitute(doc, v, (*path, k), values) for k, v in value.items()}
     if isinstance(value, list):
         return [_substitute(doc, v, (*path, i), values) for i, v in enumerate(value)]
-    if not isinstance(value, str) or "${params." not in value:
+    if not isinstance(value, str) or "${" not in value:
         return value
     for name in PARAM.findall(value):
         if name not in values:
             raise doc.error(path, f"unknown parameter '{name}'", hint="declare it under 'parameters'")
     whole = PARAM.fullmatch(value)
-    if whole:
-        return values[whole.group(1)]
-    return PARAM.sub(lambda m: str(values[m.group(1)]), value)
+    out = values[whole.group(1)] if whole else PARAM.sub(lambda m: str(values[m.group(1)]), value)
+    if isinstance(out, str) and "${" in model.RUNTIME.sub("", out):
+        raise doc.error(
+            path, f"'{out}' holds a '${{' that is not ${{params.NAME}} or ${{ID.ATTRIBUTE}}", hint="close the brace"
+        )
+    return out
+
+
+def _select(doc: Located, resources: dict[str, Any]) -> tuple[dict[str, Any], set[str]]:
+    """Apply `when:` on resources and on list items: an empty, false or zero value leaves them out."""
+
+    def keep(item: Any, path: KeyPath) -> bool:
+        return not isinstance(item, dict) or "when" not in item or _truthy(item["when"])
+
+    def strip(value: Any, path: KeyPath) -> Any:
+        if isinstance(value, dict):
+            return {k: strip(v, (*path, k)) for k, v in value.items() if k != "when"}
+        if isinstance(value, list):
+            return [strip(v, (*path, i)) for i, v in enumerate(value) if keep(v, (*path, i))]
+        return value
+
+    selected, left_out = {}, set()
+    for lid, body in resources.items():
+        if keep(body, ("resources", lid)):
+            selected[lid] = strip(body, ("resources", lid))
+        else:
+            left_out.add(lid)
+    return selected, left_out
+
+
+def _truthy(value: Any) -> bool:
+    return value not in (None, False, 0, "") and not (isinstance(value, str) and not value.strip())
 
 
 def _resource(doc: Located, lid: str, body: Any) -> model.Resource:
     path: KeyPath = ("resources", lid)
     if not LOGICAL_ID.match(lid):
         raise doc.error(path, f"logical id '{lid}' must start with a letter and hold only letters, digits and '-'")
+    if lid.endswith("-") or "--" in lid:
+        raise doc.error(path, f"logical id '{lid}' ends in '-' or holds '--', which AWS refuses in names")
     if not isinstance(body, dict):
         raise doc.error(path, "a resource is a mapping with a 'kind'")
     kind = body.get("kind")
@@ -290,45 +416,21 @@ def _check_cidr(doc: Located, value: str | None, path: KeyPath) -> None:
 # --------------------------------------------------------------- semantics
 
 
-def ref_fields(obj: Any, path: KeyPath = ()) -> typing.Iterator[tuple[KeyPath, tuple[str, ...], str, str]]:
-    """Every reference in a spec: (key path, allowed kinds, referenced id, top field name)."""
-    for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        kinds = f.metadata.get("ref")
-        top = path[0] if path else f.name
-        if kinds:
-            if isinstance(value, tuple):
-                for i, item in enumerate(value):
-                    yield (*path, f.name, i), kinds, item, str(top)
-            elif value is not None:
-                yield (*path, f.name), kinds, value, str(top)
-        elif isinstance(value, tuple):
-            for i, item in enumerate(value):
-                if dataclasses.is_dataclass(item):
-                    yield from ref_fields(item, (*path, f.name, i))
-        elif dataclasses.is_dataclass(value):
-            yield from ref_fields(value, (*path, f.name))
+# The reference walkers live in the model (the graph reads them too).
+ref_fields = model.ref_fields
+runtime_values = model.runtime_values
 
 
-def runtime_values(obj: Any, path: KeyPath = ()) -> typing.Iterator[tuple[KeyPath, str, str]]:
-    """Every ${id.attr} in a spec's strings: (key path, id, attribute)."""
-    for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        items = value if isinstance(value, tuple) else (value,)
-        for i, item in enumerate(items):
-            sub = (*path, f.name, i) if isinstance(value, tuple) else (*path, f.name)
-            if isinstance(item, str):
-                for lid, attr in model.RUNTIME.findall(item):
-                    yield sub, lid, attr
-            elif dataclasses.is_dataclass(item):
-                yield from runtime_values(item, sub)
-
-
-def _check_references(doc: Located, scenario: model.Scenario) -> None:
+def _check_references(doc: Located, scenario: model.Scenario, left_out: set[str] | None = None) -> None:
     res = scenario.resources
+    left_out = left_out or set()
     for lid, resource in res.items():
         base: KeyPath = ("resources", lid)
         for path, kinds, target, _ in ref_fields(resource.spec):
+            if target in left_out:
+                raise doc.error(
+                    (*base, *path), f"'{target}' is left out by its 'when'", hint=f"give {lid} the same 'when'"
+                )
             if target not in res:
                 raise doc.error((*base, *path), f"'{target}' refers to nothing", hint=_ids_of(res, kinds))
             if res[target].kind not in kinds:

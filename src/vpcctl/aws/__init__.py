@@ -11,19 +11,72 @@ from typing import Any
 
 import boto3
 import botocore.exceptions
+import botocore.loaders
 from botocore.config import Config
 
-from vpcctl.errors import AwsError, VpcctlError
+from vpcctl.errors import AwsError, BadInput, VpcctlError
+
+# AWS's service models, read from disk once per process and shared by every session.
+SERVICE_MODELS = botocore.loaders.create_loader()
 
 # Members through which AWS create calls accept an idempotency token.
 TOKEN_MEMBERS = ("ClientToken", "clientToken", "CallerReference", "CreatorRequestId")
 
 
-def resolve_region(flag: str | None, scenario_region: str | None) -> str:
-    """--region, then the SDK's variables, then the scenario's own region."""
-    return (
-        flag or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or scenario_region or "us-east-1"
+RETRY_MODES = ("legacy", "standard", "adaptive")
+
+
+def resolve_region(
+    flag: str | None, scenario_region: str | None, profile_region: str | None = None, *, required: bool = True
+) -> str:
+    """--region, AWS_REGION, AWS_DEFAULT_REGION, the profile's region, then the scenario's own.
+
+    No silent default: without any of them a command that needs a region stops (exit 2).
+    """
+    from vpcctl import constraints
+
+    sources = [
+        ("--region", flag),
+        ("AWS_REGION", os.environ.get("AWS_REGION")),
+        ("AWS_DEFAULT_REGION", os.environ.get("AWS_DEFAULT_REGION")),
+        ("the profile's region", profile_region),
+        ("the scenario's region", scenario_region),
+    ]
+    for source, region in sources:
+        if region:
+            if region not in constraints.known_regions():
+                raise BadInput(
+                    f"unknown region '{region}' (from {source})",
+                    hint="for example ap-northeast-1, us-east-1, eu-west-1",
+                )
+            return region
+    if not required:
+        return ""
+    raise BadInput(
+        "no region: give --region (or set AWS_REGION, or a region in the AWS profile)",
+        hint="a deployment lives in one region; vpcctl does not guess one",
     )
+
+
+def profile_region(profile: str | None) -> str | None:
+    """The region the AWS config file gives the profile (--profile, AWS_PROFILE or default)."""
+    import botocore.session
+
+    try:
+        return botocore.session.Session(profile=profile).get_scoped_config().get("region")
+    except botocore.exceptions.ProfileNotFound as exc:
+        raise BadInput(str(exc), hint="check --profile / AWS_PROFILE against ~/.aws/config") from None
+
+
+def retry_settings(retry_mode: str | None, max_attempts: int | None) -> dict[str, Any]:
+    """botocore's retry mode and attempts, from the arguments or the SDK's variables, checked."""
+    mode = retry_mode or os.environ.get("AWS_RETRY_MODE") or "standard"
+    if mode not in RETRY_MODES:
+        raise BadInput(f"AWS_RETRY_MODE={mode}: expected one of {', '.join(RETRY_MODES)}")
+    attempts_text = str(max_attempts) if max_attempts else os.environ.get("AWS_MAX_ATTEMPTS") or "8"
+    if not attempts_text.isdigit() or int(attempts_text) < 1:
+        raise BadInput(f"AWS_MAX_ATTEMPTS={attempts_text}: expected a whole number of at least 1")
+    return {"mode": mode, "max_attempts": int(attempts_text)}
 
 
 class Aws:
@@ -39,19 +92,18 @@ class Aws:
         static_credentials: bool = False,
     ) -> None:
         dummy = {"aws_access_key_id": "sandbox", "aws_secret_access_key": "sandbox"} if static_credentials else {}
+        retries = retry_settings(retry_mode, max_attempts)
         try:
             self.session = boto3.Session(profile_name=profile, region_name=region, **dummy)
         except botocore.exceptions.ProfileNotFound as exc:
-            raise VpcctlError(str(exc), hint="check --profile / AWS_PROFILE against ~/.aws/config") from None
+            raise BadInput(str(exc), hint="check --profile / AWS_PROFILE against ~/.aws/config") from None
+        self.session._session.register_component("data_loader", SERVICE_MODELS)
         self.region = region
         self.endpoint_url = endpoint_url
         self.config = Config(
             # botocore's own retries for throttling and transient errors; the SDK's
             # variables still choose, as they do for the AWS CLI.
-            retries={
-                "mode": retry_mode or os.environ.get("AWS_RETRY_MODE", "standard"),
-                "max_attempts": max_attempts or int(os.environ.get("AWS_MAX_ATTEMPTS", "8")),
-            },
+            retries=retries,  # type: ignore[arg-type]
             user_agent_extra="vpcctl",
             connect_timeout=10,
             read_timeout=60,
@@ -123,7 +175,7 @@ def translate(exc: BaseException) -> VpcctlError:
             str(err.get("Code", "Error")),
             str(err.get("Message", "")),
             exc.operation_name,
-            hint=HINTS.get(str(err.get("Code", ""))),
+            hint=HINTS.get(f"{exc.operation_name}:{err.get('Code', '')}") or HINTS.get(str(err.get("Code", ""))),
         )
     if isinstance(exc, botocore.exceptions.NoCredentialsError):
         return VpcctlError(
@@ -146,4 +198,25 @@ HINTS = {
     "AccessDeniedException": "the credentials in use lack this permission",
     "VpcLimitExceeded": "the account is at its VPC quota; remove a VPC or raise the quota",
     "DependencyViolation": "something outside the deployment still uses this resource",
+    # By operation and code: what AWS refuses, in the scenario's terms.
+    "CreateService:InvalidParameterException": "a service's load_balancers entry must name a container of its "
+    "task definition and one of that container's ports",
+    "UpdateService:InvalidParameterException": "a service's load_balancers entry must name a container of its "
+    "task definition and one of that container's ports",
+    "CreateLoadBalancer:ValidationError": "an Application Load Balancer needs subnets in at least two "
+    "Availability Zones: add a subnet in another zone",
+    "CreateLoadBalancer:InvalidConfigurationRequest": "give a load balancer at most one subnet per Availability Zone",
+    "CreateListener:UnsupportedCertificate": "an HTTPS/TLS listener needs an ACM certificate that is ISSUED: finish "
+    "its DNS validation (a requested certificate stays PENDING_VALIDATION until then), or import one",
+    "ModifyListener:UnsupportedCertificate": "an HTTPS/TLS listener needs an ACM certificate that is ISSUED: finish "
+    "its DNS validation (a requested certificate stays PENDING_VALIDATION until then), or import one",
+    "CreateListener:CertificateNotFound": "certificate_arn must name an ACM certificate in the deployment's region",
+    "CreateVpcEndpoint:InvalidParameter": "interface endpoints with private DNS need dns_support and dns_hostnames "
+    "true on their VPC",
+    "ModifyVpcEndpoint:InvalidParameter": "interface endpoints with private DNS need dns_support and dns_hostnames "
+    "true on their VPC",
+    "CreateRoute:InvalidParameterValue": "a route inside the VPC's own CIDR cannot go to a gateway or peering (the "
+    "local route serves it): route only other networks' CIDRs, which must not overlap this VPC's",
+    "InternalError": "AWS failed on its side: run the command again (in the sandbox, a fault of the emulator: "
+    "its log has the traceback; vpcctl sandbox status counts them)",
 }

@@ -7,6 +7,8 @@ from typing import Any
 DEPLOYMENT = "vpcctl:deployment"
 SCENARIO = "vpcctl:scenario"
 LOGICAL_ID = "vpcctl:logical-id"
+# On global resources (IAM roles): the region of the deployment that owns them.
+REGION = "vpcctl:region"
 
 
 def ownership(deployment: str, scenario: str, logical_id: str, name: str) -> dict[str, str]:

@@ -23,23 +23,18 @@ import botocore.exceptions
 
 from vpcctl import model
 from vpcctl.aws import is_not_found
-from vpcctl.aws import tags as tagging
-from vpcctl.errors import NotReady, VpcctlError
-from vpcctl.resources.base import Context, Found, Handler, Outcome, absent_ok, exists, outcome
-from vpcctl.resources.network import immutable
+from vpcctl.errors import VpcctlError
+from vpcctl.resources import kit
+from vpcctl.resources.base import Context, Found, Handler, absent_ok, exists, immutable
+from vpcctl.resources.kit import Change
 
 # 'arn:aws:execute-api:<region>:<account>:<api-id>/' is what AWS makes of 'execute-api:/'.
 API_ARN = re.compile(r"arn:aws[a-z-]*:execute-api:[a-z0-9-]+:\d{12}:[a-z0-9]+/")
 
 
-def owned_items(ctx: Context, items: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
-    """(logical id, item) for the items tagged for the deployment (API Gateway lists tags inline)."""
-    out = []
-    for item in items:
-        tags = item.get("tags") or {}
-        if tagging.owned_by(tags, ctx.deployment) and tagging.LOGICAL_ID in tags:
-            out.append((tags[tagging.LOGICAL_ID], item))
-    return out
+def resource_arn(ctx: Context, path: str) -> str:
+    """The ARN API Gateway's tag calls take: arn:aws:apigateway:<region>::/restapis/<id>."""
+    return f"arn:aws:apigateway:{ctx.region}::{path}"
 
 
 # ------------------------------------------------------------------ vpc link
@@ -50,42 +45,48 @@ class VpcLinkHandler(Handler):
     service = "apigateway"
 
     def discover(self, ctx: Context) -> list[Found]:
-        pages = ctx.client("apigateway").get_paginator("get_vpc_links").paginate()
-        items = [link for page in pages for link in page.get("items", [])]
-        return [self._found(lid, link) for lid, link in owned_items(ctx, items)]
+        items = kit.listed(ctx, "apigateway", "get_vpc_links", "items")
+        return kit.owned(ctx, items, kit.inline("id", "tags"), "id", lambda lid, link, _: self._found(lid, link))
 
     def _found(self, lid: str, link: dict[str, Any]) -> Found:
         return Found(self.kind, lid, link["id"], link.get("status", ""), {}, link, dict(link.get("tags") or {}))
 
-    def ensure(self, ctx: Context, resource: model.Resource, spec: model.VpcLink, found: Found | None) -> Outcome:
-        target = ctx.attr(spec.load_balancer, "arn")
+    def diff(self, ctx: Context, resource: model.Resource, spec: model.VpcLink, found: Found | None) -> list[Change]:
+        if found is None:
+            return [kit.create(ctx, spec, name=ctx.name(resource.id))]
+        have = ", ".join(ctx.logical_id_of(a) for a in found.raw.get("targetArns") or []) or None
+        changes = kit.replaced("load_balancer", have, spec.load_balancer)
+        return changes + kit.tag_changes(found.tags, ctx.tags(resource.id))
+
+    def apply(
+        self, ctx: Context, resource: model.Resource, spec: model.VpcLink, found: Found | None, changes: list[Change]
+    ) -> Found:
         if found is None:
             name = ctx.name(resource.id)
             link = ctx.client("apigateway").create_vpc_link(
-                name=name, description=spec.description, targetArns=[target], tags=ctx.tags(resource.id, name)
+                name=name,
+                description=spec.description,
+                targetArns=[ctx.attr(spec.load_balancer, "arn")],
+                tags=ctx.tags(resource.id, name),
             )
-            return outcome(True, self._found(resource.id, link), [])
-        have = found.raw.get("targetArns") or []
-        if have != [target]:
-            raise immutable(resource.id, "load_balancer", ", ".join(have), target)
-        return outcome(False, found, [])
+            return self._found(resource.id, link)
+        kit.write_tags(ctx, "apigateway", resource_arn(ctx, f"/vpclinks/{found.id}"), changes)
+        return found
 
     def wait_ready(self, ctx: Context, resource: model.Resource, found: Found) -> Found:
         """PENDING for minutes on AWS; FAILED ends the wait with AWS's statusMessage."""
-        api = ctx.client("apigateway")
-        latest = {"link": found.raw}
-
-        def check() -> tuple[bool, str]:
-            link = api.get_vpc_link(vpcLinkId=found.id)
-            latest["link"] = link
-            status = link.get("status", "")
-            if status in ("FAILED", "DELETING"):
-                raise NotReady(f"VPC link {found.id} is {status}: {link.get('statusMessage', '')}".rstrip(": "))
-            return status == "AVAILABLE", status
-
         if found.state != "AVAILABLE":
-            ctx.poll(resource.id, "VPC link", check)
-            found = self._found(resource.id, {**latest["link"], "tags": found.tags})
+            link = kit.wait_status(
+                ctx,
+                resource.id,
+                f"VPC link {found.id}",
+                lambda: ctx.client("apigateway").get_vpc_link(vpcLinkId=found.id),
+                lambda link: str(link.get("status", "")),
+                ready={"AVAILABLE"},
+                failed={"FAILED", "DELETING"},
+                reason=lambda link: str(link.get("statusMessage", "")),
+            )
+            found = self._found(resource.id, {**link, "tags": found.tags})
         return found
 
     def delete(self, ctx: Context, found: Found) -> bool:
@@ -93,17 +94,10 @@ class VpcLinkHandler(Handler):
         if not exists(lambda: api.get_vpc_link(vpcLinkId=found.id)):
             return False  # AWS answers NotFound; moto deletes nothing again
         absent_ok(lambda: ctx.until_deletable(found.logical_id, lambda: api.delete_vpc_link(vpcLinkId=found.id)))
-
-        def gone() -> tuple[bool, str]:
-            try:
-                return False, api.get_vpc_link(vpcLinkId=found.id).get("status", "")
-            except botocore.exceptions.ClientError as exc:
-                if is_not_found(exc):
-                    return True, "gone"
-                raise
-
         # The load balancer stays in use until the link is really gone.
-        ctx.poll(found.logical_id, "VPC link", gone, timeout=ctx.delete_timeout)
+        kit.wait_gone(
+            ctx, found.logical_id, "VPC link", lambda: api.get_vpc_link(vpcLinkId=found.id), lambda link: link["status"]
+        )
         return True
 
 
@@ -116,13 +110,13 @@ class RestApiHandler(Handler):
 
     def discover(self, ctx: Context) -> list[Found]:
         api = ctx.client("apigateway")
-        pages = api.get_paginator("get_rest_apis").paginate()
-        items = [item for page in pages for item in page.get("items", [])]
-        found = []
-        for lid, item in owned_items(ctx, items):
+        items = kit.listed(ctx, "apigateway", "get_rest_apis", "items")
+
+        def make(lid: str, item: dict[str, Any], _: dict[str, str]) -> Found:
             stages = api.get_stages(restApiId=item["id"]).get("item") or []
-            found.append(self._found(ctx, lid, item, stages[0]["stageName"] if stages else None))
-        return found
+            return self._found(ctx, lid, item, stages[0]["stageName"] if stages else None)
+
+        return kit.owned(ctx, items, kit.inline("id", "tags"), "id", make)
 
     def _found(self, ctx: Context, lid: str, item: dict[str, Any], stage: str | None) -> Found:
         domain = f"{item['id']}.execute-api.{ctx.region}.amazonaws.com"
@@ -132,17 +126,78 @@ class RestApiHandler(Handler):
         raw = {**item, "stage": stage}
         return Found(self.kind, lid, item["id"], state, {"domain": domain, "url": url}, raw, item.get("tags") or {})
 
-    def ensure(self, ctx: Context, resource: model.Resource, spec: model.RestApi, found: Found | None) -> Outcome:
+    def diff(self, ctx: Context, resource: model.Resource, spec: model.RestApi, found: Found | None) -> list[Change]:
         endpoints = sorted(ctx.ids_of(spec.vpc_endpoints))
-        created = found is None
+        if found is None:
+            return [kit.create(ctx, spec, name=ctx.name(resource.id))]
+        config = found.raw.get("endpointConfiguration") or {}
+        changes = kit.replaced("endpoint_type", (config.get("types") or ["EDGE"])[0], spec.endpoint_type)
+        changes += kit.members("vpc_endpoint", config.get("vpcEndpointIds") or [], endpoints, ctx.logical_id_of)
+        changes += kit.updated("policy", normalized_policy(found.raw.get("policy")), normalized_policy(spec.policy))
+        changes += kit.updated("description", found.raw.get("description") or "", spec.description)
+        changes += self._route_changes(ctx, found.id, spec)
+        changes += kit.updated(
+            f"stage {spec.stage}",
+            self._deployed(ctx, found.id, spec.stage),
+            deployment_fingerprint(ctx, spec, endpoints),
+        )
+        return changes + kit.tag_changes(found.tags, ctx.tags(resource.id))
+
+    def apply(
+        self, ctx: Context, resource: model.Resource, spec: model.RestApi, found: Found | None, changes: list[Change]
+    ) -> Found:
+        endpoints = sorted(ctx.ids_of(spec.vpc_endpoints))
         if found is None:
             found = self._create(ctx, resource.id, spec, endpoints)
-            changes: list[str] = []
         else:
-            changes = self._converge_settings(ctx, found, spec, endpoints)
-        changes += self._converge_routes(ctx, found.id, spec)
-        changes += self._deploy(ctx, resource.id, found, spec, endpoints)
-        return outcome(created, found, [] if created else changes)
+            self._converge_settings(ctx, found, spec, endpoints)
+            kit.write_tags(ctx, "apigateway", resource_arn(ctx, f"/restapis/{found.id}"), changes)
+        self._converge_routes(ctx, found.id, spec)
+        self._deploy(ctx, resource.id, found, spec, endpoints)
+        return found
+
+    def _route_changes(self, ctx: Context, api_id: str, spec: model.RestApi) -> list[Change]:
+        """Routes to add, to change (their integration) and to remove, read from AWS."""
+        resources = api_resources(ctx, api_id)
+        have = {
+            (path, method): self._integration_view(body)
+            for path, r in resources.items()
+            for method, body in (r.get("resourceMethods") or {}).items()
+        }
+        changes = []
+        for route in spec.routes:
+            key = (route.path, route.method)
+            want = {**{"connectionId": None}, **self._integration(ctx, route)}
+            if key not in have:
+                changes.append(Change("route", None, f"{route.method} {route.path}", member=True))
+            elif have[key] != want:
+                changes.append(Change(f"route {route.method} {route.path}", describe(have[key]), describe(want)))
+        wanted = {(r.path, r.method) for r in spec.routes}
+        changes += [Change("route", f"{m} {p}", None, member=True) for p, m in sorted(have) if (p, m) not in wanted]
+        return changes
+
+    @staticmethod
+    def _integration_view(method: dict[str, Any]) -> dict[str, Any]:
+        have = method.get("methodIntegration") or {}
+        return {
+            "type": have.get("type"),
+            "integrationHttpMethod": have.get("httpMethod"),
+            "uri": have.get("uri"),
+            "connectionType": have.get("connectionType", "INTERNET"),
+            "connectionId": have.get("connectionId"),
+        }
+
+    @staticmethod
+    def _deployed(ctx: Context, api_id: str, stage_name: str) -> str | None:
+        """The fingerprint of what the stage serves now (None: no such stage)."""
+        client = ctx.client("apigateway")
+        try:
+            stage = client.get_stage(restApiId=api_id, stageName=stage_name)
+        except botocore.exceptions.ClientError as exc:
+            if is_not_found(exc):
+                return None
+            raise
+        return client.get_deployment(restApiId=api_id, deploymentId=stage["deploymentId"]).get("description")
 
     def _create(self, ctx: Context, lid: str, spec: model.RestApi, endpoints: list[str]) -> Found:
         name = ctx.name(lid)
@@ -186,8 +241,7 @@ class RestApiHandler(Handler):
     def _converge_routes(self, ctx: Context, api_id: str, spec: model.RestApi) -> list[str]:
         """Each route a method with its integration; methods the scenario does not name are removed."""
         client = ctx.client("apigateway")
-        pages = client.get_paginator("get_resources").paginate(restApiId=api_id, embed=["methods"])
-        resources = {r["path"]: r for page in pages for r in page.get("items", [])}
+        resources = api_resources(ctx, api_id)
         changes = []
         wanted: set[tuple[str, str]] = set()
         for route in spec.routes:
@@ -223,15 +277,7 @@ class RestApiHandler(Handler):
             changes.append(f"+route {route.method} {route.path}")
             method = {}
         want = self._integration(ctx, route)
-        have = method.get("methodIntegration") or {}
-        have_view = {
-            "type": have.get("type"),
-            "integrationHttpMethod": have.get("httpMethod"),
-            "uri": have.get("uri"),
-            "connectionType": have.get("connectionType", "INTERNET"),
-            "connectionId": have.get("connectionId"),
-        }
-        if have_view != {**{"connectionId": None}, **want}:
+        if self._integration_view(method) != {**{"connectionId": None}, **want}:
             client.put_integration(**key, **{k: v for k, v in want.items() if v is not None})
             if method:
                 changes.append(f"~route {route.method} {route.path}")
@@ -291,6 +337,18 @@ class RestApiHandler(Handler):
         if not exists(lambda: api.get_rest_api(restApiId=found.id)):
             return False
         return absent_ok(lambda: api.delete_rest_api(restApiId=found.id))
+
+
+def api_resources(ctx: Context, api_id: str) -> dict[str, dict[str, Any]]:
+    """Path -> the API's resource at that path, with its methods."""
+    items = kit.listed(ctx, "apigateway", "get_resources", "items", restApiId=api_id, embed=["methods"])
+    return {r["path"]: r for r in items}
+
+
+def describe(integration: dict[str, Any]) -> str:
+    """An integration in a few words: 'HTTP_PROXY GET http://... via VPC_LINK abc'."""
+    via = f" via {integration['connectionId']}" if integration.get("connectionId") else ""
+    return f"{integration.get('type')} {integration.get('integrationHttpMethod')} {integration.get('uri')}{via}"
 
 
 def endpoint_configuration(endpoint_type: str, endpoints: list[str]) -> dict[str, Any]:

@@ -8,9 +8,10 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import botocore.exceptions
+from botocore import xform_name
 from tenacity import (
     RetryCallState,
     retry,
@@ -23,8 +24,8 @@ from tenacity import (
 from vpcctl import model
 from vpcctl.aws import Aws, error_code, is_not_found, with_token
 from vpcctl.aws import tags as tagging
-from vpcctl.engine import CREATED, UNCHANGED, UPDATED, Cancel, Emit, Event
 from vpcctl.errors import TimedOut, VpcctlError
+from vpcctl.status import CREATED, UNCHANGED, UPDATED, WAITING, Cancel, Emit, Event, change_text
 
 
 class _NotYet(Exception):
@@ -44,15 +45,66 @@ class Found:
     tags: dict[str, str] = field(default_factory=dict)
 
 
+CREATE = "create"
+UPDATE = "update"
+REPLACE = "replace"
+DELETE = "delete"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One difference between AWS and the scenario: the attribute, its value in AWS
+    (`before`) and the value wanted (`after`).
+
+    A member of a set (a rule, a route, a target) is added with before=None and removed
+    with after=None. A missing resource is one `create` change whose `after` holds every
+    attribute it will set. `payload` carries what `apply` needs and is never shown."""
+
+    attribute: str
+    before: Any = None
+    after: Any = None
+    action: str = UPDATE
+    member: bool = False
+    payload: Any = field(default=None, compare=False, repr=False)
+
+    def __str__(self) -> str:
+        return change_text(self.as_dict())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "attribute": self.attribute,
+            "before": self.before,
+            "after": self.after,
+            "member": self.member,
+        }
+
+
 @dataclass
 class Outcome:
     status: str  # created / updated / unchanged
     found: Found
-    changes: list[str] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
 
     @property
     def detail(self) -> str:
-        return ", ".join(self.changes)
+        return ", ".join(str(c) for c in self.changes)
+
+
+class Explainer(Protocol):
+    """Turns a failure AWS reports into what to change, by reading the live network.
+    The orchestrator hands one in; resource kinds only call it."""
+
+    PULL_FAILURES: tuple[str, ...]
+    TARGET_HINTS: dict[str, str]
+
+    def pull_gaps(
+        self, ctx: Context, subnet_id: str, public_ip: bool, task_groups: set[str], uses_awslogs: bool
+    ) -> list[str]: ...
+
+    def lb_gaps(
+        self, ctx: Context, target_group: dict[str, Any], target_ip: str, target_groups: set[str]
+    ) -> list[str]: ...
 
 
 # Codes with which AWS refuses a delete while something still uses the resource.
@@ -82,6 +134,9 @@ class Context:
         delete_timeout: float = 600.0,
         poll_interval: float = 5.0,
         wait: bool = True,
+        planning: bool = False,
+        explain: Explainer | None = None,
+        kinds: dict[str, Handler] | None = None,
     ) -> None:
         self.aws = aws
         self.deployment = deployment
@@ -95,7 +150,10 @@ class Context:
         self.poll_interval = poll_interval
         self.wait = wait  # False: `up --no-wait` skips readiness waits
         self.deadline = time.monotonic() + wait_timeout  # all readiness waits of a run share it
-        self.inventory = Inventory(self)
+        # Planning: values of resources not made yet read as "(known after <logical id>)".
+        self.planning = planning
+        self.explain = explain
+        self.inventory = Inventory(self, kinds or {})
         self.attrs: dict[str, dict[str, Any]] = {}
         self._attr_lock = threading.Lock()
 
@@ -123,7 +181,17 @@ class Context:
         try:
             return self.attrs[logical_id][name]
         except KeyError:
+            if self.planning:
+                return known_after(logical_id)
             raise KeyError(f"{logical_id}.{name} is not known yet") from None
+
+    def logical_id_of(self, aws_id: str) -> str:
+        """The logical id of a resource of this run by its AWS id; the id itself if none."""
+        with self._attr_lock:
+            for lid, attrs in self.attrs.items():
+                if aws_id in (attrs.get("id"), attrs.get("arn")):
+                    return lid
+        return aws_id
 
     def ids_of(self, logical_ids: Iterable[str]) -> list[str]:
         return [self.id_of(lid) for lid in logical_ids]
@@ -140,7 +208,7 @@ class Context:
         return spec
 
     def progress(self, step: str, detail: str, **data: Any) -> None:
-        self.emit(Event(step, "waiting", detail, data=data))
+        self.emit(Event(step, WAITING, detail, data=data))
 
     def wait_for(self, service: str, waiter: str, timeout: float | None = None, **params: Any) -> None:
         """A botocore waiter, polling at this run's interval until the deadline."""
@@ -177,7 +245,7 @@ class Context:
         def attempt() -> str:
             done, state = check()
             if state != last["state"]:
-                self.progress(step, f"{what}: {state}")
+                self.progress(step, f"{what}: {state}", what=what, state=state)
             last["state"] = state
             if not done:
                 raise _NotYet(state)
@@ -232,17 +300,26 @@ class Context:
     def create(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
         """A create call, with an idempotency token when the operation takes one."""
         client = self.client(service)
-        method = getattr(client, botocore_method(operation))
+        method = getattr(client, xform_name(operation))
         return method(**with_token(client, operation, params))
 
 
-def botocore_method(operation: str) -> str:
-    out = ""
-    for i, ch in enumerate(operation):
-        if ch.isupper() and i and not operation[i - 1].isupper():
-            out += "_"
-        out += ch.lower()
-    return out
+def immutable(logical_id: str, field: str, have: Any, want: Any) -> VpcctlError:
+    return VpcctlError(
+        f"{logical_id}: {field} is {have} in AWS but {want} in the scenario, and AWS cannot change it in place",
+        hint=f"run `vpcctl teardown` and `up` again, or set {field} back to {have}",
+    )
+
+
+def refuse_replace(logical_id: str, changes: list[Change]) -> None:
+    """`up` does not replace a resource by itself: a replace is refused, naming the attribute."""
+    for change in changes:
+        if change.action == "replace":
+            raise immutable(logical_id, change.attribute, change.before, change.after)
+
+
+def known_after(logical_id: str) -> str:
+    return f"(known after {logical_id})"
 
 
 def physical_name(deployment: str, logical_id: str, limit: int = 255) -> str:
@@ -257,8 +334,9 @@ def physical_name(deployment: str, logical_id: str, limit: int = 255) -> str:
 class Inventory:
     """What the deployment owns, discovered once per kind (one batch read per kind)."""
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, kinds: dict[str, Handler]) -> None:
         self.ctx = ctx
+        self.kinds = kinds
         self._found: dict[str, dict[str, Found]] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
@@ -268,11 +346,9 @@ class Inventory:
             return self._locks.setdefault(kind, threading.Lock())
 
     def all(self, kind: str) -> dict[str, Found]:
-        from vpcctl.resources import handler
-
         with self._lock(kind):
             if kind not in self._found:
-                found = handler(kind).discover(self.ctx)
+                found = self.kinds[kind].discover(self.ctx)
                 self._found[kind] = {f.logical_id: f for f in found}
             return self._found[kind]
 
@@ -289,7 +365,11 @@ class Inventory:
 
 
 class Handler:
-    """One resource kind: find, ensure, wait, describe, delete."""
+    """One resource kind: discover, diff, apply, wait, delete.
+
+    `diff` reads and compares; `apply` makes the changes; neither waits (readiness is
+    `wait_ready`, a step of its own). Kinds with late fields (rules, targets) diff and
+    apply those in a second step (`diff_late`, `apply_late`)."""
 
     kind: ClassVar[str]
     service: ClassVar[str]
@@ -298,17 +378,47 @@ class Handler:
         """Everything of this kind tagged for the deployment, in as few calls as AWS allows."""
         raise NotImplementedError
 
-    def ensure(self, ctx: Context, resource: model.Resource, spec: Any, found: Found | None) -> Outcome:
-        """Create when missing, converge what differs when present."""
+    def diff(self, ctx: Context, resource: model.Resource, spec: Any, found: Found | None) -> list[Change]:
+        """What differs between AWS and the spec; one `create` change when it is missing."""
         raise NotImplementedError
 
+    def apply(
+        self, ctx: Context, resource: model.Resource, spec: Any, found: Found | None, changes: list[Change]
+    ) -> Found:
+        """Make the changes diff found; return the resource as it is now."""
+        raise NotImplementedError
+
+    def diff_late(self, ctx: Context, resource: model.Resource, spec: Any, found: Found | None) -> list[Change]:
+        return []
+
+    def apply_late(
+        self, ctx: Context, resource: model.Resource, spec: Any, found: Found, changes: list[Change]
+    ) -> Found:
+        return found
+
+    def known_attributes(self, ctx: Context, resource: model.Resource) -> dict[str, Any]:
+        """Attributes known before the resource exists (names vpcctl chooses)."""
+        return {}
+
+    def ensure(self, ctx: Context, resource: model.Resource, spec: Any, found: Found | None) -> Outcome:
+        """Create when missing, converge what differs when present: apply(diff(...))."""
+        changes = self.diff(ctx, resource, spec, found)
+        if not changes:
+            assert found is not None
+            return Outcome(UNCHANGED, found, [])
+        refuse_replace(resource.id, changes)
+        new = self.apply(ctx, resource, spec, found, changes)
+        return Outcome(CREATED if found is None else UPDATED, new, changes)
+
     def ensure_late(self, ctx: Context, resource: model.Resource, spec: Any, found: Found) -> Outcome:
-        """Apply the late fields (kinds that have them override this)."""
-        return Outcome(UNCHANGED, found)
+        changes = self.diff_late(ctx, resource, spec, found)
+        if not changes:
+            return Outcome(UNCHANGED, found, [])
+        return Outcome(UPDATED, self.apply_late(ctx, resource, spec, found, changes), changes)
 
     def wait_ready(self, ctx: Context, resource: model.Resource, found: Found) -> Found:
         """Block until the resource is usable by what depends on it (after ensure, unless
-        --no-wait). Use ctx.wait_for (a botocore waiter) or ctx.poll; return the fresh Found."""
+        --no-wait). Use ctx.wait_for (a botocore waiter) or the kit's waits; return the fresh Found."""
         return found
 
     def delete(self, ctx: Context, found: Found) -> bool:
@@ -318,12 +428,6 @@ class Handler:
     def is_gone(self, found: Found) -> bool:
         """Whether AWS lists it only as a deleted/terminated/inactive ghost."""
         return False
-
-
-def outcome(created: bool, found: Found, changes: list[str]) -> Outcome:
-    if created:
-        return Outcome(CREATED, found, changes)
-    return Outcome(UPDATED if changes else UNCHANGED, found, changes)
 
 
 def retry_while_not_found(

@@ -10,8 +10,11 @@ import botocore.exceptions
 from vpcctl import model
 from vpcctl.aws import error_code
 from vpcctl.aws import tags as tagging
-from vpcctl.resources.base import Context, Found, Handler, Outcome, outcome
-from vpcctl.resources.network import immutable, tag_spec
+from vpcctl.errors import VpcctlError
+from vpcctl.resources import kit
+from vpcctl.resources.base import Context, Found
+from vpcctl.resources.kit import Change
+from vpcctl.resources.network import Ec2Handler, tag_spec
 
 # AWS's public SSM parameter naming the latest Amazon Linux 2023 AMI of the region.
 DEFAULT_AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
@@ -19,20 +22,15 @@ LIVE_STATES = ["pending", "running", "stopping", "stopped"]
 GONE_STATES = {"shutting-down", "terminated"}
 
 
-class InstanceHandler(Handler):
+class InstanceHandler(Ec2Handler):
     kind = "instance"
-    service = "ec2"
 
     def discover(self, ctx: Context) -> list[Found]:
         """One filtered describe; terminated instances are left out (AWS lists them for an hour)."""
         filters = [*tagging.ec2_filter(ctx.deployment), {"Name": "instance-state-name", "Values": LIVE_STATES}]
-        pages = ctx.client("ec2").get_paginator("describe_instances").paginate(Filters=filters)
-        found = []
-        for instance in (i for page in pages for r in page["Reservations"] for i in r["Instances"]):
-            tags = tagging.to_dict(instance.get("Tags"))
-            if tagging.owned_by(tags, ctx.deployment) and tagging.LOGICAL_ID in tags:
-                found.append(self._found(tags[tagging.LOGICAL_ID], instance, tags))
-        return found
+        reservations = kit.listed(ctx, "ec2", "describe_instances", "Reservations", Filters=filters)
+        instances = [i for r in reservations for i in r["Instances"]]
+        return kit.owned(ctx, instances, kit.inline("InstanceId"), "InstanceId", self._found)
 
     def _found(self, lid: str, instance: dict[str, Any], tags: dict[str, str] | None = None) -> Found:
         return Found(
@@ -48,12 +46,42 @@ class InstanceHandler(Handler):
             tags or {},
         )
 
-    def ensure(self, ctx: Context, resource: model.Resource, spec: model.Instance, found: Found | None) -> Outcome:
+    def diff(self, ctx: Context, resource: model.Resource, spec: model.Instance, found: Found | None) -> list[Change]:
         if found is None:
-            return outcome(True, self._launch(ctx, resource, spec), [])
-        self._check_immutable(ctx, resource.id, spec, found)
-        changes = self._converge_groups(ctx, spec, found) + self._start_if_stopped(ctx, found)
-        return outcome(False, found, changes)
+            return [kit.create(ctx, spec)]
+        raw = found.raw
+        changes = kit.replaced("instance_type", raw.get("InstanceType"), spec.instance_type)
+        changes += kit.replaced("subnet", ctx.logical_id_of(raw.get("SubnetId", "")), spec.subnet)
+        changes += kit.replaced("key_name", raw.get("KeyName") or None, spec.key_name or None)
+        if found.state == "running":  # AWS assigns a public IP only to a running instance
+            changes += kit.replaced("associate_public_ip", bool(raw.get("PublicIpAddress")), spec.associate_public_ip)
+        if spec.ami:  # without one, the instance keeps the AMI that was latest at launch
+            changes += kit.replaced("ami", raw.get("ImageId"), spec.ami)
+        if user_data(ctx, found.id) != spec.user_data:
+            changes.append(Change("user_data", "different", "what the scenario says", kit.REPLACE))
+        have_groups = security_groups(raw)
+        changes += kit.members("security_group", have_groups, ctx.ids_of(spec.security_groups), ctx.logical_id_of)
+        if found.state in ("stopping", "stopped"):
+            changes.append(Change("state", found.state, "running"))
+        return changes + self.tag_changes(ctx, resource, found)
+
+    def apply(
+        self, ctx: Context, resource: model.Resource, spec: model.Instance, found: Found | None, changes: list[Change]
+    ) -> Found:
+        if found is None:
+            return self._launch(ctx, resource, spec)
+        ec2 = ctx.client("ec2")
+        if any(c.attribute == "security_group" for c in changes):
+            ec2.modify_instance_attribute(InstanceId=found.id, Groups=sorted(ctx.ids_of(spec.security_groups)))
+        if kit.named(changes, "state"):
+            if found.state == "stopping":
+                raise VpcctlError(
+                    f"{resource.id}: instance {found.id} is stopping", hint="run `up` again once it has stopped"
+                )
+            ec2.start_instances(InstanceIds=[found.id])
+            found.state = "pending"
+        self.write_tags(ctx, found, changes)
+        return found
 
     def _launch(self, ctx: Context, resource: model.Resource, spec: model.Instance) -> Found:
         params: dict[str, Any] = {
@@ -78,40 +106,7 @@ class InstanceHandler(Handler):
         if spec.key_name:
             params["KeyName"] = spec.key_name
         instance = ctx.create("ec2", "RunInstances", **params)["Instances"][0]
-        return self._found(resource.id, instance)
-
-    def _check_immutable(self, ctx: Context, lid: str, spec: model.Instance, found: Found) -> None:
-        raw = found.raw
-        fields: list[tuple[str, Any, Any]] = [
-            ("instance_type", raw.get("InstanceType"), spec.instance_type),
-            ("subnet", raw.get("SubnetId"), ctx.id_of(spec.subnet)),
-            ("key_name", raw.get("KeyName") or None, spec.key_name or None),
-            ("associate_public_ip", bool(raw.get("PublicIpAddress")), spec.associate_public_ip),
-        ]
-        if spec.ami:  # without one, the instance keeps the AMI that was latest at launch
-            fields.append(("ami", raw.get("ImageId"), spec.ami))
-        for field, have, want in fields:
-            if have != want and not (field == "associate_public_ip" and found.state != "running"):
-                raise immutable(lid, field, have, want)
-        have_data = user_data(ctx, found.id)
-        if have_data != spec.user_data:
-            raise immutable(lid, "user_data", "different", "what the scenario says")
-
-    def _converge_groups(self, ctx: Context, spec: model.Instance, found: Found) -> list[str]:
-        want = sorted(ctx.ids_of(spec.security_groups))
-        if sorted(security_groups(found.raw)) == want:
-            return []
-        ctx.client("ec2").modify_instance_attribute(InstanceId=found.id, Groups=want)
-        return ["security groups"]
-
-    def _start_if_stopped(self, ctx: Context, found: Found) -> list[str]:
-        if found.state not in ("stopping", "stopped"):
-            return []
-        if found.state == "stopping":
-            ctx.wait_for("ec2", "instance_stopped", InstanceIds=[found.id])
-        ctx.client("ec2").start_instances(InstanceIds=[found.id])
-        found.state = "pending"
-        return ["started"]
+        return self._found(resource.id, instance, ctx.tags(resource.id))
 
     def wait_ready(self, ctx: Context, resource: model.Resource, found: Found) -> Found:
         """Running, with its public IP (AWS assigns it only once the instance runs)."""

@@ -17,9 +17,10 @@ import botocore.exceptions
 from vpcctl import model
 from vpcctl.aws import tags as tagging
 from vpcctl.errors import VpcctlError
-from vpcctl.resources.base import Context, Found, Handler, Outcome, absent_ok, outcome
+from vpcctl.resources import kit
+from vpcctl.resources.base import Context, Found, Handler, absent_ok
 from vpcctl.resources.ecs import chunks
-from vpcctl.resources.network import immutable
+from vpcctl.resources.kit import Change
 
 TAG_BATCH = 10  # ListTagsForResources takes at most 10 zones a call
 OWNER_PREFIX = "_vpcctl-"
@@ -54,23 +55,23 @@ class HostedZoneHandler(Handler):
 
     def discover(self, ctx: Context) -> list[Found]:
         r53 = ctx.client("route53")
-        zones = {
-            zone_id(z["Id"]): z
-            for page in r53.get_paginator("list_hosted_zones").paginate()
-            for z in page["HostedZones"]
-        }
-        tags = zone_tags(ctx, list(zones))
+        zones = kit.listed(ctx, "route53", "list_hosted_zones", "HostedZones")
+        for zone in zones:
+            zone["ZoneId"] = zone_id(zone["Id"])
+        tags = kit.batched("ZoneId", TAG_BATCH, lambda ids: zone_tags(ctx, ids))(zones) if zones else {}
         found = []
-        for zid, zone in zones.items():
-            lid = self._owner(ctx, zone, tags.get(zid, {}))
+        for zone in zones:
+            zone_tag_set = tags.get(zone["ZoneId"], {})
+            lid = self._owner(ctx, zone, zone_tag_set)
             if lid:
-                vpcs = r53.get_hosted_zone(Id=zid).get("VPCs") or []
-                found.append(self._found(lid, zone, vpcs, tags.get(zid, {})))
+                vpcs = r53.get_hosted_zone(Id=zone["ZoneId"]).get("VPCs") or []
+                found.append(self._found(lid, zone, vpcs, zone_tag_set))
         return found
 
     @staticmethod
     def _owner(ctx: Context, zone: dict[str, Any], tags: dict[str, str]) -> str | None:
-        """The logical id of a zone the deployment owns: by its tags, else by its CallerReference."""
+        """The logical id of a zone the deployment owns: by its tags, else by its CallerReference
+        (CreateHostedZone takes no tags: a run may have died before tagging it)."""
         if tagging.owned_by(tags, ctx.deployment) and tagging.LOGICAL_ID in tags:
             return tags[tagging.LOGICAL_ID]
         reference = str(zone.get("CallerReference", ""))
@@ -85,22 +86,28 @@ class HostedZoneHandler(Handler):
         raw = {**zone, "VPCs": vpcs}
         return Found(self.kind, lid, zid, state, {"name": zone["Name"].rstrip(".")}, raw, tags)
 
-    def ensure(self, ctx: Context, resource: model.Resource, spec: model.HostedZone, found: Found | None) -> Outcome:
+    def diff(self, ctx: Context, resource: model.Resource, spec: model.HostedZone, found: Found | None) -> list[Change]:
         want_vpcs = ctx.ids_of(spec.vpcs)
-        created = found is None
+        if found is None:
+            return [kit.create(ctx, spec, private=bool(want_vpcs))]
+        private = bool((found.raw.get("Config") or {}).get("PrivateZone"))
+        changes = kit.replaced("name", fqdn(found.raw["Name"]), fqdn(spec.name))
+        changes += kit.replaced("private", private, bool(want_vpcs))
+        have_vpcs = [v["VPCId"] for v in found.raw.get("VPCs") or []]
+        changes += kit.members("vpc", have_vpcs, want_vpcs, ctx.logical_id_of)
+        return changes + kit.tag_changes(found.tags, ctx.tags(resource.id))
+
+    def apply(
+        self, ctx: Context, resource: model.Resource, spec: model.HostedZone, found: Found | None, changes: list[Change]
+    ) -> Found:
+        want_vpcs = ctx.ids_of(spec.vpcs)
         if found is None:
             found = self._create(ctx, resource.id, spec, want_vpcs)
-        else:
-            private = bool((found.raw.get("Config") or {}).get("PrivateZone"))
-            for field, have, want in (
-                ("name", fqdn(found.raw["Name"]), fqdn(spec.name)),
-                ("private", private, bool(want_vpcs)),
-            ):
-                if have != want:
-                    raise immutable(resource.id, field, have, want)
-        self._tag(ctx, resource.id, found)
-        changes = self._converge_vpcs(ctx, found, want_vpcs)
-        return outcome(created, found, [] if created else changes)
+            changes = kit.members("vpc", want_vpcs[:1], want_vpcs) + kit.tag_changes({}, ctx.tags(resource.id))
+        kit.write_tags(ctx, "route53", found.id, changes)
+        found.tags = ctx.tags(resource.id)
+        self._converge_vpcs(ctx, found, changes, want_vpcs)
+        return found
 
     def _create(self, ctx: Context, lid: str, spec: model.HostedZone, vpcs: list[str]) -> Found:
         params: dict[str, Any] = {
@@ -117,38 +124,22 @@ class HostedZoneHandler(Handler):
         return found
 
     @staticmethod
-    def _tag(ctx: Context, lid: str, found: Found) -> None:
-        """CreateHostedZone takes no tags: tag right after (or now, if a run died in between)."""
-        want = ctx.tags(lid)
-        if all(found.tags.get(k) == v for k, v in want.items()):
-            return
-        ctx.client("route53").change_tags_for_resource(
-            ResourceType="hostedzone", ResourceId=found.id, AddTags=tagging.as_list(want)
-        )
-        found.tags = {**found.tags, **want}
-
-    @staticmethod
-    def _converge_vpcs(ctx: Context, found: Found, want: list[str]) -> list[str]:
+    def _converge_vpcs(ctx: Context, found: Found, changes: list[Change], want: list[str]) -> None:
         """Associate the missing VPCs before removing extra ones: a private zone keeps at least one."""
         r53 = ctx.client("route53")
-        have = [v["VPCId"] for v in found.raw.get("VPCs") or []]
-        changes = []
-        for vpc in [v for v in want if v not in have]:
+        for vpc in kit.added(changes, "vpc"):
             answer = r53.associate_vpc_with_hosted_zone(
                 HostedZoneId=found.id, VPC={"VPCRegion": ctx.region, "VPCId": vpc}
             )
             found.raw["ChangeId"] = answer["ChangeInfo"]["Id"]
-            changes.append(f"+vpc {vpc}")
-        for vpc in [v for v in have if v not in want]:
+        for vpc in kit.removed(changes, "vpc"):
             answer = r53.disassociate_vpc_from_hosted_zone(
                 HostedZoneId=found.id, VPC={"VPCRegion": ctx.region, "VPCId": vpc}
             )
             found.raw["ChangeId"] = answer["ChangeInfo"]["Id"]
-            changes.append(f"-vpc {vpc}")
         found.raw["VPCs"] = [{"VPCRegion": ctx.region, "VPCId": v} for v in want]
         if want:
             found.state = f"private, {len(want)} VPCs"
-        return changes
 
     def wait_ready(self, ctx: Context, resource: model.Resource, found: Found) -> Found:
         wait_in_sync(ctx, resource.id, found)
@@ -213,28 +204,37 @@ class DnsRecordHandler(Handler):
         shown = name.rstrip(".")
         return Found(self.kind, lid, f"{shown} {record_type}", state, {"name": shown}, raw, tags)
 
-    def ensure(self, ctx: Context, resource: model.Resource, spec: model.DnsRecord, found: Found | None) -> Outcome:
+    def diff(self, ctx: Context, resource: model.Resource, spec: model.DnsRecord, found: Found | None) -> list[Change]:
+        name = record_name(spec.name, ctx.attr(spec.zone, "name"))
+        want = self._wanted(ctx, spec, name)
+        if found is None:
+            return [kit.create(ctx, spec, name=name.rstrip("."))]
+        changes = kit.replaced("zone", found.raw["zone"], ctx.id_of(spec.zone))
+        if self._renamed(found, want):  # its ownership record moves with it
+            return [*changes, Change("name", found.id, f"{want['Name'].rstrip('.')} {want['Type']}")]
+        if not self._same(found, "record", want):
+            record = found.raw.get("record")
+            changes += kit.updated("target", describe_target(record) if record else None, describe_target(want))
+        if not self._same(found, "owner", owner_record(ctx, resource.id, name, spec.type)):
+            changes.append(Change("ownership record", "different" if found.raw.get("owner") else None, "vpcctl's"))
+        return changes
+
+    def apply(
+        self, ctx: Context, resource: model.Resource, spec: model.DnsRecord, found: Found | None, changes: list[Change]
+    ) -> Found:
         zone = ctx.id_of(spec.zone)
         name = record_name(spec.name, ctx.attr(spec.zone, "name"))
         want = self._wanted(ctx, spec, name)
         owner = owner_record(ctx, resource.id, name, spec.type)
-        if found is not None and found.raw["zone"] != zone:
-            raise immutable(resource.id, "zone", found.raw["zone"], zone)
         upserts = [r for r, key in ((want, "record"), (owner, "owner")) if not self._same(found, key, r)]
-        stale = self._renamed(found, want)
-        if not upserts and not stale:
-            assert found is not None
-            return outcome(False, found, [])
-        changes = [{"Action": "UPSERT", "ResourceRecordSet": r} for r in upserts]
-        changes += [{"Action": "DELETE", "ResourceRecordSet": r} for r in stale]
+        batch = [{"Action": "UPSERT", "ResourceRecordSet": r} for r in upserts]
+        batch += [{"Action": "DELETE", "ResourceRecordSet": r} for r in self._renamed(found, want)]
         answer = ctx.client("route53").change_resource_record_sets(
-            HostedZoneId=zone, ChangeBatch={"Comment": f"vpcctl {ctx.deployment} {resource.id}", "Changes": changes}
+            HostedZoneId=zone, ChangeBatch={"Comment": f"vpcctl {ctx.deployment} {resource.id}", "Changes": batch}
         )
         new = self._new(resource.id, zone, want, owner)
         new.raw["ChangeId"] = answer["ChangeInfo"]["Id"]
-        if found is None:
-            return outcome(True, new, [])
-        return outcome(False, new, [f"renamed from {found.id}"] if stale else ["alias" if spec.alias else "values"])
+        return new
 
     @staticmethod
     def _same(found: Found | None, key: str, record: dict[str, Any]) -> bool:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from vpcctl import model
+from vpcctl import images, model
 from vpcctl.aws import tags as tagging
 from vpcctl.errors import NotReady
-from vpcctl.resources.base import Context, Found, Handler, Outcome, absent_ok, outcome
+from vpcctl.resources import kit
+from vpcctl.resources.base import Context, Found, Handler, absent_ok
+from vpcctl.resources.kit import Change
 
 
 def chunks(items: list[Any], size: int) -> list[list[Any]]:
@@ -18,50 +20,54 @@ def chunks(items: list[Any], size: int) -> list[list[Any]]:
 # -------------------------------------------------------------------- cluster
 
 
-class EcsClusterHandler(Handler):
-    kind = "ecs_cluster"
+class EcsHandler(Handler):
+    """ECS kinds: tags read with include=TAGS, set with TagResource/UntagResource by ARN."""
+
     service = "ecs"
+
+    def tag_changes(
+        self, ctx: Context, resource: model.Resource, found: Found, name: str | None = None
+    ) -> list[Change]:
+        return kit.tag_changes(found.tags, ctx.tags(resource.id, name))
+
+
+class EcsClusterHandler(EcsHandler):
+    kind = "ecs_cluster"
 
     def discover(self, ctx: Context) -> list[Found]:
         ecs = ctx.client("ecs")
-        arns = [a for page in ecs.get_paginator("list_clusters").paginate() for a in page["clusterArns"]]
-        found = []
-        for batch in chunks(arns, 100):
-            for cluster in ecs.describe_clusters(clusters=batch, include=["TAGS"])["clusters"]:
-                tags = tagging.to_dict(cluster.get("tags"))
-                if tagging.owned_by(tags, ctx.deployment) and cluster["status"] != "INACTIVE":
-                    found.append(
-                        Found(
-                            self.kind,
-                            tags[tagging.LOGICAL_ID],
-                            cluster["clusterArn"],
-                            cluster["status"],
-                            {"name": cluster["clusterName"], "arn": cluster["clusterArn"]},
-                            cluster,
-                            tags,
-                        )
-                    )
-        return found
+        arns = kit.listed(ctx, "ecs", "list_clusters", "clusterArns")
+        clusters = [
+            c
+            for batch in chunks(arns, 100)
+            for c in ecs.describe_clusters(clusters=batch, include=["TAGS"])["clusters"]
+            if c["status"] != "INACTIVE"
+        ]
+        return kit.owned(ctx, clusters, kit.inline("clusterArn", "tags"), "clusterArn", self._found)
 
-    def ensure(self, ctx: Context, resource: model.Resource, spec: model.EcsCluster, found: Found | None) -> Outcome:
-        if found is not None:
-            return outcome(False, found, [])
-        name = ctx.name(resource.id)
-        cluster = ctx.client("ecs").create_cluster(
-            clusterName=name, tags=tagging.as_lower_list(ctx.tags(resource.id, name))
-        )["cluster"]
-        return outcome(
-            True,
-            Found(
-                self.kind,
-                resource.id,
-                cluster["clusterArn"],
-                cluster["status"],
-                {"name": name, "arn": cluster["clusterArn"]},
-                cluster,
-            ),
-            [],
-        )
+    def _found(self, lid: str, cluster: dict[str, Any], tags: dict[str, str]) -> Found:
+        attributes = {"name": cluster["clusterName"], "arn": cluster["clusterArn"]}
+        return Found(self.kind, lid, cluster["clusterArn"], cluster["status"], attributes, cluster, tags)
+
+    def known_attributes(self, ctx: Context, resource: model.Resource) -> dict[str, Any]:
+        return {"name": ctx.name(resource.id)}
+
+    def diff(self, ctx: Context, resource: model.Resource, spec: model.EcsCluster, found: Found | None) -> list[Change]:
+        if found is None:
+            return [kit.create(ctx, spec, name=ctx.name(resource.id))]
+        return self.tag_changes(ctx, resource, found, ctx.name(resource.id))
+
+    def apply(
+        self, ctx: Context, resource: model.Resource, spec: model.EcsCluster, found: Found | None, changes: list[Change]
+    ) -> Found:
+        if found is None:
+            name = ctx.name(resource.id)
+            cluster = ctx.client("ecs").create_cluster(
+                clusterName=name, tags=tagging.as_lower_list(ctx.tags(resource.id, name))
+            )["cluster"]
+            return self._found(resource.id, cluster, ctx.tags(resource.id, name))
+        kit.write_tags(ctx, "ecs", found.id, changes)
+        return found
 
     def delete(self, ctx: Context, found: Found) -> bool:
         ecs = ctx.client("ecs")
@@ -74,56 +80,70 @@ class EcsClusterHandler(Handler):
 # ------------------------------------------------------------ task definition
 
 
-class TaskDefinitionHandler(Handler):
+class TaskDefinitionHandler(EcsHandler):
     kind = "task_definition"
-    service = "ecs"
+    renews = ("arn",)  # any change is a new revision, with a new ARN
 
     def discover(self, ctx: Context) -> list[Found]:
         ecs = ctx.client("ecs")
-        prefix = f"{ctx.deployment}-"
-        pages = ecs.get_paginator("list_task_definition_families").paginate(familyPrefix=prefix, status="ACTIVE")
-        found = []
-        for family in (f for page in pages for f in page["families"]):
-            answer = ecs.describe_task_definition(taskDefinition=family, include=["TAGS"])
-            tags = tagging.to_dict(answer.get("tags"))
-            if not tagging.owned_by(tags, ctx.deployment):
-                continue  # another deployment whose name starts like ours
-            definition = answer["taskDefinition"]
-            if definition.get("status") == "INACTIVE":
-                continue  # deregistered: AWS keeps listing it, but it is gone
-            found.append(
-                Found(
-                    self.kind,
-                    tags[tagging.LOGICAL_ID],
-                    definition["taskDefinitionArn"],
-                    f"revision {definition['revision']}",
-                    {"arn": definition["taskDefinitionArn"], "family": family},
-                    definition,
-                    tags,
-                )
-            )
-        return found
+        # The family name narrows the listing (families carry no tags); the tags decide.
+        families = kit.listed(
+            ctx, "ecs", "list_task_definition_families", "families", familyPrefix=f"{ctx.deployment}-", status="ACTIVE"
+        )
+        answers = [ecs.describe_task_definition(taskDefinition=family, include=["TAGS"]) for family in families]
+        definitions = [
+            {**a["taskDefinition"], "tags": a.get("tags")}
+            for a in answers
+            if a["taskDefinition"].get("status") != "INACTIVE"  # deregistered: AWS keeps listing it
+        ]
+        return kit.owned(ctx, definitions, kit.inline("taskDefinitionArn", "tags"), "taskDefinitionArn", self._found)
 
-    def ensure(
+    def _found(self, lid: str, definition: dict[str, Any], tags: dict[str, str]) -> Found:
+        arn = definition["taskDefinitionArn"]
+        attributes = {"arn": arn, "family": definition["family"]}
+        return Found(self.kind, lid, arn, f"revision {definition['revision']}", attributes, definition, tags)
+
+    def known_attributes(self, ctx: Context, resource: model.Resource) -> dict[str, Any]:
+        return {"family": ctx.name(resource.id)}
+
+    def diff(
         self, ctx: Context, resource: model.Resource, spec: model.TaskDefinition, found: Found | None
-    ) -> Outcome:
+    ) -> list[Change]:
         family = ctx.name(resource.id)
         wanted = self._definition(ctx, family, spec)
-        if found is not None and _comparable(found.raw) == _comparable(wanted):
-            return outcome(False, found, [])
+        if found is None:
+            return [kit.create(ctx, spec, family=family)]
+        have, want = _comparable(found.raw), _comparable(wanted)
+        changes = []
+        for key in ("cpu", "memory", "executionRoleArn", "taskRoleArn", "networkMode"):
+            changes += kit.updated(key, have[key], want[key])
+        have_containers = {c["name"]: c for c in have["containers"]}
+        for container in want["containers"]:
+            before = have_containers.pop(container["name"], None)
+            if before is None:
+                changes.append(Change("container", None, container["name"], member=True))
+                continue
+            for key, value in container.items():
+                changes += kit.updated(f"container {container['name']} {key}", before[key], value)
+        changes += [Change("container", name, None, member=True) for name in have_containers]
+        return changes + self.tag_changes(ctx, resource, found, family)
+
+    def apply(
+        self,
+        ctx: Context,
+        resource: model.Resource,
+        spec: model.TaskDefinition,
+        found: Found | None,
+        changes: list[Change],
+    ) -> Found:
+        family = ctx.name(resource.id)
+        if found is not None and all(c.attribute.startswith("tag ") for c in changes):
+            kit.write_tags(ctx, "ecs", found.id, changes)
+            return found
         answer = ctx.client("ecs").register_task_definition(
-            **wanted, tags=tagging.as_lower_list(ctx.tags(resource.id, family))
+            **self._definition(ctx, family, spec), tags=tagging.as_lower_list(ctx.tags(resource.id, family))
         )
-        definition = answer["taskDefinition"]
-        new = Found(
-            self.kind,
-            resource.id,
-            definition["taskDefinitionArn"],
-            f"revision {definition['revision']}",
-            {"arn": definition["taskDefinitionArn"], "family": family},
-            definition,
-        )
-        return outcome(found is None, new, [f"revision {definition['revision']}"])
+        return self._found(resource.id, answer["taskDefinition"], ctx.tags(resource.id, family))
 
     @staticmethod
     def _definition(ctx: Context, family: str, spec: model.TaskDefinition) -> dict[str, Any]:
@@ -198,22 +218,41 @@ def _comparable(definition: dict[str, Any]) -> dict[str, Any]:
 # -------------------------------------------------------------------- service
 
 
-class EcsServiceHandler(Handler):
+# Scenario attribute -> how to read it from ECS's settings (ours and AWS's echo alike).
+SERVICE_SETTINGS: dict[str, tuple[str, Any]] = {
+    "task_definition": ("taskDefinition", lambda s: s["taskDefinition"]),
+    "desired_count": ("desiredCount", lambda s: s["desiredCount"]),
+    "subnets": ("networkConfiguration", lambda s: s["networkConfiguration"]["awsvpcConfiguration"]["subnets"]),
+    "security_groups": (
+        "networkConfiguration",
+        lambda s: s["networkConfiguration"]["awsvpcConfiguration"]["securityGroups"],
+    ),
+    "assign_public_ip": (
+        "networkConfiguration",
+        lambda s: s["networkConfiguration"]["awsvpcConfiguration"]["assignPublicIp"],
+    ),
+    "minimum_healthy_percent": (
+        "deploymentConfiguration",
+        lambda s: s["deploymentConfiguration"]["minimumHealthyPercent"],
+    ),
+    "maximum_percent": ("deploymentConfiguration", lambda s: s["deploymentConfiguration"]["maximumPercent"]),
+    "load_balancers": ("loadBalancers", lambda s: s["loadBalancers"]),
+}
+
+
+class EcsServiceHandler(EcsHandler):
     kind = "ecs_service"
-    service = "ecs"
+    renews = ("tasks",)  # a change rolls the service onto new tasks, with new IPs
 
     def discover(self, ctx: Context) -> list[Found]:
         ecs = ctx.client("ecs")
-        found = []
+        services = []
         for cluster in ctx.inventory.all("ecs_cluster").values():
-            pages = ecs.get_paginator("list_services").paginate(cluster=cluster.id)
-            arns = [a for page in pages for a in page["serviceArns"]]
+            arns = kit.listed(ctx, "ecs", "list_services", "serviceArns", cluster=cluster.id)
             for batch in chunks(arns, 10):
-                for svc in ecs.describe_services(cluster=cluster.id, services=batch, include=["TAGS"])["services"]:
-                    tags = tagging.to_dict(svc.get("tags"))
-                    if tagging.owned_by(tags, ctx.deployment) and svc["status"] != "INACTIVE":
-                        found.append(self._found(tags[tagging.LOGICAL_ID], svc, tags))
-        return found
+                described = ecs.describe_services(cluster=cluster.id, services=batch, include=["TAGS"])["services"]
+                services += [svc for svc in described if svc["status"] != "INACTIVE"]
+        return kit.owned(ctx, services, kit.inline("serviceArn", "tags"), "serviceArn", self._found)
 
     def _found(self, lid: str, svc: dict[str, Any], tags: dict[str, str] | None = None) -> Found:
         state = f"{svc.get('status')} {svc.get('runningCount', 0)}/{svc.get('desiredCount', 0)} running"
@@ -227,8 +266,26 @@ class EcsServiceHandler(Handler):
             tags or {},
         )
 
-    def ensure(self, ctx: Context, resource: model.Resource, spec: model.EcsService, found: Found | None) -> Outcome:
-        ecs = ctx.client("ecs")
+    def known_attributes(self, ctx: Context, resource: model.Resource) -> dict[str, Any]:
+        return {"name": resource.id}
+
+    def diff(self, ctx: Context, resource: model.Resource, spec: model.EcsService, found: Found | None) -> list[Change]:
+        if found is None:
+            return [kit.create(ctx, spec, name=resource.id)]
+        have, want = self._current(found.raw), self._settings(ctx, spec)
+        changes = []
+        for attribute, (key, read) in SERVICE_SETTINGS.items():
+            before, after = read(have), read(want)
+            if attribute == "task_definition":
+                before, after = short_arn(before), short_arn(after)
+            elif attribute in ("subnets", "security_groups"):
+                before, after = [ctx.logical_id_of(i) for i in before], [ctx.logical_id_of(i) for i in after]
+            changes += kit.updated(attribute, before, after, payload=key)
+        return changes + self.tag_changes(ctx, resource, found)
+
+    def apply(
+        self, ctx: Context, resource: model.Resource, spec: model.EcsService, found: Found | None, changes: list[Change]
+    ) -> Found:
         wanted = self._settings(ctx, spec)
         if found is None:
             svc = ctx.create(
@@ -242,13 +299,15 @@ class EcsServiceHandler(Handler):
                 enableECSManagedTags=True,
                 **wanted,
             )["service"]
-            return outcome(True, self._found(resource.id, svc), [])
-        have = self._current(found.raw)
-        changed = {k: v for k, v in wanted.items() if have.get(k) != v}
-        if not changed:
-            return outcome(False, found, [])
-        svc = ecs.update_service(cluster=found.raw["clusterArn"], service=found.id, **changed)["service"]
-        return outcome(False, self._found(resource.id, svc), sorted(changed))
+            return self._found(resource.id, svc, ctx.tags(resource.id))
+        keys = {c.payload for c in changes if c.payload in wanted}
+        if keys:
+            svc = ctx.client("ecs").update_service(
+                cluster=found.raw["clusterArn"], service=found.id, **{k: wanted[k] for k in sorted(keys)}
+            )["service"]
+            found = self._found(resource.id, svc, found.tags)
+        kit.write_tags(ctx, "ecs", found.id, changes)
+        return found
 
     @staticmethod
     def _settings(ctx: Context, spec: model.EcsService) -> dict[str, Any]:
@@ -368,8 +427,7 @@ class ServiceWatch:
         return len(running) >= self.spec.desired_count and targets_ok, state
 
     def _fail_on_stopped(self, tasks: list[dict[str, Any]]) -> None:
-        from vpcctl import diagnose
-
+        explain = self.ctx.explain
         for task in tasks:
             stopped_at = task.get("stoppedAt")
             reason = task.get("stoppedReason") or ""
@@ -380,7 +438,7 @@ class ServiceWatch:
             ):
                 continue
             hint = None
-            if reason.startswith(diagnose.PULL_FAILURES):
+            if explain is not None and reason.startswith(explain.PULL_FAILURES):
                 subnet = next(
                     (
                         d["value"]
@@ -390,18 +448,29 @@ class ServiceWatch:
                     ),
                     self.ctx.id_of(self.spec.subnets[0]),
                 )
-                gaps = diagnose.pull_gaps(
+                gaps = explain.pull_gaps(
                     self.ctx,
                     subnet,
                     self.spec.assign_public_ip,
                     set(self.ctx.ids_of(self.spec.security_groups)),
                     self._uses_awslogs(),
                 )
-                hint = "; ".join(gaps) if gaps else None
+                hint = "; ".join(gaps) if gaps else self._registry_hint(task)
             elif "Essential container" in reason:
                 hint = "the container exits by itself: read its logs (log group of the task definition)"
             task_id = task["taskArn"].rsplit("/", 1)[-1][:8]
             raise NotReady(f"task {task_id} stopped: {reason}", hint=hint)
+
+    def _registry_hint(self, task: dict[str, Any]) -> str | None:
+        """With a complete network path, a pull fails on the image: one the ECR endpoints do not serve,
+        or one that is not in the registry."""
+        ecs = self.ctx.client("ecs")
+        definition = ecs.describe_task_definition(taskDefinition=task["taskDefinitionArn"])["taskDefinition"]
+        containers = definition["containerDefinitions"]
+        public = [
+            c["image"] for c in containers if not images.registry_of(c["image"]).through_endpoints(self.ctx.region)
+        ]
+        return images.pull_hint((public or [containers[0]["image"]])[0], self.ctx.region) if containers else None
 
     def _uses_awslogs(self) -> bool:
         scenario = self.ctx.scenario
@@ -435,15 +504,16 @@ class ServiceWatch:
         return ok, states
 
     def _fail_on_unhealthy(self, arn: str, ip: str, reason: str) -> None:
-        from vpcctl import diagnose
-
+        explain = self.ctx.explain
+        if explain is None:
+            return
         if reason == "Target.Timeout":
             group = self.ctx.client("elbv2").describe_target_groups(TargetGroupArns=[arn])["TargetGroups"][0]
-            gaps = diagnose.lb_gaps(self.ctx, group, ip, set(self.ctx.ids_of(self.spec.security_groups)))
+            gaps = explain.lb_gaps(self.ctx, group, ip, set(self.ctx.ids_of(self.spec.security_groups)))
             if gaps:  # a missing rule will not fix itself; a slow start might
                 raise NotReady(f"target {ip} is unhealthy: Target.Timeout", hint="; ".join(gaps))
         elif reason == "Target.ResponseCodeMismatch":
-            raise NotReady(f"target {ip} is unhealthy: {reason}", hint=diagnose.TARGET_HINTS[reason])
+            raise NotReady(f"target {ip} is unhealthy: {reason}", hint=explain.TARGET_HINTS[reason])
 
 
 def task_private_ip(task: dict[str, Any]) -> str | None:
@@ -455,3 +525,8 @@ def task_private_ip(task: dict[str, Any]) -> str | None:
             if detail.get("name") == "privateIPv4Address":
                 return str(detail["value"])
     return None
+
+
+def short_arn(arn: Any) -> Any:
+    """'arn:aws:ecs:...:task-definition/dev-web:3' -> 'dev-web:3' (a value not known yet stays)."""
+    return arn.rsplit("/", 1)[-1] if isinstance(arn, str) and arn.startswith("arn:") else arn

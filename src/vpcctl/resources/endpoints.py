@@ -8,9 +8,11 @@ import botocore.exceptions
 
 from vpcctl import model
 from vpcctl.aws import is_not_found
-from vpcctl.errors import AwsError, NotReady
-from vpcctl.resources.base import Context, Found, Handler, Outcome, outcome
-from vpcctl.resources.network import ec2_discover, immutable, tag_spec
+from vpcctl.errors import AwsError
+from vpcctl.resources import kit
+from vpcctl.resources.base import Context, Found
+from vpcctl.resources.kit import Change
+from vpcctl.resources.network import Ec2Handler, ec2_discover, tag_spec
 
 GONE = ("deleted", "Deleted")
 
@@ -20,9 +22,11 @@ def service_name(region: str, service: str) -> str:
     return service if service.startswith("com.amazonaws.") else f"com.amazonaws.{region}.{service}"
 
 
-class VpcEndpointHandler(Handler):
+KEYS = {"subnets": "SubnetIds", "security_groups": "SecurityGroupIds", "route_tables": "RouteTableIds"}
+
+
+class VpcEndpointHandler(Ec2Handler):
     kind = "vpc_endpoint"
-    service = "ec2"
 
     def discover(self, ctx: Context) -> list[Found]:
         found = ec2_discover(ctx, self.kind, "describe_vpc_endpoints", "VpcEndpoints", "VpcEndpointId")
@@ -33,89 +37,91 @@ class VpcEndpointHandler(Handler):
     def is_gone(self, found: Found) -> bool:
         return found.state in GONE
 
-    def ensure(self, ctx: Context, resource: model.Resource, spec: model.VpcEndpoint, found: Found | None) -> Outcome:
+    def diff(
+        self, ctx: Context, resource: model.Resource, spec: model.VpcEndpoint, found: Found | None
+    ) -> list[Change]:
         name = service_name(ctx.region, spec.service)
-        wanted = {
-            "SubnetIds": set(ctx.ids_of(spec.subnets)),
-            "SecurityGroupIds": set(ctx.ids_of(spec.security_groups)),
-            "RouteTableIds": set(ctx.ids_of(spec.route_tables)),
-        }
-        interface = spec.type == "interface"
         if found is None:
-            params: dict[str, Any] = {
-                "VpcEndpointType": "Interface" if interface else "Gateway",
-                "VpcId": ctx.id_of(spec.vpc),
-                "ServiceName": name,
-                "TagSpecifications": tag_spec(ctx, "vpc-endpoint", resource.id),
-            }
-            if interface:
-                params.update(
-                    SubnetIds=sorted(wanted["SubnetIds"]),
-                    SecurityGroupIds=sorted(wanted["SecurityGroupIds"]),
-                    PrivateDnsEnabled=spec.private_dns,
-                )
-            else:
-                params["RouteTableIds"] = sorted(wanted["RouteTableIds"])
-            endpoint = ctx.create("ec2", "CreateVpcEndpoint", **params)["VpcEndpoint"]
-            found = Found(
-                self.kind,
-                resource.id,
-                endpoint["VpcEndpointId"],
-                endpoint.get("State", ""),
-                _attributes(endpoint),
-                endpoint,
-            )
-            return outcome(True, found, [])
-        if found.raw["ServiceName"] != name:
-            raise immutable(resource.id, "service", found.raw["ServiceName"], name)
-        return outcome(False, found, self._converge(ctx, found, spec, wanted, interface))
-
-    def _converge(
-        self, ctx: Context, found: Found, spec: model.VpcEndpoint, wanted: dict[str, set[str]], interface: bool
-    ) -> list[str]:
+            return [kit.create(ctx, spec, service=name)]
+        changes = kit.replaced("service", found.raw["ServiceName"], name)
+        interface = spec.type == "interface"
         have = {
-            "SubnetIds": set(found.raw.get("SubnetIds") or []),
-            "SecurityGroupIds": {g["GroupId"] for g in found.raw.get("Groups") or []},
-            "RouteTableIds": set(found.raw.get("RouteTableIds") or []),
+            "subnets": found.raw.get("SubnetIds") or [],
+            "security_groups": [g["GroupId"] for g in found.raw.get("Groups") or []],
+            "route_tables": found.raw.get("RouteTableIds") or [],
         }
-        keys = ("SubnetIds", "SecurityGroupIds") if interface else ("RouteTableIds",)
+        for field in ("subnets", "security_groups") if interface else ("route_tables",):
+            want = ctx.ids_of(getattr(spec, field))
+            changes += kit.members(field.removesuffix("s"), have[field], want, ctx.logical_id_of)
+        if interface:
+            changes += kit.updated("private_dns", bool(found.raw.get("PrivateDnsEnabled")), spec.private_dns)
+        return changes + self.tag_changes(ctx, resource, found)
+
+    def apply(
+        self,
+        ctx: Context,
+        resource: model.Resource,
+        spec: model.VpcEndpoint,
+        found: Found | None,
+        changes: list[Change],
+    ) -> Found:
+        if found is None:
+            return self._create(ctx, resource, spec)
         params: dict[str, Any] = {}
-        changes = []
-        for key in keys:
-            add, remove = wanted[key] - have[key], have[key] - wanted[key]
-            if add:
-                params[f"Add{key}"] = sorted(add)
-                changes += [f"+{x}" for x in sorted(add)]
-            if remove:
-                params[f"Remove{key}"] = sorted(remove)
-                changes += [f"-{x}" for x in sorted(remove)]
-        if interface and bool(found.raw.get("PrivateDnsEnabled")) != spec.private_dns:
+        for field, key in KEYS.items():
+            attribute = field.removesuffix("s")
+            if kit.added(changes, attribute):
+                params[f"Add{key}"] = kit.added(changes, attribute)
+            if kit.removed(changes, attribute):
+                params[f"Remove{key}"] = kit.removed(changes, attribute)
+        if kit.named(changes, "private_dns"):
             params["PrivateDnsEnabled"] = spec.private_dns
-            changes.append(f"private_dns={str(spec.private_dns).lower()}")
         if params:
             ctx.client("ec2").modify_vpc_endpoint(VpcEndpointId=found.id, **params)
-        return changes
+        self.write_tags(ctx, found, changes)
+        return found
+
+    def _create(self, ctx: Context, resource: model.Resource, spec: model.VpcEndpoint) -> Found:
+        interface = spec.type == "interface"
+        params: dict[str, Any] = {
+            "VpcEndpointType": "Interface" if interface else "Gateway",
+            "VpcId": ctx.id_of(spec.vpc),
+            "ServiceName": service_name(ctx.region, spec.service),
+            "TagSpecifications": tag_spec(ctx, "vpc-endpoint", resource.id),
+        }
+        if interface:
+            params.update(
+                SubnetIds=sorted(ctx.ids_of(spec.subnets)),
+                SecurityGroupIds=sorted(ctx.ids_of(spec.security_groups)),
+                PrivateDnsEnabled=spec.private_dns,
+            )
+        else:
+            params["RouteTableIds"] = sorted(ctx.ids_of(spec.route_tables))
+        endpoint = ctx.create("ec2", "CreateVpcEndpoint", **params)["VpcEndpoint"]
+        return Found(
+            self.kind,
+            resource.id,
+            endpoint["VpcEndpointId"],
+            endpoint.get("State", ""),
+            _attributes(endpoint),
+            endpoint,
+        )
 
     def wait_ready(self, ctx: Context, resource: model.Resource, found: Found) -> Found:
         """No botocore waiter covers endpoints: poll until available (failed/rejected end the wait)."""
-        ec2 = ctx.client("ec2")
-        latest = {"raw": found.raw}
-
-        def check() -> tuple[bool, str]:
-            endpoint = ec2.describe_vpc_endpoints(VpcEndpointIds=[found.id])["VpcEndpoints"][0]
-            latest["raw"] = endpoint
-            state = endpoint.get("State", "")
-            if state.lower() in ("failed", "rejected", "expired"):
-                reason = (endpoint.get("LastError") or {}).get("Message", "")
-                raise NotReady(f"endpoint {found.id} is {state}: {reason}".rstrip(": "))
-            return state.lower() == "available", state
-
-        if found.state.lower() != "available":
-            ctx.poll(resource.id, "endpoint", check)
-            found = Found(
-                self.kind, resource.id, found.id, "available", _attributes(latest["raw"]), latest["raw"], found.tags
-            )
-        return found
+        if found.state.lower() == "available":
+            return found
+        endpoint = kit.wait_status(
+            ctx,
+            resource.id,
+            "endpoint",
+            lambda: ctx.client("ec2").describe_vpc_endpoints(VpcEndpointIds=[found.id])["VpcEndpoints"][0],
+            lambda e: str(e.get("State", "")).lower(),
+            ready={"available"},
+            failed={"failed", "rejected", "expired"},
+            reason=lambda e: (e.get("LastError") or {}).get("Message", ""),
+        )
+        return Found(self.kind, resource.id, found.id, "available", _attributes(endpoint), endpoint, found.tags)
 
     def delete(self, ctx: Context, found: Found) -> bool:
         ec2 = ctx.client("ec2")
@@ -134,18 +140,15 @@ class VpcEndpointHandler(Handler):
                 return False
             raise AwsError(error.get("Code", "Error"), error.get("Message", ""), "DeleteVpcEndpoints")
 
-        def gone() -> tuple[bool, str]:
-            # Its network interfaces stay in the subnets until the endpoint is really gone.
-            try:
-                listed = ec2.describe_vpc_endpoints(VpcEndpointIds=[found.id])["VpcEndpoints"]
-            except botocore.exceptions.ClientError as exc:
-                if is_not_found(exc):
-                    return True, "gone"
-                raise
-            state = listed[0].get("State", "") if listed else "deleted"
-            return state.lower() == "deleted", state
-
-        ctx.poll(found.logical_id, "endpoint", gone, timeout=ctx.delete_timeout)
+        # Its network interfaces stay in the subnets until the endpoint is really gone.
+        kit.wait_gone(
+            ctx,
+            found.logical_id,
+            "endpoint",
+            lambda: next(iter(ec2.describe_vpc_endpoints(VpcEndpointIds=[found.id])["VpcEndpoints"]), None),
+            lambda e: str(e.get("State", "")),
+            gone={"deleted"},
+        )
         return True
 
 

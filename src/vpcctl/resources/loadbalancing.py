@@ -6,37 +6,43 @@ from typing import Any
 
 from vpcctl import model
 from vpcctl.aws import tags as tagging
-from vpcctl.resources.base import Context, Found, Handler, Outcome, absent_ok, exists, outcome
+from vpcctl.errors import NotReady
+from vpcctl.resources import kit
+from vpcctl.resources.base import Context, Found, Handler, absent_ok, exists, known_after
 from vpcctl.resources.ecs import chunks, task_private_ip
-from vpcctl.resources.network import immutable
+from vpcctl.resources.kit import Change
 
 NAME_LIMIT = 32  # load balancer and target group names
 
 
-def owned(ctx: Context, items: list[dict[str, Any]], arn_key: str) -> list[tuple[dict[str, Any], dict[str, str]]]:
-    """Keep the items tagged for the deployment; ELB returns tags only by DescribeTags, 20 ARNs a call."""
-    elb = ctx.client("elbv2")
-    by_arn = {item[arn_key]: item for item in items}
-    out = []
-    for batch in chunks(list(by_arn), 20):
-        for description in elb.describe_tags(ResourceArns=batch)["TagDescriptions"]:
-            tags = tagging.to_dict(description.get("Tags"))
-            if tagging.owned_by(tags, ctx.deployment) and tagging.LOGICAL_ID in tags:
-                out.append((by_arn[description["ResourceArn"]], tags))
-    return out
+def elb_tags(ctx: Context, arns: list[str]) -> dict[str, dict[str, str]]:
+    """Tags of up to 20 ELB resources: ELB lists them only through DescribeTags."""
+    answer = ctx.client("elbv2").describe_tags(ResourceArns=arns)
+    return {d["ResourceArn"]: tagging.to_dict(d.get("Tags")) for d in answer["TagDescriptions"]}
+
+
+def discover_elb(ctx: Context, items: list[dict[str, Any]], arn_key: str, make: Any) -> list[Found]:
+    return kit.owned(ctx, items, kit.batched(arn_key, 20, lambda arns: elb_tags(ctx, arns)), arn_key, make)
+
+
+class ElbHandler(Handler):
+    service = "elbv2"
+
+    def tag_changes(
+        self, ctx: Context, resource: model.Resource, found: Found, name: str | None = None
+    ) -> list[Change]:
+        return kit.tag_changes(found.tags, ctx.tags(resource.id, name))
 
 
 # -------------------------------------------------------------- load balancer
 
 
-class LoadBalancerHandler(Handler):
+class LoadBalancerHandler(ElbHandler):
     kind = "load_balancer"
-    service = "elbv2"
 
     def discover(self, ctx: Context) -> list[Found]:
-        pages = ctx.client("elbv2").get_paginator("describe_load_balancers").paginate()
-        items = [lb for page in pages for lb in page["LoadBalancers"]]
-        return [self._found(tags[tagging.LOGICAL_ID], lb, tags) for lb, tags in owned(ctx, items, "LoadBalancerArn")]
+        items = kit.listed(ctx, "elbv2", "describe_load_balancers", "LoadBalancers")
+        return discover_elb(ctx, items, "LoadBalancerArn", self._found)
 
     def _found(self, lid: str, lb: dict[str, Any], tags: dict[str, str] | None = None) -> Found:
         return Found(
@@ -53,7 +59,29 @@ class LoadBalancerHandler(Handler):
             tags or {},
         )
 
-    def ensure(self, ctx: Context, resource: model.Resource, spec: model.LoadBalancer, found: Found | None) -> Outcome:
+    def diff(
+        self, ctx: Context, resource: model.Resource, spec: model.LoadBalancer, found: Found | None
+    ) -> list[Change]:
+        name = ctx.name(resource.id, NAME_LIMIT)
+        if found is None:
+            return [kit.create(ctx, spec, name=name)]
+        changes = kit.replaced("type", found.raw["Type"], spec.type) + kit.replaced(
+            "scheme", found.raw["Scheme"], spec.scheme
+        )
+        have_subnets = [z["SubnetId"] for z in found.raw.get("AvailabilityZones") or []]
+        changes += kit.members("subnet", have_subnets, ctx.ids_of(spec.subnets), ctx.logical_id_of)
+        have_groups = found.raw.get("SecurityGroups") or []
+        changes += kit.members("security_group", have_groups, ctx.ids_of(spec.security_groups), ctx.logical_id_of)
+        return changes + self.tag_changes(ctx, resource, found, name)
+
+    def apply(
+        self,
+        ctx: Context,
+        resource: model.Resource,
+        spec: model.LoadBalancer,
+        found: Found | None,
+        changes: list[Change],
+    ) -> Found:
         elb = ctx.client("elbv2")
         subnets = sorted(ctx.ids_of(spec.subnets))
         groups = sorted(ctx.ids_of(spec.security_groups))
@@ -70,19 +98,13 @@ class LoadBalancerHandler(Handler):
             if groups:
                 params["SecurityGroups"] = groups
             lb = elb.create_load_balancer(**params)["LoadBalancers"][0]
-            return outcome(True, self._found(resource.id, lb), [])
-        for field, have, want in (("type", found.raw["Type"], spec.type), ("scheme", found.raw["Scheme"], spec.scheme)):
-            if have != want:
-                raise immutable(resource.id, field, have, want)
-        changes = []
-        have_subnets = sorted(z["SubnetId"] for z in found.raw.get("AvailabilityZones") or [])
-        if have_subnets != subnets:
+            return self._found(resource.id, lb, ctx.tags(resource.id, name))
+        if any(c.attribute == "subnet" for c in changes):
             elb.set_subnets(LoadBalancerArn=found.id, Subnets=subnets)
-            changes.append("subnets")
-        if sorted(found.raw.get("SecurityGroups") or []) != groups:
+        if any(c.attribute == "security_group" for c in changes):
             elb.set_security_groups(LoadBalancerArn=found.id, SecurityGroups=groups)
-            changes.append("security groups")
-        return outcome(False, found, changes)
+        kit.write_tags(ctx, "elbv2", found.id, changes)
+        return found
 
     def wait_ready(self, ctx: Context, resource: model.Resource, found: Found) -> Found:
         if found.state != "active":
@@ -106,14 +128,24 @@ class LoadBalancerHandler(Handler):
 # --------------------------------------------------------------- target group
 
 
-class TargetGroupHandler(Handler):
+# Scenario attribute of a health check -> ELB's parameter.
+HEALTH_CHECK = {
+    "protocol": "HealthCheckProtocol",
+    "port": "HealthCheckPort",
+    "interval": "HealthCheckIntervalSeconds",
+    "healthy_threshold": "HealthyThresholdCount",
+    "unhealthy_threshold": "UnhealthyThresholdCount",
+    "path": "HealthCheckPath",
+    "matcher": "Matcher",
+}
+
+
+class TargetGroupHandler(ElbHandler):
     kind = "target_group"
-    service = "elbv2"
 
     def discover(self, ctx: Context) -> list[Found]:
-        pages = ctx.client("elbv2").get_paginator("describe_target_groups").paginate()
-        items = [tg for page in pages for tg in page["TargetGroups"]]
-        return [self._found(tags[tagging.LOGICAL_ID], tg, tags) for tg, tags in owned(ctx, items, "TargetGroupArn")]
+        items = kit.listed(ctx, "elbv2", "describe_target_groups", "TargetGroups")
+        return discover_elb(ctx, items, "TargetGroupArn", self._found)
 
     def _found(self, lid: str, tg: dict[str, Any], tags: dict[str, str] | None = None) -> Found:
         state = f"{tg.get('TargetType')} {tg.get('Protocol')}:{tg.get('Port')}"
@@ -132,52 +164,82 @@ class TargetGroupHandler(Handler):
         }
         if protocol in ("HTTP", "HTTPS"):
             params["HealthCheckPath"] = check.path or "/"
+            if check.matcher:
+                params["Matcher"] = {"HttpCode": check.matcher}
         return params
 
-    def ensure(self, ctx: Context, resource: model.Resource, spec: model.TargetGroup, found: Found | None) -> Outcome:
+    def diff(
+        self, ctx: Context, resource: model.Resource, spec: model.TargetGroup, found: Found | None
+    ) -> list[Change]:
+        name = ctx.name(resource.id, NAME_LIMIT)
+        if found is None:
+            return [kit.create(ctx, spec, name=name)]
+        changes = []
+        for field, have, want in (
+            ("protocol", found.raw["Protocol"], spec.protocol),
+            ("port", found.raw["Port"], spec.port),
+            ("target_type", found.raw["TargetType"], spec.target_type),
+            ("vpc", found.raw["VpcId"], ctx.id_of(spec.vpc)),
+        ):
+            changes += kit.replaced(field, have, want)
+        for field, key in HEALTH_CHECK.items():
+            want = self._health_check(spec).get(key)
+            if want is not None:
+                changes += kit.updated(f"health_check {field}", found.raw.get(key), want, payload=key)
+        return changes + self.tag_changes(ctx, resource, found, name)
+
+    def apply(
+        self,
+        ctx: Context,
+        resource: model.Resource,
+        spec: model.TargetGroup,
+        found: Found | None,
+        changes: list[Change],
+    ) -> Found:
         elb = ctx.client("elbv2")
         health = self._health_check(spec)
-        vpc_id = ctx.id_of(spec.vpc)
         if found is None:
             name = ctx.name(resource.id, NAME_LIMIT)
             tg = elb.create_target_group(
                 Name=name,
                 Protocol=spec.protocol,
                 Port=spec.port,
-                VpcId=vpc_id,
+                VpcId=ctx.id_of(spec.vpc),
                 TargetType=spec.target_type,
                 Tags=tagging.as_list(ctx.tags(resource.id, name)),
                 **health,
             )["TargetGroups"][0]
-            return outcome(True, self._found(resource.id, tg), [])
-        for field, have, want in (
-            ("protocol", found.raw["Protocol"], spec.protocol),
-            ("port", found.raw["Port"], spec.port),
-            ("target_type", found.raw["TargetType"], spec.target_type),
-            ("vpc", found.raw["VpcId"], vpc_id),
-        ):
-            if have != want:
-                raise immutable(resource.id, field, have, want)
-        differing = {k: v for k, v in health.items() if found.raw.get(k) != v}
+            return self._found(resource.id, tg, ctx.tags(resource.id, name))
+        differing = {c.payload: health[c.payload] for c in changes if c.payload in health}
         if differing:
             tg = elb.modify_target_group(TargetGroupArn=found.id, **differing)["TargetGroups"][0]
             found = self._found(resource.id, tg, found.tags)
-        return outcome(False, found, [f"health check {k}" for k in sorted(differing)])
+        kit.write_tags(ctx, "elbv2", found.id, changes)
+        return found
 
-    def ensure_late(self, ctx: Context, resource: model.Resource, spec: model.TargetGroup, found: Found) -> Outcome:
-        """Keep exactly the scenario's targets registered: the listed ones and the IPs of the
-        services' RUNNING tasks (a task that is gone is deregistered, a new one registered)."""
-        elb = ctx.client("elbv2")
+    def diff_late(
+        self, ctx: Context, resource: model.Resource, spec: model.TargetGroup, found: Found | None
+    ) -> list[Change]:
+        """Exactly the scenario's targets registered: the listed ones and the IPs of the
+        services' RUNNING tasks (a dead task's IP goes, a new task's IP comes)."""
+        have = registered_targets(ctx, found.id) if found else set()
+        rolling = [s for s in spec.services if ctx.attrs.get(s, {}).get("tasks") == known_after(s)]
+        if rolling:  # planning: those services' tasks are replaced first, their IPs unknown yet
+            return [Change("target", sorted(have), known_after(rolling[0]))]
         want = set(spec.targets) | service_task_ips(ctx, spec.services)
-        have = registered_targets(ctx, found.id)
-        missing, extra = sorted(want - have), sorted(have - want)
+        return kit.members("target", have, want)
+
+    def apply_late(
+        self, ctx: Context, resource: model.Resource, spec: model.TargetGroup, found: Found, changes: list[Change]
+    ) -> Found:
+        elb = ctx.client("elbv2")
+        missing, extra = kit.added(changes, "target"), kit.removed(changes, "target")
         if missing:
             elb.register_targets(TargetGroupArn=found.id, Targets=[{"Id": t} for t in missing])
         if extra:
             elb.deregister_targets(TargetGroupArn=found.id, Targets=[{"Id": t} for t in extra])
         found.state = f"{found.raw.get('TargetType')} {found.raw.get('Protocol')}:{found.raw.get('Port')}"
-        found.state += f", {len(want)} targets"
-        return outcome(False, found, [f"+target {t}" for t in missing] + [f"-target {t}" for t in extra])
+        return found
 
     def delete(self, ctx: Context, found: Found) -> bool:
         elb = ctx.client("elbv2")
@@ -191,17 +253,14 @@ class TargetGroupHandler(Handler):
 # ------------------------------------------------------------------- listener
 
 
-class ListenerHandler(Handler):
+class ListenerHandler(ElbHandler):
     kind = "listener"
-    service = "elbv2"
 
     def discover(self, ctx: Context) -> list[Found]:
-        elb = ctx.client("elbv2")
         items = []
         for lb in ctx.inventory.all("load_balancer").values():
-            pages = elb.get_paginator("describe_listeners").paginate(LoadBalancerArn=lb.id)
-            items += [listener for page in pages for listener in page["Listeners"]]
-        return [self._found(tags[tagging.LOGICAL_ID], item, tags) for item, tags in owned(ctx, items, "ListenerArn")]
+            items += kit.listed(ctx, "elbv2", "describe_listeners", "Listeners", LoadBalancerArn=lb.id)
+        return discover_elb(ctx, items, "ListenerArn", self._found)
 
     def _found(self, lid: str, listener: dict[str, Any], tags: dict[str, str] | None = None) -> Found:
         state = f"{listener.get('Protocol')}:{listener.get('Port')}"
@@ -209,8 +268,8 @@ class ListenerHandler(Handler):
             self.kind, lid, listener["ListenerArn"], state, {"arn": listener["ListenerArn"]}, listener, tags or {}
         )
 
-    def ensure(self, ctx: Context, resource: model.Resource, spec: model.Listener, found: Found | None) -> Outcome:
-        elb = ctx.client("elbv2")
+    @staticmethod
+    def _wanted(ctx: Context, spec: model.Listener) -> dict[str, Any]:
         wanted: dict[str, Any] = {
             "Protocol": spec.protocol,
             "Port": spec.port,
@@ -218,30 +277,42 @@ class ListenerHandler(Handler):
         }
         if spec.certificate_arn:
             wanted["Certificates"] = [{"CertificateArn": spec.certificate_arn}]
+        return wanted
+
+    def diff(self, ctx: Context, resource: model.Resource, spec: model.Listener, found: Found | None) -> list[Change]:
+        if found is None:
+            return [kit.create(ctx, spec)]
+        raw = found.raw
+        forwards = [a.get("TargetGroupArn") for a in raw.get("DefaultActions", []) if a["Type"] == "forward"]
+        changes = kit.updated("protocol", raw.get("Protocol"), spec.protocol, payload="Protocol")
+        changes += kit.updated("port", raw.get("Port"), spec.port, payload="Port")
+        want_group = ctx.attr(spec.target_group, "arn")
+        if forwards != [want_group] or len(raw.get("DefaultActions", [])) != 1:
+            before = ", ".join(ctx.logical_id_of(str(f)) for f in forwards) or None
+            changes.append(Change("target_group", before, spec.target_group, payload="DefaultActions"))
+        if spec.certificate_arn:
+            have = [c["CertificateArn"] for c in raw.get("Certificates") or []]
+            changes += kit.updated("certificate_arn", have, [spec.certificate_arn], payload="Certificates")
+        return changes + self.tag_changes(ctx, resource, found)
+
+    def apply(
+        self, ctx: Context, resource: model.Resource, spec: model.Listener, found: Found | None, changes: list[Change]
+    ) -> Found:
+        elb = ctx.client("elbv2")
+        wanted = self._wanted(ctx, spec)
         if found is None:
             listener = elb.create_listener(
                 LoadBalancerArn=ctx.attr(spec.load_balancer, "arn"),
                 Tags=tagging.as_list(ctx.tags(resource.id)),
                 **wanted,
             )["Listeners"][0]
-            return outcome(True, self._found(resource.id, listener), [])
-        have = {
-            "Protocol": found.raw.get("Protocol"),
-            "Port": found.raw.get("Port"),
-            "DefaultActions": [
-                {"Type": a["Type"], "TargetGroupArn": a.get("TargetGroupArn")}
-                for a in found.raw.get("DefaultActions", [])
-            ],
-        }
-        if spec.certificate_arn:
-            have["Certificates"] = [
-                {"CertificateArn": c["CertificateArn"]} for c in found.raw.get("Certificates") or []
-            ]
-        changed = {k: v for k, v in wanted.items() if have.get(k) != v}
+            return self._found(resource.id, listener, ctx.tags(resource.id))
+        changed = {c.payload: wanted[c.payload] for c in changes if c.payload in wanted}
         if changed:
             listener = elb.modify_listener(ListenerArn=found.id, **changed)["Listeners"][0]
             found = self._found(resource.id, listener, found.tags)
-        return outcome(False, found, sorted(changed))
+        kit.write_tags(ctx, "elbv2", found.id, changes)
+        return found
 
     def wait_ready(self, ctx: Context, resource: model.Resource, found: Found) -> Found:
         """Targets vpcctl registers itself are checked once a listener sends traffic to them
@@ -292,9 +363,7 @@ def service_task_ips(ctx: Context, services: tuple[str, ...]) -> set[str]:
 
 def wait_targets_healthy(ctx: Context, step: str, target_group_arn: str) -> None:
     """Every registered target healthy; a missing security-group rule ends the wait at once."""
-    from vpcctl import diagnose
-    from vpcctl.errors import NotReady
-
+    explain = ctx.explain
     elb = ctx.client("elbv2")
 
     def check() -> tuple[bool, str]:
@@ -305,11 +374,15 @@ def wait_targets_healthy(ctx: Context, step: str, target_group_arn: str) -> None
             target, health = d["Target"], d["TargetHealth"]
             reason = health.get("Reason")
             shown.append(f"{target['Id']}:{target.get('Port')} {health['State']}" + (f" ({reason})" if reason else ""))
-            if health["State"] == "unhealthy" and reason in ("Target.Timeout", "Target.ResponseCodeMismatch"):
+            if (
+                explain is not None
+                and health["State"] == "unhealthy"
+                and reason in ("Target.Timeout", "Target.ResponseCodeMismatch")
+            ):
                 group = elb.describe_target_groups(TargetGroupArns=[target_group_arn])["TargetGroups"][0]
                 address, groups = target_address(ctx, target["Id"], group["VpcId"])
-                gaps = diagnose.lb_gaps(ctx, group, address, groups) if reason == "Target.Timeout" else []
-                hint = "; ".join(gaps) or diagnose.TARGET_HINTS.get(str(reason))
+                gaps = explain.lb_gaps(ctx, group, address, groups) if reason == "Target.Timeout" else []
+                hint = "; ".join(gaps) or explain.TARGET_HINTS.get(str(reason))
                 if gaps or reason == "Target.ResponseCodeMismatch":
                     raise NotReady(f"target {target['Id']} is unhealthy: {reason}", hint=hint)
         healthy = bool(live) and all(d["TargetHealth"]["State"] == "healthy" for d in live)

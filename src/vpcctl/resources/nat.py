@@ -13,8 +13,10 @@ from typing import Any
 from vpcctl import model
 from vpcctl.aws import tags as tagging
 from vpcctl.errors import NotReady
-from vpcctl.resources.base import Context, Found, Handler, Outcome, absent_ok, outcome
-from vpcctl.resources.network import immutable, tag_spec
+from vpcctl.resources import kit
+from vpcctl.resources.base import Context, Found, absent_ok
+from vpcctl.resources.kit import Change
+from vpcctl.resources.network import Ec2Handler, ec2_discover, tag_spec
 
 NAT_GONE = ("deleted", "deleting", "failed")
 
@@ -22,27 +24,31 @@ NAT_GONE = ("deleted", "deleting", "failed")
 # ----------------------------------------------------------------- elastic ip
 
 
-class ElasticIpHandler(Handler):
+class ElasticIpHandler(Ec2Handler):
     kind = "elastic_ip"
-    service = "ec2"
 
     def discover(self, ctx: Context) -> list[Found]:
         # DescribeAddresses is not paginated: one filtered call returns them all.
-        answer = ctx.client("ec2").describe_addresses(Filters=tagging.ec2_filter(ctx.deployment))
-        found = []
-        for address in answer["Addresses"]:
-            tags = tagging.to_dict(address.get("Tags"))
-            if tagging.LOGICAL_ID in tags and tagging.owned_by(tags, ctx.deployment):
-                found.append(self._found(tags[tagging.LOGICAL_ID], address, tags))
-        return found
-
-    def ensure(self, ctx: Context, resource: model.Resource, spec: model.ElasticIp, found: Found | None) -> Outcome:
-        if found is not None:
-            return outcome(False, found, [])
-        address = ctx.client("ec2").allocate_address(
-            Domain="vpc", TagSpecifications=tag_spec(ctx, "elastic-ip", resource.id)
+        addresses = kit.listed(
+            ctx, "ec2", "describe_addresses", "Addresses", Filters=tagging.ec2_filter(ctx.deployment)
         )
-        return outcome(True, self._found(resource.id, address, {}), [])
+        return kit.owned(ctx, addresses, kit.inline("AllocationId"), "AllocationId", self._found)
+
+    def diff(self, ctx: Context, resource: model.Resource, spec: model.ElasticIp, found: Found | None) -> list[Change]:
+        if found is None:
+            return [kit.create(ctx, spec, domain="vpc")]
+        return self.tag_changes(ctx, resource, found)
+
+    def apply(
+        self, ctx: Context, resource: model.Resource, spec: model.ElasticIp, found: Found | None, changes: list[Change]
+    ) -> Found:
+        if found is None:
+            address = ctx.client("ec2").allocate_address(
+                Domain="vpc", TagSpecifications=tag_spec(ctx, "elastic-ip", resource.id)
+            )
+            return self._found(resource.id, address, ctx.tags(resource.id))
+        self.write_tags(ctx, found, changes)
+        return found
 
     def _found(self, lid: str, address: dict[str, Any], tags: dict[str, str]) -> Found:
         used_by = address.get("NetworkInterfaceId") or address.get("InstanceId")
@@ -75,50 +81,47 @@ def nat_gateways_using(ctx: Context, allocation_id: str) -> list[str]:
 # ---------------------------------------------------------------- nat gateway
 
 
-class NatGatewayHandler(Handler):
+class NatGatewayHandler(Ec2Handler):
     kind = "nat_gateway"
-    service = "ec2"
 
     def discover(self, ctx: Context) -> list[Found]:
         # DescribeNatGateways names its filter parameter `Filter`, not `Filters`.
-        pages = (
-            ctx.client("ec2").get_paginator("describe_nat_gateways").paginate(Filter=tagging.ec2_filter(ctx.deployment))
-        )
-        found = []
-        for nat in (n for page in pages for n in page["NatGateways"]):
-            tags = tagging.to_dict(nat.get("Tags"))
-            if tagging.LOGICAL_ID in tags and tagging.owned_by(tags, ctx.deployment):
-                lid = tags[tagging.LOGICAL_ID]
-                found.append(Found(self.kind, lid, nat["NatGatewayId"], nat["State"], _attributes(nat), nat, tags))
+        found = ec2_discover(ctx, self.kind, "describe_nat_gateways", "NatGateways", "NatGatewayId", "Filter")
+        for f in found:
+            f.attributes = _attributes(f.raw)
         # AWS lists a deleted NAT gateway for about an hour: only live ones count.
         return [f for f in found if not self.is_gone(f)]
 
     def is_gone(self, found: Found) -> bool:
         return found.state in NAT_GONE
 
-    def ensure(self, ctx: Context, resource: model.Resource, spec: model.NatGateway, found: Found | None) -> Outcome:
-        subnet = ctx.id_of(spec.subnet)
-        allocation = ctx.id_of(spec.elastic_ip) if spec.elastic_ip else None
+    def diff(self, ctx: Context, resource: model.Resource, spec: model.NatGateway, found: Found | None) -> list[Change]:
         if found is None:
-            params: dict[str, Any] = {
-                "SubnetId": subnet,
-                "ConnectivityType": spec.connectivity_type,
-                "TagSpecifications": tag_spec(ctx, "natgateway", resource.id),
-            }
-            if allocation:
-                params["AllocationId"] = allocation
-            nat = ctx.create("ec2", "CreateNatGateway", **params)["NatGateway"]
-            found = Found(self.kind, resource.id, nat["NatGatewayId"], nat.get("State", ""), _attributes(nat), nat)
-            return outcome(True, found, [])
+            return [kit.create(ctx, spec)]
+        allocation = ctx.id_of(spec.elastic_ip) if spec.elastic_ip else None
         have_allocation = next((a.get("AllocationId") for a in found.raw.get("NatGatewayAddresses") or []), None)
-        for field, have, want in (
-            ("subnet", found.raw["SubnetId"], subnet),
-            ("elastic_ip", have_allocation, allocation),
-            ("connectivity_type", found.raw.get("ConnectivityType", "public"), spec.connectivity_type),
-        ):
-            if have != want:
-                raise immutable(resource.id, field, have, want)
-        return outcome(False, found, [])
+        changes = kit.replaced("subnet", found.raw["SubnetId"], ctx.id_of(spec.subnet))
+        changes += kit.replaced("elastic_ip", have_allocation, allocation)
+        changes += kit.replaced(
+            "connectivity_type", found.raw.get("ConnectivityType", "public"), spec.connectivity_type
+        )
+        return changes + self.tag_changes(ctx, resource, found)
+
+    def apply(
+        self, ctx: Context, resource: model.Resource, spec: model.NatGateway, found: Found | None, changes: list[Change]
+    ) -> Found:
+        if found is not None:
+            self.write_tags(ctx, found, changes)
+            return found
+        params: dict[str, Any] = {
+            "SubnetId": ctx.id_of(spec.subnet),
+            "ConnectivityType": spec.connectivity_type,
+            "TagSpecifications": tag_spec(ctx, "natgateway", resource.id),
+        }
+        if spec.elastic_ip:
+            params["AllocationId"] = ctx.id_of(spec.elastic_ip)
+        nat = ctx.create("ec2", "CreateNatGateway", **params)["NatGateway"]
+        return Found(self.kind, resource.id, nat["NatGatewayId"], nat.get("State", ""), _attributes(nat), nat)
 
     def wait_ready(self, ctx: Context, resource: model.Resource, found: Found) -> Found:
         if found.state == "available":

@@ -7,50 +7,65 @@ from typing import Any
 
 from vpcctl import model
 from vpcctl.aws import tags as tagging
-from vpcctl.errors import NotReady, VpcctlError
+from vpcctl.network.from_specs import rule_permissions
+from vpcctl.network.snapshot import Permission, flatten
+from vpcctl.resources import kit
 from vpcctl.resources.base import (
     Context,
     Found,
     Handler,
-    Outcome,
     absent_ok,
     exists,
-    outcome,
+    immutable,
     retry_while_not_found,
 )
+from vpcctl.resources.kit import Change
+
+__all__ = ["immutable"]
 
 
-def ec2_discover(ctx: Context, kind: str, operation: str, key: str, id_key: str, **extra: Any) -> list[Found]:
+def ec2_discover(
+    ctx: Context, kind: str, operation: str, key: str, id_key: str, filter_name: str = "Filters", **extra: Any
+) -> list[Found]:
     """One filtered, paginated describe for every resource of a type the deployment owns."""
-    client = ctx.client("ec2")
-    paginator = client.get_paginator(operation)
-    found = []
-    for page in paginator.paginate(Filters=tagging.ec2_filter(ctx.deployment), **extra):
-        for item in page[key]:
-            tags = tagging.to_dict(item.get("Tags"))
-            lid = tags.get(tagging.LOGICAL_ID)
-            if lid and tagging.owned_by(tags, ctx.deployment):
-                found.append(Found(kind, lid, item[id_key], str(item.get("State", "")), {}, item, tags))
-    return found
+    items = kit.listed(ctx, "ec2", operation, key, **{filter_name: tagging.ec2_filter(ctx.deployment)}, **extra)
+    return kit.owned(
+        ctx,
+        items,
+        kit.inline(id_key),
+        id_key,
+        lambda lid, item, tags: Found(kind, lid, item[id_key], str(item.get("State", "")), {}, item, tags),
+    )
 
 
 def tag_spec(ctx: Context, resource_type: str, logical_id: str) -> list[dict[str, Any]]:
     return [{"ResourceType": resource_type, "Tags": tagging.as_list(ctx.tags(logical_id))}]
 
 
-def immutable(logical_id: str, field: str, have: Any, want: Any) -> VpcctlError:
-    return VpcctlError(
-        f"{logical_id}: {field} is {have} in AWS but {want} in the scenario, and AWS cannot change it in place",
-        hint=f"run `vpcctl teardown` and `up` again, or set {field} back to {have}",
-    )
+class Ec2Handler(Handler):
+    """EC2 kinds: tags listed with each item, set with CreateTags/DeleteTags."""
+
+    service = "ec2"
+
+    def tag_changes(self, ctx: Context, resource: model.Resource, found: Found) -> list[Change]:
+        return kit.tag_changes(found.tags, ctx.tags(resource.id))
+
+    def write_tags(self, ctx: Context, found: Found, changes: list[Change]) -> None:
+        kit.write_tags(ctx, "ec2", found.id, changes)
 
 
 # ------------------------------------------------------------------------ vpc
 
+DNS_ATTRIBUTES = (
+    ("dns_support", "EnableDnsSupport", "enableDnsSupport"),
+    ("dns_hostnames", "EnableDnsHostnames", "enableDnsHostnames"),
+)
+# A new VPC has DNS support on and DNS hostnames off.
+NEW_VPC_DNS = {"dns_support": True, "dns_hostnames": False}
 
-class VpcHandler(Handler):
+
+class VpcHandler(Ec2Handler):
     kind = "vpc"
-    service = "ec2"
 
     def discover(self, ctx: Context) -> list[Found]:
         found = ec2_discover(ctx, self.kind, "describe_vpcs", "Vpcs", "VpcId")
@@ -58,36 +73,42 @@ class VpcHandler(Handler):
             f.attributes = {"cidr": f.raw["CidrBlock"]}
         return found
 
-    def ensure(self, ctx: Context, resource: model.Resource, spec: model.Vpc, found: Found | None) -> Outcome:
+    def diff(self, ctx: Context, resource: model.Resource, spec: model.Vpc, found: Found | None) -> list[Change]:
+        if found is None:
+            return [kit.create(ctx, spec)]
         ec2 = ctx.client("ec2")
-        changes: list[str] = []
-        created = found is None
+        changes = kit.replaced("cidr", found.raw["CidrBlock"], spec.cidr)
+        for field, member, attribute in DNS_ATTRIBUTES:
+            have = ec2.describe_vpc_attribute(VpcId=found.id, Attribute=attribute)[member]["Value"]
+            changes += kit.updated(field, have, getattr(spec, field))
+        return changes + self.tag_changes(ctx, resource, found)
+
+    def apply(
+        self, ctx: Context, resource: model.Resource, spec: model.Vpc, found: Found | None, changes: list[Change]
+    ) -> Found:
+        ec2 = ctx.client("ec2")
         if found is None:
             vpc = ec2.create_vpc(CidrBlock=spec.cidr, TagSpecifications=tag_spec(ctx, "vpc", resource.id))["Vpc"]
             found = Found(self.kind, resource.id, vpc["VpcId"], vpc["State"], {"cidr": spec.cidr}, vpc)
-            ctx.wait_for("ec2", "vpc_available", VpcIds=[found.id])
-            found.state = "available"
-            # A new VPC has DNS support on and DNS hostnames off.
-            current = {"EnableDnsSupport": True, "EnableDnsHostnames": False}
-        else:
-            if found.raw["CidrBlock"] != spec.cidr:
-                raise immutable(resource.id, "cidr", found.raw["CidrBlock"], spec.cidr)
-            current = {
-                name: ec2.describe_vpc_attribute(VpcId=found.id, Attribute=attr)[name]["Value"]
-                for name, attr in (
-                    ("EnableDnsSupport", "enableDnsSupport"),
-                    ("EnableDnsHostnames", "enableDnsHostnames"),
-                )
-            }
+            changes = [
+                Change(f, NEW_VPC_DNS[f], getattr(spec, f)) for f in NEW_VPC_DNS if getattr(spec, f) != NEW_VPC_DNS[f]
+            ]
         # DNS support first: AWS refuses hostnames without it.
-        for name, want in (("EnableDnsSupport", spec.dns_support), ("EnableDnsHostnames", spec.dns_hostnames)):
-            if current[name] != want:
+        for field, member, _ in DNS_ATTRIBUTES:
+            change = kit.named(changes, field)
+            if change:
                 retry_while_not_found(
-                    lambda n=name, w=want: ec2.modify_vpc_attribute(VpcId=found.id, **{n: {"Value": w}}),
+                    lambda m=member, w=change.after: ec2.modify_vpc_attribute(VpcId=found.id, **{m: {"Value": w}}),
                     sleep=ctx.sleep,
                 )
-                changes.append(f"{name[0].lower()}{name[1:]}={str(want).lower()}")
-        return outcome(created, found, [] if created else changes)
+        self.write_tags(ctx, found, changes)
+        return found
+
+    def wait_ready(self, ctx: Context, resource: model.Resource, found: Found) -> Found:
+        if found.state != "available":
+            ctx.wait_for("ec2", "vpc_available", VpcIds=[found.id])
+            found.state = "available"
+        return found
 
     def delete(self, ctx: Context, found: Found) -> bool:
         ec2 = ctx.client("ec2")
@@ -156,9 +177,8 @@ def vpc_holders(ctx: Context, vpc_id: str) -> list[str]:
 # --------------------------------------------------------------------- subnet
 
 
-class SubnetHandler(Handler):
+class SubnetHandler(Ec2Handler):
     kind = "subnet"
-    service = "ec2"
 
     def discover(self, ctx: Context) -> list[Found]:
         found = ec2_discover(ctx, self.kind, "describe_subnets", "Subnets", "SubnetId")
@@ -166,11 +186,24 @@ class SubnetHandler(Handler):
             f.attributes = {"cidr": f.raw["CidrBlock"], "az": f.raw["AvailabilityZone"]}
         return found
 
-    def ensure(self, ctx: Context, resource: model.Resource, spec: model.Subnet, found: Found | None) -> Outcome:
-        ec2 = ctx.client("ec2")
+    def diff(self, ctx: Context, resource: model.Resource, spec: model.Subnet, found: Found | None) -> list[Change]:
         az = zone_name(ctx.region, spec.az)
-        created = found is None
         if found is None:
+            return [kit.create(ctx, spec, az=az, vpc=ctx.id_of(spec.vpc))]
+        changes = kit.replaced("cidr", found.raw["CidrBlock"], spec.cidr)
+        changes += kit.replaced("az", found.raw["AvailabilityZone"], az)
+        changes += kit.replaced("vpc", found.raw["VpcId"], ctx.id_of(spec.vpc))
+        changes += kit.updated(
+            "public_ip_on_launch", bool(found.raw.get("MapPublicIpOnLaunch")), spec.public_ip_on_launch
+        )
+        return changes + self.tag_changes(ctx, resource, found)
+
+    def apply(
+        self, ctx: Context, resource: model.Resource, spec: model.Subnet, found: Found | None, changes: list[Change]
+    ) -> Found:
+        ec2 = ctx.client("ec2")
+        if found is None:
+            az = zone_name(ctx.region, spec.az)
             subnet = ec2.create_subnet(
                 VpcId=ctx.id_of(spec.vpc),
                 CidrBlock=spec.cidr,
@@ -180,24 +213,16 @@ class SubnetHandler(Handler):
             found = Found(
                 self.kind, resource.id, subnet["SubnetId"], subnet["State"], {"cidr": spec.cidr, "az": az}, subnet
             )
-        else:
-            for field, have, want in (
-                ("cidr", found.raw["CidrBlock"], spec.cidr),
-                ("az", found.raw["AvailabilityZone"], az),
-                ("vpc", found.raw["VpcId"], ctx.id_of(spec.vpc)),
-            ):
-                if have != want:
-                    raise immutable(resource.id, field, have, want)
-        changes = []
-        if bool(found.raw.get("MapPublicIpOnLaunch")) != spec.public_ip_on_launch:
+            changes = kit.updated("public_ip_on_launch", False, spec.public_ip_on_launch)
+        if kit.named(changes, "public_ip_on_launch"):
             retry_while_not_found(
                 lambda: ec2.modify_subnet_attribute(
                     SubnetId=found.id, MapPublicIpOnLaunch={"Value": spec.public_ip_on_launch}
                 ),
                 sleep=ctx.sleep,
             )
-            changes.append(f"public_ip_on_launch={str(spec.public_ip_on_launch).lower()}")
-        return outcome(created, found, changes)
+        self.write_tags(ctx, found, changes)
+        return found
 
     def delete(self, ctx: Context, found: Found) -> bool:
         ec2 = ctx.client("ec2")
@@ -218,9 +243,8 @@ def zone_name(region: str, az: str) -> str:
 # ----------------------------------------------------------- internet gateway
 
 
-class InternetGatewayHandler(Handler):
+class InternetGatewayHandler(Ec2Handler):
     kind = "internet_gateway"
-    service = "ec2"
 
     def discover(self, ctx: Context) -> list[Found]:
         found = ec2_discover(ctx, self.kind, "describe_internet_gateways", "InternetGateways", "InternetGatewayId")
@@ -229,27 +253,44 @@ class InternetGatewayHandler(Handler):
             f.state = attachments[0]["State"] if attachments else "detached"
         return found
 
-    def ensure(
+    def diff(
         self, ctx: Context, resource: model.Resource, spec: model.InternetGateway, found: Found | None
-    ) -> Outcome:
+    ) -> list[Change]:
+        vpc_id = ctx.id_of(spec.vpc)
+        if found is None:
+            return [kit.create(ctx, spec, vpc=vpc_id)]
+        attached = [a["VpcId"] for a in found.raw.get("Attachments") or []]
+        have = ctx.logical_id_of(attached[0]) if attached else None
+        changes = [] if vpc_id in attached else [Change("vpc", have, spec.vpc, payload=attached)]
+        return changes + self.tag_changes(ctx, resource, found)
+
+    def apply(
+        self,
+        ctx: Context,
+        resource: model.Resource,
+        spec: model.InternetGateway,
+        found: Found | None,
+        changes: list[Change],
+    ) -> Found:
         ec2 = ctx.client("ec2")
-        created = found is None
+        attached: list[str] = []
         if found is None:
             igw = ec2.create_internet_gateway(TagSpecifications=tag_spec(ctx, "internet-gateway", resource.id))
             igw = igw["InternetGateway"]
             found = Found(self.kind, resource.id, igw["InternetGatewayId"], "detached", {}, igw)
-        vpc_id = ctx.id_of(spec.vpc)
-        attached = [a["VpcId"] for a in found.raw.get("Attachments") or []]
-        changes = []
-        if vpc_id not in attached:
-            for other in attached:
+            changes = [Change("vpc", None, spec.vpc)]
+        vpc_change = kit.named(changes, "vpc")
+        if vpc_change:
+            vpc_id = ctx.id_of(spec.vpc)
+            for other in vpc_change.payload or attached:
                 ec2.detach_internet_gateway(InternetGatewayId=found.id, VpcId=other)
             retry_while_not_found(
                 lambda: ec2.attach_internet_gateway(InternetGatewayId=found.id, VpcId=vpc_id), sleep=ctx.sleep
             )
-            changes.append(f"attached to {vpc_id}")
+            found.raw["Attachments"] = [{"VpcId": vpc_id, "State": "available"}]
         found.state = "available"
-        return outcome(created, found, [] if created else changes)
+        self.write_tags(ctx, found, changes)
+        return found
 
     def delete(self, ctx: Context, found: Found) -> bool:
         ec2 = ctx.client("ec2")
@@ -269,9 +310,8 @@ class InternetGatewayHandler(Handler):
 ROUTE_TARGETS = {"gateway": "GatewayId", "nat_gateway": "NatGatewayId", "peering": "VpcPeeringConnectionId"}
 
 
-class RouteTableHandler(Handler):
+class RouteTableHandler(Ec2Handler):
     kind = "route_table"
-    service = "ec2"
 
     def discover(self, ctx: Context) -> list[Found]:
         found = ec2_discover(ctx, self.kind, "describe_route_tables", "RouteTables", "RouteTableId")
@@ -279,8 +319,16 @@ class RouteTableHandler(Handler):
             f.state = f"{len(self._managed_routes(f.raw))} routes, {len(self._subnet_associations(f.raw))} subnets"
         return found
 
-    def ensure(self, ctx: Context, resource: model.Resource, spec: model.RouteTable, found: Found | None) -> Outcome:
-        created = found is None
+    def diff(self, ctx: Context, resource: model.Resource, spec: model.RouteTable, found: Found | None) -> list[Change]:
+        if found is None:
+            return [kit.create(ctx, spec)]
+        changes = kit.replaced("vpc", found.raw["VpcId"], ctx.id_of(spec.vpc))
+        changes += self._route_changes(ctx, found.raw, spec) + self._association_changes(ctx, resource, found.raw, spec)
+        return changes + self.tag_changes(ctx, resource, found)
+
+    def apply(
+        self, ctx: Context, resource: model.Resource, spec: model.RouteTable, found: Found | None, changes: list[Change]
+    ) -> Found:
         if found is None:
             table = ctx.create(
                 "ec2",
@@ -289,9 +337,12 @@ class RouteTableHandler(Handler):
                 TagSpecifications=tag_spec(ctx, "route-table", resource.id),
             )["RouteTable"]
             found = Found(self.kind, resource.id, table["RouteTableId"], "", {}, table)
-        changes = self._converge_routes(ctx, found, spec) + self._converge_associations(ctx, found, spec)
+            changes = self._route_changes(ctx, table, spec) + self._association_changes(ctx, resource, table, spec)
+        self._apply_routes(ctx, found, changes)
+        self._apply_associations(ctx, found, changes)
+        self.write_tags(ctx, found, changes)
         found.state = f"{len(spec.routes)} routes, {len(spec.subnets)} subnets"
-        return outcome(created, found, [] if created else changes)
+        return found
 
     @staticmethod
     def _managed_routes(raw: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -308,38 +359,63 @@ class RouteTableHandler(Handler):
     def _subnet_associations(raw: dict[str, Any]) -> dict[str, str]:
         return {a["SubnetId"]: a["RouteTableAssociationId"] for a in raw.get("Associations") or [] if a.get("SubnetId")}
 
-    def _converge_routes(self, ctx: Context, found: Found, spec: model.RouteTable) -> list[str]:
-        ec2 = ctx.client("ec2")
-        current = self._managed_routes(found.raw)
+    def _route_changes(self, ctx: Context, raw: dict[str, Any], spec: model.RouteTable) -> list[Change]:
+        current = self._managed_routes(raw)
         changes = []
         for route in spec.routes:
             field, target_lid = next((f, getattr(route, f)) for f in ROUTE_TARGETS if getattr(route, f))
             target = {ROUTE_TARGETS[field]: ctx.id_of(target_lid)}
             have = current.pop(route.destination, None)
             if have is None:
-                retry_while_not_found(
-                    lambda t=target, r=route: ec2.create_route(
-                        RouteTableId=found.id, DestinationCidrBlock=r.destination, **t
-                    ),
-                    sleep=ctx.sleep,
-                )
-                changes.append(f"+route {route.destination}")
+                label = f"{route.destination} {target_lid}"
+                changes.append(Change("route", None, label, member=True, payload=(route.destination, target)))
             elif any(have.get(k) != v for k, v in target.items()):
-                ec2.replace_route(RouteTableId=found.id, DestinationCidrBlock=route.destination, **target)
-                changes.append(f"~route {route.destination}")
-        for destination in current:
-            ec2.delete_route(RouteTableId=found.id, DestinationCidrBlock=destination)
-            changes.append(f"-route {destination}")
+                before = ctx.logical_id_of(next((have[k] for k in ROUTE_TARGETS.values() if have.get(k)), ""))
+                changes.append(Change(f"route {route.destination}", before, target_lid, payload=target))
+        for destination, have in current.items():
+            before = ctx.logical_id_of(next((have[k] for k in ROUTE_TARGETS.values() if have.get(k)), ""))
+            changes.append(Change("route", f"{destination} {before}", None, member=True, payload=destination))
         return changes
 
-    def _converge_associations(self, ctx: Context, found: Found, spec: model.RouteTable) -> list[str]:
+    def _apply_routes(self, ctx: Context, found: Found, changes: list[Change]) -> None:
         ec2 = ctx.client("ec2")
-        current = self._subnet_associations(found.raw)
-        changes = []
-        for subnet_lid in spec.subnets:
-            subnet_id = ctx.id_of(subnet_lid)
-            if current.pop(subnet_id, None):
-                continue
+        for destination, target in kit.added(changes, "route"):
+            retry_while_not_found(
+                lambda d=destination, t=target: ec2.create_route(RouteTableId=found.id, DestinationCidrBlock=d, **t),
+                sleep=ctx.sleep,
+            )
+        for change in changes:
+            if change.attribute.startswith("route ") and not change.member:
+                destination = change.attribute.removeprefix("route ")
+                ec2.replace_route(RouteTableId=found.id, DestinationCidrBlock=destination, **change.payload)
+        for destination in kit.removed(changes, "route"):
+            ec2.delete_route(RouteTableId=found.id, DestinationCidrBlock=destination)
+
+    def _association_changes(
+        self, ctx: Context, resource: model.Resource, raw: dict[str, Any], spec: model.RouteTable
+    ) -> list[Change]:
+        """Subnets to associate and to let go. A subnet another route table of the scenario
+        wants is that table's to take: it is not let go here."""
+        have = set(self._subnet_associations(raw))
+        want = {ctx.id_of(lid): lid for lid in spec.subnets}
+        claimed = {
+            lid
+            for other in (ctx.scenario.resources.values() if ctx.scenario else ())
+            if isinstance(other.spec, model.RouteTable) and other.id != resource.id
+            for lid in other.spec.subnets
+        }
+        changes = [
+            Change("subnet", None, lid, member=True, payload=sid) for sid, lid in want.items() if sid not in have
+        ]
+        for subnet_id in sorted(have - set(want)):
+            lid = ctx.logical_id_of(subnet_id)
+            if lid not in claimed:
+                changes.append(Change("subnet", lid, None, member=True, payload=subnet_id))
+        return changes
+
+    def _apply_associations(self, ctx: Context, found: Found, changes: list[Change]) -> None:
+        ec2 = ctx.client("ec2")
+        for subnet_id in kit.added(changes, "subnet"):
             # A subnet already associated elsewhere moves here in one call.
             elsewhere = ec2.describe_route_tables(Filters=[{"Name": "association.subnet-id", "Values": [subnet_id]}])[
                 "RouteTables"
@@ -356,11 +432,9 @@ class RouteTableHandler(Handler):
                 retry_while_not_found(
                     lambda s=subnet_id: ec2.associate_route_table(RouteTableId=found.id, SubnetId=s), sleep=ctx.sleep
                 )
-            changes.append(f"+subnet {subnet_lid}")
-        for subnet_id, association in current.items():
-            ec2.disassociate_route_table(AssociationId=association)
-            changes.append(f"-subnet {subnet_id}")
-        return changes
+        associations = self._subnet_associations(found.raw)
+        for subnet_id in kit.removed(changes, "subnet"):
+            ec2.disassociate_route_table(AssociationId=associations[subnet_id])
 
     def delete(self, ctx: Context, found: Found) -> bool:
         ec2 = ctx.client("ec2")
@@ -373,13 +447,11 @@ class RouteTableHandler(Handler):
 
 # ------------------------------------------------------------- security group
 
-Permission = tuple[str, int | None, int | None, str, str]  # protocol, from, to, 'cidr'|'group', value
 DEFAULT_EGRESS: set[Permission] = {("-1", None, None, "cidr", "0.0.0.0/0")}
 
 
-class SecurityGroupHandler(Handler):
+class SecurityGroupHandler(Ec2Handler):
     kind = "security_group"
-    service = "ec2"
 
     def discover(self, ctx: Context) -> list[Found]:
         found = ec2_discover(ctx, self.kind, "describe_security_groups", "SecurityGroups", "GroupId")
@@ -389,8 +461,25 @@ class SecurityGroupHandler(Handler):
             )
         return found
 
-    def ensure(self, ctx: Context, resource: model.Resource, spec: model.SecurityGroup, found: Found | None) -> Outcome:
-        created = found is None
+    def diff(
+        self, ctx: Context, resource: model.Resource, spec: model.SecurityGroup, found: Found | None
+    ) -> list[Change]:
+        if found is None:
+            return [kit.create(ctx, spec, name=ctx.name(resource.id))]
+        changes = kit.replaced("vpc", found.raw["VpcId"], ctx.id_of(spec.vpc))
+        changes += kit.replaced("description", found.raw.get("Description", ""), spec.description)
+        if not model.has_late_step(resource):  # no rules step follows: converge to "no rules" here
+            changes += self.rule_changes(ctx, found.raw, spec)
+        return changes + self.tag_changes(ctx, resource, found)
+
+    def apply(
+        self,
+        ctx: Context,
+        resource: model.Resource,
+        spec: model.SecurityGroup,
+        found: Found | None,
+        changes: list[Change],
+    ) -> Found:
         if found is None:
             group = ctx.client("ec2").create_security_group(
                 GroupName=ctx.name(resource.id),
@@ -398,42 +487,55 @@ class SecurityGroupHandler(Handler):
                 VpcId=ctx.id_of(spec.vpc),
                 TagSpecifications=tag_spec(ctx, "security-group", resource.id),
             )
-            raw = {"GroupId": group["GroupId"], "IpPermissions": [], "IpPermissionsEgress": _default_egress()}
-            found = Found(self.kind, resource.id, group["GroupId"], "", {}, raw)
-        changes: list[str] = []
-        from vpcctl.graph import has_late_step
+            raw = {
+                "GroupId": group["GroupId"],
+                "VpcId": ctx.id_of(spec.vpc),
+                "IpPermissions": [],
+                "IpPermissionsEgress": _default_egress(),
+            }
+            found = Found(self.kind, resource.id, group["GroupId"], "", {}, raw, ctx.tags(resource.id))
+            changes = [] if model.has_late_step(resource) else self.rule_changes(ctx, raw, spec)
+        self.apply_rules(ctx, found, spec, changes)
+        self.write_tags(ctx, found, changes)
+        return found
 
-        if not has_late_step(resource):  # no rules step follows: converge to "no rules" here
-            changes = self.converge_rules(ctx, found, spec)
-        return outcome(created, found, [] if created else changes)
+    def diff_late(
+        self, ctx: Context, resource: model.Resource, spec: model.SecurityGroup, found: Found | None
+    ) -> list[Change]:
+        return self.rule_changes(ctx, found.raw if found else {"IpPermissionsEgress": _default_egress()}, spec)
 
-    def ensure_late(self, ctx: Context, resource: model.Resource, spec: model.SecurityGroup, found: Found) -> Outcome:
-        return outcome(False, found, self.converge_rules(ctx, found, spec))
+    def apply_late(
+        self, ctx: Context, resource: model.Resource, spec: model.SecurityGroup, found: Found, changes: list[Change]
+    ) -> Found:
+        self.apply_rules(ctx, found, spec, changes)
+        return found
 
-    def converge_rules(self, ctx: Context, found: Found, spec: model.SecurityGroup) -> list[str]:
-        ec2 = ctx.client("ec2")
+    def rule_changes(self, ctx: Context, raw: dict[str, Any], spec: model.SecurityGroup) -> list[Change]:
         changes = []
         for direction, rules, current_key in (
             ("ingress", spec.ingress, "IpPermissions"),
             ("egress", spec.egress, "IpPermissionsEgress"),
         ):
             want = DEFAULT_EGRESS if rules is None else {p for rule in rules for p in permissions(ctx, rule)}
-            have = flatten(found.raw.get(current_key))
-            descriptions = {p: rule.description for rule in rules or () for p in permissions(ctx, rule)}
-            missing, extra = want - have, have - want
+            have = flatten(raw.get(current_key))
+            changes += kit.members(direction, have, want, lambda p: describe_permission(p, ctx.logical_id_of))
+        return changes
+
+    def apply_rules(self, ctx: Context, found: Found, spec: model.SecurityGroup, changes: list[Change]) -> None:
+        ec2 = ctx.client("ec2")
+        for direction, rules in (("ingress", spec.ingress), ("egress", spec.egress)):
+            missing, extra = kit.added(changes, direction), kit.removed(changes, direction)
             authorize = getattr(ec2, f"authorize_security_group_{direction}")
             revoke = getattr(ec2, f"revoke_security_group_{direction}")
             if missing:
-                perms = [to_ip_permission(p, descriptions.get(p, "")) for p in sorted(missing, key=str)]
+                descriptions = {p: rule.description for rule in rules or () for p in permissions(ctx, rule)}
+                perms = [to_ip_permission(p, descriptions.get(p, "")) for p in missing]
                 retry_while_not_found(
                     lambda ps=perms, call=authorize: call(GroupId=found.id, IpPermissions=ps), sleep=ctx.sleep
                 )
-                changes += [f"+{direction} {describe_permission(p)}" for p in sorted(missing, key=str)]
             if extra:
-                revoke(GroupId=found.id, IpPermissions=[to_ip_permission(p) for p in sorted(extra, key=str)])
-                changes += [f"-{direction} {describe_permission(p)}" for p in sorted(extra, key=str)]
+                revoke(GroupId=found.id, IpPermissions=[to_ip_permission(p) for p in extra])
         found.state = f"{len(spec.ingress)} in, {'default' if spec.egress is None else len(spec.egress)} out"
-        return changes
 
     def delete(self, ctx: Context, found: Found) -> bool:
         ec2 = ctx.client("ec2")
@@ -472,34 +574,7 @@ def _default_egress() -> list[dict[str, Any]]:
 
 
 def permissions(ctx: Context, rule: model.Rule) -> list[Permission]:
-    protocol = {"all": "-1"}.get(rule.protocol, rule.protocol)
-    if protocol == "-1":
-        low, high = None, None
-    elif rule.port is not None:
-        low = high = rule.port
-    elif protocol == "icmp":
-        low, high = (
-            rule.from_port if rule.from_port is not None else -1,
-            rule.to_port if rule.to_port is not None else -1,
-        )
-    else:
-        low, high = rule.from_port, rule.to_port
-    if rule.source:
-        return [(protocol, low, high, "group", ctx.id_of(rule.source))]
-    return [(protocol, low, high, "cidr", str(rule.cidr))]
-
-
-def flatten(ip_permissions: list[dict[str, Any]] | None) -> set[Permission]:
-    out: set[Permission] = set()
-    for perm in ip_permissions or []:
-        protocol = perm["IpProtocol"]
-        low = perm.get("FromPort") if protocol != "-1" else None
-        high = perm.get("ToPort") if protocol != "-1" else None
-        for ip_range in perm.get("IpRanges") or []:
-            out.add((protocol, low, high, "cidr", ip_range["CidrIp"]))
-        for pair in perm.get("UserIdGroupPairs") or []:
-            out.add((protocol, low, high, "group", pair["GroupId"]))
-    return out
+    return rule_permissions(rule, ctx.id_of)
 
 
 def to_ip_permission(p: Permission, description: str = "") -> dict[str, Any]:
@@ -515,10 +590,12 @@ def to_ip_permission(p: Permission, description: str = "") -> dict[str, Any]:
     return perm
 
 
-def describe_permission(p: Permission) -> str:
-    protocol, low, high, _, value = p
+def describe_permission(p: Permission, name: Callable[[str], str] = str) -> str:
+    """'tcp/80 0.0.0.0/0', or 'tcp/80 sec-alb' for a group (by the name given for its id)."""
+    protocol, low, high, source_type, value = p
     ports = "all" if low is None else (str(low) if low == high else f"{low}-{high}")
-    return f"{'all' if protocol == '-1' else protocol}/{ports} {value}"
+    source = name(value) if source_type == "group" else value
+    return f"{'all' if protocol == '-1' else protocol}/{ports} {source}"
 
 
 # ---------------------------------------------------------------- vpc peering
@@ -527,11 +604,11 @@ PEERING_GONE = {"deleted", "deleting", "rejected", "failed", "expired"}
 PEERING_LIVE = ["initiating-request", "pending-acceptance", "provisioning", "active"]
 
 
-class VpcPeeringHandler(Handler):
-    """A peering between two VPCs of the deployment: requested, accepted, then options set."""
+class VpcPeeringHandler(Ec2Handler):
+    """A peering between two VPCs of the deployment: requested and accepted (both sides are
+    ours); its DNS options can be set only once it is active, so readiness sets them."""
 
     kind = "vpc_peering"
-    service = "ec2"
 
     def discover(self, ctx: Context) -> list[Found]:
         found = ec2_discover(
@@ -542,76 +619,100 @@ class VpcPeeringHandler(Handler):
         # AWS lists deleted and rejected connections for days: only live ones count.
         return [f for f in found if f.state in PEERING_LIVE]
 
-    def ensure(self, ctx: Context, resource: model.Resource, spec: model.VpcPeering, found: Found | None) -> Outcome:
+    def diff(self, ctx: Context, resource: model.Resource, spec: model.VpcPeering, found: Found | None) -> list[Change]:
         vpc, peer = ctx.id_of(spec.vpc), ctx.id_of(spec.peer_vpc)
-        created = found is None
         if found is None:
-            found = self._request(ctx, resource.id, vpc, peer)
-        else:
-            for field, have, want in (
-                ("vpc", found.raw["RequesterVpcInfo"]["VpcId"], vpc),
-                ("peer_vpc", found.raw["AccepterVpcInfo"]["VpcId"], peer),
-            ):
-                if have != want:
-                    raise immutable(resource.id, field, have, want)
-        changes = self._accept(ctx, found)
-        changes += self._converge_options(ctx, found, spec.allow_remote_dns)
-        return outcome(created, found, [] if created else changes)
-
-    def _request(self, ctx: Context, lid: str, vpc: str, peer: str) -> Found:
-        connection = ctx.create(
-            "ec2",
-            "CreateVpcPeeringConnection",
-            VpcId=vpc,
-            PeerVpcId=peer,
-            TagSpecifications=tag_spec(ctx, "vpc-peering-connection", lid),
-        )["VpcPeeringConnection"]
-        connection_id = connection["VpcPeeringConnectionId"]
-        ctx.wait_for("ec2", "vpc_peering_connection_exists", VpcPeeringConnectionIds=[connection_id])
-        return Found(self.kind, lid, connection_id, connection["Status"]["Code"], {}, connection)
-
-    def _accept(self, ctx: Context, found: Found) -> list[str]:
-        """Accept a pending request (both VPCs are ours), then wait until the peering is active."""
-        ec2 = ctx.client("ec2")
-        changes = []
-        if found.state in ("initiating-request", "pending-acceptance"):
-            self._refresh(ctx, found)
+            return [kit.create(ctx, spec)]
+        changes = kit.replaced("vpc", found.raw["RequesterVpcInfo"]["VpcId"], vpc)
+        changes += kit.replaced("peer_vpc", found.raw["AccepterVpcInfo"]["VpcId"], peer)
         if found.state == "pending-acceptance":
-            ec2.accept_vpc_peering_connection(VpcPeeringConnectionId=found.id)
-            changes.append("accepted")
-        if found.state != "active":
-            ctx.poll(found.logical_id, "peering", lambda: self._is_active(ctx, found))
-        return changes
-
-    def _is_active(self, ctx: Context, found: Found) -> tuple[bool, str]:
-        self._refresh(ctx, found)
-        status = found.raw["Status"]
-        if found.state in PEERING_GONE:
-            raise NotReady(f"{found.logical_id}: peering {found.state}: {status.get('Message', '')}")
-        return found.state == "active", found.state
+            changes.append(Change("status", found.state, "active"))
+        elif found.state == "active":
+            changes += kit.updated("allow_remote_dns", self._remote_dns(found.raw), spec.allow_remote_dns)
+        return changes + self.tag_changes(ctx, resource, found)
 
     @staticmethod
-    def _refresh(ctx: Context, found: Found) -> None:
-        connection = ctx.client("ec2").describe_vpc_peering_connections(VpcPeeringConnectionIds=[found.id])[
+    def _remote_dns(raw: dict[str, Any]) -> bool | str:
+        """Whether both sides resolve the other's private names ('mixed' when one does)."""
+        sides = (raw.get("RequesterVpcInfo") or {}, raw.get("AccepterVpcInfo") or {})
+        values = {bool((side.get("PeeringOptions") or {}).get("AllowDnsResolutionFromRemoteVpc")) for side in sides}
+        return values.pop() if len(values) == 1 else "mixed"
+
+    def apply(
+        self, ctx: Context, resource: model.Resource, spec: model.VpcPeering, found: Found | None, changes: list[Change]
+    ) -> Found:
+        if found is None:
+            connection = ctx.create(
+                "ec2",
+                "CreateVpcPeeringConnection",
+                VpcId=ctx.id_of(spec.vpc),
+                PeerVpcId=ctx.id_of(spec.peer_vpc),
+                TagSpecifications=tag_spec(ctx, "vpc-peering-connection", resource.id),
+            )["VpcPeeringConnection"]
+            found = Found(
+                self.kind,
+                resource.id,
+                connection["VpcPeeringConnectionId"],
+                connection["Status"]["Code"],
+                {},
+                connection,
+            )
+            changes = []
+        if kit.named(changes, "status") or found.state == "pending-acceptance":
+            self._accept(ctx, found)
+        if kit.named(changes, "allow_remote_dns"):
+            self._set_options(ctx, found, spec.allow_remote_dns)
+        self.write_tags(ctx, found, changes)
+        return found
+
+    def wait_ready(self, ctx: Context, resource: model.Resource, found: Found) -> Found:
+        """Requested -> pending-acceptance (accepted here) -> active; then its DNS options."""
+        spec: model.VpcPeering = resource.spec  # type: ignore[assignment]
+
+        def read() -> dict[str, Any]:
+            connection = self._read(ctx, found.id)
+            found.raw, found.state = connection, connection["Status"]["Code"]
+            if found.state == "pending-acceptance":
+                self._accept(ctx, found)
+            return connection
+
+        kit.wait_status(
+            ctx,
+            resource.id,
+            "peering",
+            read,
+            lambda c: c["Status"]["Code"],
+            ready={"active"},
+            failed=PEERING_GONE,
+            reason=lambda c: c["Status"].get("Message", ""),
+            hints={"failed": "peered VPCs' CIDRs must not overlap"},
+        )
+        found.state = "active"
+        if self._remote_dns(found.raw) != spec.allow_remote_dns:
+            self._set_options(ctx, found, spec.allow_remote_dns)
+        return found
+
+    @staticmethod
+    def _read(ctx: Context, connection_id: str) -> dict[str, Any]:
+        return ctx.client("ec2").describe_vpc_peering_connections(VpcPeeringConnectionIds=[connection_id])[
             "VpcPeeringConnections"
         ][0]
-        found.raw, found.state = connection, connection["Status"]["Code"]
 
-    def _converge_options(self, ctx: Context, found: Found, allow_remote_dns: bool) -> list[str]:
+    def _accept(self, ctx: Context, found: Found) -> None:
+        ctx.client("ec2").accept_vpc_peering_connection(VpcPeeringConnectionId=found.id)
+        found.state = "provisioning"
+
+    @staticmethod
+    def _set_options(ctx: Context, found: Found, allow_remote_dns: bool) -> None:
         """AllowDnsResolutionFromRemoteVpc on both sides; AWS accepts it only once the peering is active."""
-        sides = {"Requester": found.raw.get("RequesterVpcInfo", {}), "Accepter": found.raw.get("AccepterVpcInfo", {})}
-        differing = {
-            f"{side}PeeringConnectionOptions": {"AllowDnsResolutionFromRemoteVpc": allow_remote_dns}
-            for side, info in sides.items()
-            if bool((info.get("PeeringOptions") or {}).get("AllowDnsResolutionFromRemoteVpc")) != allow_remote_dns
-        }
-        if not differing:
-            return []
-        ctx.client("ec2").modify_vpc_peering_connection_options(VpcPeeringConnectionId=found.id, **differing)
-        for key, options in differing.items():
-            side = key.removesuffix("PeeringConnectionOptions")
+        options = {"AllowDnsResolutionFromRemoteVpc": allow_remote_dns}
+        ctx.client("ec2").modify_vpc_peering_connection_options(
+            VpcPeeringConnectionId=found.id,
+            RequesterPeeringConnectionOptions=options,
+            AccepterPeeringConnectionOptions=options,
+        )
+        for side in ("Requester", "Accepter"):
             found.raw.setdefault(f"{side}VpcInfo", {}).setdefault("PeeringOptions", {}).update(options)
-        return [f"allow_remote_dns={str(allow_remote_dns).lower()}"]
 
     def delete(self, ctx: Context, found: Found) -> bool:
         ec2 = ctx.client("ec2")

@@ -13,47 +13,27 @@ with the deployment's name) and confirmed by their tags, one call each.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any
 
-import botocore.exceptions
-
 from vpcctl import model
-from vpcctl.aws import is_not_found
 from vpcctl.aws import tags as tagging
-from vpcctl.errors import NotReady
-from vpcctl.resources.base import Context, Found, Handler, Outcome, absent_ok, outcome
-from vpcctl.resources.network import immutable
+from vpcctl.resources import kit
+from vpcctl.resources.base import Context, Found, Handler, absent_ok
+from vpcctl.resources.kit import Change
 
 NAME_LIMIT = 64
 ENDPOINT_TROUBLE = ("ACTION_NEEDED",)
 SEPARATORS = re.compile(r"[,\s]+")
 
 
-def owned(ctx: Context, items: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any], dict[str, str]]]:
-    """(logical id, item, tags) for the items named and tagged for the deployment."""
+def discover_named(ctx: Context, operation: str, key: str, make: Any) -> list[Found]:
+    """Resolver lists carry no tags: the name (starting with the deployment's) narrows the
+    listing, one ListTagsForResource per candidate decides."""
     client = ctx.client("route53resolver")
     prefix = f"{ctx.deployment}-"
-    out = []
-    for item in items:
-        if not str(item.get("Name", "")).startswith(prefix):
-            continue
-        tags = tagging.to_dict(client.list_tags_for_resource(ResourceArn=item["Arn"]).get("Tags"))
-        if tagging.owned_by(tags, ctx.deployment) and tagging.LOGICAL_ID in tags:
-            out.append((tags[tagging.LOGICAL_ID], item, tags))
-    return out
-
-
-def wait_until_gone(ctx: Context, lid: str, what: str, read: Callable[[], dict[str, Any]]) -> None:
-    def gone() -> tuple[bool, str]:
-        try:
-            return False, str(read().get("Status", ""))
-        except botocore.exceptions.ClientError as exc:
-            if is_not_found(exc):
-                return True, "gone"
-            raise
-
-    ctx.poll(lid, what, gone, timeout=ctx.delete_timeout)
+    items = [i for i in kit.listed(ctx, "route53resolver", operation, key) if str(i.get("Name", "")).startswith(prefix)]
+    tags = kit.each("Arn", lambda arn: tagging.to_dict(client.list_tags_for_resource(ResourceArn=arn).get("Tags")))
+    return kit.owned(ctx, items, tags, "Arn", make)
 
 
 # ------------------------------------------------------------------ endpoint
@@ -64,10 +44,12 @@ class ResolverEndpointHandler(Handler):
     service = "route53resolver"
 
     def discover(self, ctx: Context) -> list[Found]:
-        client = ctx.client("route53resolver")
-        pages = client.get_paginator("list_resolver_endpoints").paginate()
-        items = [e for page in pages for e in page["ResolverEndpoints"]]
-        return [self._found(lid, item, endpoint_ips(ctx, item["Id"]), tags) for lid, item, tags in owned(ctx, items)]
+        return discover_named(
+            ctx,
+            "list_resolver_endpoints",
+            "ResolverEndpoints",
+            lambda lid, item, tags: self._found(lid, item, endpoint_ips(ctx, item["Id"]), tags),
+        )
 
     def _found(self, lid: str, item: dict[str, Any], ips: list[dict[str, Any]], tags: dict[str, str]) -> Found:
         addresses = [ip["Ip"] for ip in ips if ip.get("Ip")]
@@ -75,11 +57,27 @@ class ResolverEndpointHandler(Handler):
         raw = {**item, "IpAddresses": ips}
         return Found(self.kind, lid, item["Id"], state, {"ips": " ".join(addresses)}, raw, tags)
 
-    def ensure(
+    def diff(
         self, ctx: Context, resource: model.Resource, spec: model.ResolverEndpoint, found: Found | None
-    ) -> Outcome:
-        subnets = ctx.ids_of(spec.subnets)
-        groups = sorted(ctx.ids_of(spec.security_groups))
+    ) -> list[Change]:
+        name = ctx.name(resource.id, NAME_LIMIT)
+        if found is None:
+            return [kit.create(ctx, spec, name=name)]
+        changes = kit.replaced("direction", found.raw["Direction"], spec.direction)
+        groups = [ctx.logical_id_of(g) for g in sorted(found.raw.get("SecurityGroupIds") or [])]
+        changes += kit.replaced("security_groups", groups, sorted(spec.security_groups))
+        have = [ip["SubnetId"] for ip in found.raw.get("IpAddresses") or []]
+        changes += kit.members("subnet", have, ctx.ids_of(spec.subnets), ctx.logical_id_of)
+        return changes + kit.tag_changes(found.tags, ctx.tags(resource.id, name))
+
+    def apply(
+        self,
+        ctx: Context,
+        resource: model.Resource,
+        spec: model.ResolverEndpoint,
+        found: Found | None,
+        changes: list[Change],
+    ) -> Found:
         if found is None:
             name = ctx.name(resource.id, NAME_LIMIT)
             item = ctx.create(
@@ -87,50 +85,41 @@ class ResolverEndpointHandler(Handler):
                 "CreateResolverEndpoint",
                 Name=name,
                 Direction=spec.direction,
-                SecurityGroupIds=groups,
-                IpAddresses=[{"SubnetId": s} for s in subnets],
+                SecurityGroupIds=sorted(ctx.ids_of(spec.security_groups)),
+                IpAddresses=[{"SubnetId": s} for s in ctx.ids_of(spec.subnets)],
                 Tags=tagging.as_list(ctx.tags(resource.id, name)),
             )["ResolverEndpoint"]
-            return outcome(True, self._found(resource.id, item, [], {}), [])
-        for field, have, want in (
-            ("direction", found.raw["Direction"], spec.direction),
-            ("security_groups", sorted(found.raw.get("SecurityGroupIds") or []), groups),
-        ):
-            if have != want:
-                raise immutable(resource.id, field, have, want)
-        return outcome(False, found, self._converge_subnets(ctx, found, subnets))
+            return self._found(resource.id, item, [], ctx.tags(resource.id, name))
+        self._converge_subnets(ctx, found, changes)
+        kit.write_tags(ctx, "route53resolver", found.raw["Arn"], changes)
+        return found
 
     @staticmethod
-    def _converge_subnets(ctx: Context, found: Found, subnets: list[str]) -> list[str]:
+    def _converge_subnets(ctx: Context, found: Found, changes: list[Change]) -> None:
         """One address per subnet: add the missing subnets first, an endpoint keeps at least two."""
         client = ctx.client("route53resolver")
         have = {ip["SubnetId"]: ip for ip in found.raw.get("IpAddresses") or []}
-        changes = []
-        for subnet in [s for s in subnets if s not in have]:
+        for subnet in kit.added(changes, "subnet"):
             client.associate_resolver_endpoint_ip_address(ResolverEndpointId=found.id, IpAddress={"SubnetId": subnet})
-            changes.append(f"+subnet {subnet}")
-        for subnet, ip in have.items():
-            if subnet not in subnets:
-                client.disassociate_resolver_endpoint_ip_address(
-                    ResolverEndpointId=found.id, IpAddress={"IpId": ip["IpId"]}
-                )
-                changes.append(f"-subnet {subnet}")
-        return changes
+        for subnet in kit.removed(changes, "subnet"):
+            client.disassociate_resolver_endpoint_ip_address(
+                ResolverEndpointId=found.id, IpAddress={"IpId": have[subnet]["IpId"]}
+            )
 
     def wait_ready(self, ctx: Context, resource: model.Resource, found: Found) -> Found:
         """CREATING (or UPDATING) for about 90 s on AWS; ACTION_NEEDED ends the wait with AWS's message."""
         client = ctx.client("route53resolver")
-        latest = {"item": found.raw}
-
-        def check() -> tuple[bool, str]:
-            item = client.get_resolver_endpoint(ResolverEndpointId=found.id)["ResolverEndpoint"]
-            latest["item"] = item
-            if item["Status"] in ENDPOINT_TROUBLE:
-                raise NotReady(f"resolver endpoint {found.id} is {item['Status']}: {item.get('StatusMessage', '')}")
-            return item["Status"] == "OPERATIONAL", item["Status"]
-
-        ctx.poll(resource.id, "resolver endpoint", check)
-        return self._found(resource.id, latest["item"], endpoint_ips(ctx, found.id), found.tags)
+        item = kit.wait_status(
+            ctx,
+            resource.id,
+            f"resolver endpoint {found.id}",
+            lambda: client.get_resolver_endpoint(ResolverEndpointId=found.id)["ResolverEndpoint"],
+            lambda item: item["Status"],
+            ready={"OPERATIONAL"},
+            failed=ENDPOINT_TROUBLE,
+            reason=lambda item: str(item.get("StatusMessage", "")),
+        )
+        return self._found(resource.id, item, endpoint_ips(ctx, found.id), found.tags)
 
     def delete(self, ctx: Context, found: Found) -> bool:
         client = ctx.client("route53resolver")
@@ -140,7 +129,7 @@ class ResolverEndpointHandler(Handler):
             )
         )
         # Its network interfaces stay in the subnets until it is gone.
-        wait_until_gone(
+        kit.wait_gone(
             ctx,
             found.logical_id,
             "resolver endpoint",
@@ -166,17 +155,18 @@ class ResolverRuleHandler(Handler):
     service = "route53resolver"
 
     def discover(self, ctx: Context) -> list[Found]:
-        client = ctx.client("route53resolver")
-        rules = [r for page in client.get_paginator("list_resolver_rules").paginate() for r in page["ResolverRules"]]
-        mine = owned(ctx, rules)
+        mine = discover_named(
+            ctx, "list_resolver_rules", "ResolverRules", lambda lid, rule, tags: self._found(lid, rule, [], tags)
+        )
         if not mine:
             return []
-        pages = client.get_paginator("list_resolver_rule_associations").paginate()
-        associations = [a for page in pages for a in page["ResolverRuleAssociations"]]
-        return [
-            self._found(lid, rule, [a for a in associations if a["ResolverRuleId"] == rule["Id"]], tags)
-            for lid, rule, tags in mine
-        ]
+        associations = kit.listed(ctx, "route53resolver", "list_resolver_rule_associations", "ResolverRuleAssociations")
+        for f in mine:
+            rule = {k: v for k, v in f.raw.items() if k != "Associations"}
+            own = [a for a in associations if a["ResolverRuleId"] == f.id]
+            fresh = self._found(f.logical_id, rule, own, f.tags)
+            f.state, f.raw = fresh.state, fresh.raw
+        return mine
 
     def _found(self, lid: str, rule: dict[str, Any], associations: list[dict[str, Any]], tags: dict[str, str]) -> Found:
         live = [a for a in associations if a.get("Status") != "DELETING"]
@@ -184,12 +174,34 @@ class ResolverRuleHandler(Handler):
         raw = {**rule, "Associations": associations}
         return Found(self.kind, lid, rule["Id"], state, {}, raw, tags)
 
-    def ensure(self, ctx: Context, resource: model.Resource, spec: model.ResolverRule, found: Found | None) -> Outcome:
+    def diff(
+        self, ctx: Context, resource: model.Resource, spec: model.ResolverRule, found: Found | None
+    ) -> list[Change]:
+        name = ctx.name(resource.id, NAME_LIMIT)
+        if found is None:
+            return [kit.create(ctx, spec, name=name)]
+        have_domain = found.raw["DomainName"].rstrip(".").lower()
+        changes = kit.replaced("domain", have_domain, spec.domain.rstrip(".").lower())
+        have_ips = sorted(t["Ip"] for t in found.raw.get("TargetIps") or [])
+        changes += kit.updated("target_ips", have_ips, sorted(target_ips(spec.target_ips)))
+        changes += kit.updated(
+            "endpoint", ctx.logical_id_of(found.raw["ResolverEndpointId"]), spec.endpoint, payload="endpoint"
+        )
+        live = [a["VPCId"] for a in found.raw.get("Associations") or [] if a.get("Status") != "DELETING"]
+        changes += kit.members("vpc", live, ctx.ids_of(spec.vpcs), ctx.logical_id_of)
+        return changes + kit.tag_changes(found.tags, ctx.tags(resource.id, name))
+
+    def apply(
+        self,
+        ctx: Context,
+        resource: model.Resource,
+        spec: model.ResolverRule,
+        found: Found | None,
+        changes: list[Change],
+    ) -> Found:
         client = ctx.client("route53resolver")
         targets = [{"Ip": ip, "Port": 53} for ip in target_ips(spec.target_ips)]
         endpoint = ctx.id_of(spec.endpoint)
-        created = found is None
-        changes: list[str] = []
         if found is None:
             name = ctx.name(resource.id, NAME_LIMIT)
             rule = ctx.create(
@@ -202,62 +214,49 @@ class ResolverRuleHandler(Handler):
                 ResolverEndpointId=endpoint,
                 Tags=tagging.as_list(ctx.tags(resource.id, name)),
             )["ResolverRule"]
-            found = self._found(resource.id, rule, [], {})
-        else:
-            have_domain = found.raw["DomainName"].rstrip(".").lower()
-            if have_domain != spec.domain.rstrip(".").lower():
-                raise immutable(resource.id, "domain", have_domain, spec.domain)
-            have = sorted((t["Ip"], t.get("Port", 53)) for t in found.raw.get("TargetIps") or [])
-            if have != sorted((t["Ip"], t["Port"]) for t in targets) or found.raw["ResolverEndpointId"] != endpoint:
-                rule = client.update_resolver_rule(
-                    ResolverRuleId=found.id, Config={"TargetIps": targets, "ResolverEndpointId": endpoint}
-                )["ResolverRule"]
-                found.raw.update(rule)
-                changes.append("targets")
-        changes += self._converge_vpcs(ctx, found, ctx.ids_of(spec.vpcs))
-        return outcome(created, found, [] if created else changes)
+            found = self._found(resource.id, rule, [], ctx.tags(resource.id, name))
+            changes = kit.members("vpc", (), ctx.ids_of(spec.vpcs))
+        elif kit.named(changes, "target_ips") or kit.named(changes, "endpoint"):
+            rule = client.update_resolver_rule(
+                ResolverRuleId=found.id, Config={"TargetIps": targets, "ResolverEndpointId": endpoint}
+            )["ResolverRule"]
+            found.raw.update(rule)
+        self._converge_vpcs(ctx, found, changes, ctx.ids_of(spec.vpcs))
+        kit.write_tags(ctx, "route53resolver", found.raw["Arn"], changes)
+        return found
 
     @staticmethod
-    def _converge_vpcs(ctx: Context, found: Found, vpcs: list[str]) -> list[str]:
+    def _converge_vpcs(ctx: Context, found: Found, changes: list[Change], vpcs: list[str]) -> None:
         client = ctx.client("route53resolver")
-        have = {a["VPCId"]: a for a in found.raw.get("Associations") or [] if a.get("Status") != "DELETING"}
-        changes = []
-        for vpc in [v for v in vpcs if v not in have]:
+        for vpc in kit.added(changes, "vpc"):
             association = client.associate_resolver_rule(
                 ResolverRuleId=found.id, VPCId=vpc, Name=f"{found.raw.get('Name', '')}-{vpc}"[:NAME_LIMIT]
             )["ResolverRuleAssociation"]
             found.raw.setdefault("Associations", []).append(association)
-            changes.append(f"+vpc {vpc}")
-        for vpc in [v for v in have if v not in vpcs]:
+        for vpc in kit.removed(changes, "vpc"):
             client.disassociate_resolver_rule(ResolverRuleId=found.id, VPCId=vpc)
             found.raw["Associations"] = [a for a in found.raw["Associations"] if a["VPCId"] != vpc]
-            changes.append(f"-vpc {vpc}")
         domain = found.raw["DomainName"].rstrip(".")
         found.state = f"{found.raw['RuleType']} {domain}, {len(vpcs)} VPCs"
-        return changes
 
     def wait_ready(self, ctx: Context, resource: model.Resource, found: Found) -> Found:
         """Each association CREATING -> COMPLETE; FAILED ends the wait with AWS's message."""
         client = ctx.client("route53resolver")
-        pending = [a["Id"] for a in found.raw.get("Associations") or [] if a.get("Status") != "COMPLETE"]
-
-        def check() -> tuple[bool, str]:
-            states = []
-            for association_id in pending:
-                association = client.get_resolver_rule_association(ResolverRuleAssociationId=association_id)[
+        for association in found.raw.get("Associations") or []:
+            if association.get("Status") == "COMPLETE":
+                continue
+            kit.wait_status(
+                ctx,
+                resource.id,
+                f"resolver rule association with {association['VPCId']}",
+                lambda a=association: client.get_resolver_rule_association(ResolverRuleAssociationId=a["Id"])[
                     "ResolverRuleAssociation"
-                ]
-                if association["Status"] == "FAILED":
-                    raise NotReady(
-                        f"resolver rule {found.id} could not be associated with {association['VPCId']}: "
-                        f"{association.get('StatusMessage', '')}"
-                    )
-                states.append(association["Status"])
-            done = all(s == "COMPLETE" for s in states)
-            return done, "associated" if done else ", ".join(sorted(set(states)))
-
-        if pending:
-            ctx.poll(resource.id, "resolver rule association", check)
+                ],
+                lambda item: item["Status"],
+                ready={"COMPLETE"},
+                failed={"FAILED"},
+                reason=lambda item: str(item.get("StatusMessage", "")),
+            )
         return found
 
     def delete(self, ctx: Context, found: Found) -> bool:
@@ -270,7 +269,7 @@ class ResolverRuleHandler(Handler):
                 lambda a=association: client.disassociate_resolver_rule(ResolverRuleId=found.id, VPCId=a["VPCId"])
             )
         for association in found.raw.get("Associations") or []:
-            wait_until_gone(
+            kit.wait_gone(
                 ctx,
                 found.logical_id,
                 "resolver rule association",

@@ -40,6 +40,7 @@ class Sandbox:
     port: int
     time_scale: float
     log: str
+    faults: str = ""  # the file where the server counts its own emulation errors
 
     @property
     def endpoint(self) -> str:
@@ -98,15 +99,17 @@ def start(
     directory = state_dir()
     directory.mkdir(parents=True, exist_ok=True)
     log = directory / "sandbox.log"
+    faults = directory / "sandbox-faults"
+    command = [sys.executable, "-m", "vpcctl.sandbox.server", "--port", str(port), "--time-scale", str(time_scale)]
     with open(log, "ab") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "vpcctl.sandbox.server", "--port", str(port), "--time-scale", str(time_scale)],
+            [*command, "--faults", str(faults)],
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # survives the shell that started it; Ctrl-C there does not reach it
         )
-    box = Sandbox(process.pid, port, time_scale, str(log))
+    box = Sandbox(process.pid, port, time_scale, str(log), str(faults))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -149,3 +152,10 @@ def endpoint() -> str:
     if box is None:
         raise SandboxError("no sandbox is running", hint="start one with: vpcctl sandbox start")
     return box.endpoint
+
+
+def emulation_errors(box: Sandbox) -> int | None:
+    """How many faults of its own the running sandbox has logged (None: it does not say)."""
+    from vpcctl.sandbox.faults import read_count
+
+    return read_count(Path(box.faults)) if box.faults else None

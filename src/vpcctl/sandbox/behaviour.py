@@ -10,15 +10,15 @@ Each behaviour and the AWS fact behind it is listed in docs/sandbox.md.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import ipaddress
 import threading
 import time
-import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from vpcctl import reachability
+from vpcctl.sandbox import faults, health, refusals, registries
 
 # AWS's typical durations, in seconds; the sandbox multiplies them by its time scale.
 SECONDS = {
@@ -44,9 +44,23 @@ class World:
         self.time_scale = time_scale
         self.clock = clock
         self.lock = threading.RLock()
+        self._instant: float | None = None
 
     def now(self) -> float:
-        return self.clock()
+        return self.clock() if self._instant is None else self._instant
+
+    @contextlib.contextmanager
+    def instant(self) -> Iterator[float]:
+        """One look at the state happens at one moment: the clock is read once for all of it."""
+        with self.lock:
+            if self._instant is not None:
+                yield self._instant
+                return
+            self._instant = self.clock()
+            try:
+                yield self._instant
+            finally:
+                self._instant = None
 
     def due(self, since: float, what: str, seconds: float | None = None) -> bool:
         return self.now() >= since + (SECONDS[what] if seconds is None else seconds) * self.time_scale
@@ -75,6 +89,8 @@ def _install_once() -> None:
     _targets_report_health()
     _deletions_respect_dependencies()
     _nat_vpc_link_resolver_take_time()
+    refusals.install()
+    registries.install()
 
 
 def _wrap(
@@ -87,28 +103,24 @@ def _wrap(
     def wrapped(self: Any, *args: Any, **kwargs: Any) -> Any:
         with WORLD.lock:
             if before:
-                _guarded(before, self, *args, **kwargs)
+                faults.guarded(before, self, *args, **kwargs)
             result = original(self, *args, **kwargs)
             if after:
-                replaced = _guarded(after, self, result, *args, **kwargs)
+                replaced = faults.guarded(after, self, result, *args, **kwargs)
                 return result if replaced is None else replaced
             return result
 
     setattr(cls, name, wrapped)
 
 
-def _guarded(hook: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """A fault in the emulation must not turn an AWS call into a 500: log it and go on.
-    AWS errors the emulation raises on purpose (DependencyViolation, ...) go through."""
-    from moto.core.exceptions import JsonRESTError, ServiceException
+def _emulated(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A moto method replaced outright: its faults are handled like those of hooks."""
 
-    try:
-        return hook(*args, **kwargs)
-    except (JsonRESTError, ServiceException):
-        raise
-    except Exception:
-        traceback.print_exc()
-        return None
+    @functools.wraps(fn)
+    def run(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return faults.guarded(fn, self, *args, **kwargs)
+
+    return run
 
 
 # ----------------------------------------------------------- load balancers
@@ -126,7 +138,7 @@ def _load_balancers_provision() -> None:
             lb.state = "active"
 
     _wrap(ELBv2Backend, "create_load_balancer", after=created)
-    FakeLoadBalancer.activate = activate  # type: ignore[method-assign]
+    FakeLoadBalancer.activate = _emulated(activate)  # type: ignore[method-assign]
 
 
 # ---------------------------------------------------------------- endpoints
@@ -158,6 +170,7 @@ def _ecs_services_run_tasks() -> None:
         reconcile_ecs(backend)
 
     def reconcile_after(backend: Any, result: Any, *args: Any, **kwargs: Any) -> None:
+        result.sandbox_since = WORLD.now()  # the scheduler acts on the service from now
         reconcile_ecs(backend)
 
     for name in ("describe_services", "list_tasks", "describe_tasks", "list_services"):
@@ -195,7 +208,8 @@ def _ecs_services_run_tasks() -> None:
     @functools.wraps(original_stop)
     def stop(self: Any, cluster_str: str, task_str: str, reason: str) -> Any:
         with WORLD.lock:
-            return stop_task(self, cluster_str, task_str, reason) or original_stop(self, cluster_str, task_str, reason)
+            stopped = faults.guarded(stop_task, self, cluster_str, task_str, reason)
+            return stopped or original_stop(self, cluster_str, task_str, reason)
 
     EC2ContainerServiceBackend.stop_task = stop  # type: ignore[method-assign]
 
@@ -235,14 +249,28 @@ def request_stop(task: Any, reason: str, code: str) -> None:
 
 def reconcile_ecs(backend: Any) -> None:
     """Bring every service's tasks up to date with the clock, and start or stop tasks."""
-    with WORLD.lock:
+    with WORLD.instant():
         for service in list(backend.services.values()):
-            _advance_tasks(backend, service)
-            if service.status == "ACTIVE":
-                _schedule(backend, service)
+            for _ in range(REPLAY_LIMIT):
+                before = _task_states(backend, service)
+                _advance_tasks(backend, service)
+                if service.status == "ACTIVE":
+                    _schedule(backend, service)
+                replaying = WORLD.now() > getattr(service, "sandbox_next_start", 0.0)
+                if _task_states(backend, service) == before or not replaying:
+                    break
             _update_counts(backend, service)
             if service.status == "DRAINING" and service.running_count + service.pending_count == 0:
                 service.status = "INACTIVE"
+
+
+# A caller that looks after a long pause sees every start, failure and replacement that
+# happened meanwhile; this bounds the replay of one look.
+REPLAY_LIMIT = 50
+
+
+def _task_states(backend: Any, service: Any) -> list[tuple[str, str]]:
+    return [(t.id, t.sandbox_status) for t in service_tasks(backend, service)]
 
 
 def _advance_tasks(backend: Any, service: Any) -> None:
@@ -257,16 +285,16 @@ def _advance_tasks(backend: Any, service: Any) -> None:
         if status == "PROVISIONING" and WORLD.due(task.sandbox_created, "task_provisioning"):
             task.sandbox_status = status = "PENDING"
             task.pull_started_at = _utcnow()
-        if status == "PENDING" and WORLD.due(
-            task.sandbox_created, "task_pending", SECONDS["task_provisioning"] + SECONDS["task_pending"]
-        ):
+        # When the pull ends on the sandbox's clock, however late a caller looks.
+        pulled_at = task.sandbox_created + (SECONDS["task_provisioning"] + SECONDS["task_pending"]) * WORLD.time_scale
+        if status == "PENDING" and WORLD.now() >= pulled_at:
             failure = _start_failure(backend, service, task)
             if failure:
                 task.desired_status = "STOPPED"
                 task.stopped_reason = failure
                 task.stop_code = "TaskFailedToStart"
                 _stop(backend, service, task)
-                service.sandbox_next_start = WORLD.now() + SECONDS["task_replacement"] * WORLD.time_scale
+                service.sandbox_next_start = pulled_at + SECONDS["task_replacement"] * WORLD.time_scale
                 _event(
                     service,
                     f"(service {service.name}) was unable to start a task: {failure.split(':')[0]}. (task {task.id})",
@@ -274,15 +302,16 @@ def _advance_tasks(backend: Any, service: Any) -> None:
             else:
                 task.sandbox_status = "RUNNING"
                 task.started_at = task.pull_stopped_at = _utcnow()
-                _register_task(backend, service, task)
+                _register_task(backend, service, task, pulled_at)
 
 
 def _schedule(backend: Any, service: Any) -> None:
     live = [t for t in service_tasks(backend, service) if t.desired_status == "RUNNING"]
     current = [t for t in live if t.task_definition_arn == service.task_definition]
     old = [t for t in live if t.task_definition_arn != service.task_definition]
-    if WORLD.now() >= getattr(service, "sandbox_next_start", 0.0):
-        started = [_start_task(backend, service) for _ in range(service.desired_count - len(current))]
+    start_at = max(getattr(service, "sandbox_next_start", 0.0), getattr(service, "sandbox_since", WORLD.now()))
+    if WORLD.now() >= start_at:
+        started = [_start_task(backend, service, start_at) for _ in range(service.desired_count - len(current))]
         if started:
             ids = " ".join(f"(task {t.id})" for t in started)
             _event(service, f"(service {service.name}) has started {len(started)} tasks: {ids}.")
@@ -322,7 +351,7 @@ def _utcnow() -> Any:
     return utcnow()
 
 
-def _start_task(backend: Any, service: Any) -> Any:
+def _start_task(backend: Any, service: Any, at: float) -> Any:
     global SandboxTask
     if SandboxTask is object:
         SandboxTask = _sandbox_task_class()
@@ -334,6 +363,18 @@ def _start_task(backend: Any, service: Any) -> Any:
     subnet = min(subnets, key=lambda s: per_subnet[s])  # spread over the subnets (and their zones)
     cluster = backend._get_cluster(service.cluster_name)
     definition = backend.describe_task_definition(service.task_definition)
+    before = set(ec2.enis)
+    try:
+        return _launch(backend, service, ec2, cluster, definition, network, subnet, at)
+    except Exception:
+        for eni_id in set(ec2.enis) - before:  # a launch that fails leaves no interface behind
+            ec2.enis.pop(eni_id, None)
+        raise
+
+
+def _launch(
+    backend: Any, service: Any, ec2: Any, cluster: Any, definition: Any, network: Any, subnet: str, at: float
+) -> Any:
     task = SandboxTask(
         cluster=cluster,
         task_definition=definition,
@@ -362,8 +403,9 @@ def _start_task(backend: Any, service: Any) -> Any:
     details["privateIPv4Address"]["value"] = eni.private_ip_address
     task.attachments[0]["status"] = "ATTACHED"
     task.sandbox_status = "PROVISIONING"
-    task.sandbox_created = WORLD.now()
+    task.sandbox_created = at
     task.sandbox_subnet = subnet
+    task.sandbox_vpc = ec2.get_subnet(subnet).vpc_id
     task.sandbox_eni = eni.id
     task.sandbox_ip = eni.private_ip_address
     task.sandbox_public_ip = network.get("assignPublicIp") == "ENABLED"
@@ -412,12 +454,14 @@ def _stop(backend: Any, service: Any, task: Any) -> None:
     task.attachments[0]["status"] = "DELETED"
 
 
-def _register_task(backend: Any, service: Any, task: Any) -> None:
+def _register_task(backend: Any, service: Any, task: Any, at: float) -> None:
+    """ECS registers a task when it reaches RUNNING: `at`, on the sandbox's clock."""
     elb = _elbv2(backend)
     for lb in service.load_balancers or []:
         group = elb.target_groups.get(lb.get("targetGroupArn"))
         if group is not None:
             group.register([{"Id": task.sandbox_ip, "Port": lb.get("containerPort")}])
+            group.sandbox_registered[task.sandbox_ip] = at
 
 
 def _deregister_task(backend: Any, service: Any, task: Any) -> None:
@@ -429,23 +473,32 @@ def _deregister_task(backend: Any, service: Any, task: Any) -> None:
 
 
 def _start_failure(backend: Any, service: Any, task: Any) -> str | None:
-    """Why the task cannot start (AWS's words), or None when it can reach its registry."""
+    """Why the task cannot start (AWS's words), or None when the network model says its
+    address reaches the registry, S3 and (with awslogs) CloudWatch Logs."""
+    from vpcctl import network
+    from vpcctl.network import evaluate, from_moto
+
     ec2 = _ec2(backend)
     definition = backend.describe_task_definition(task.task_definition_arn)
     image = definition.container_definitions[0].get("image", "")
-    path = pull_path(
-        ec2,
-        task.sandbox_subnet,
-        task.sandbox_public_ip,
-        set(service.network_configuration["awsvpcConfiguration"].get("securityGroups") or []),
-        any((c.get("logConfiguration") or {}).get("logDriver") == "awslogs" for c in definition.container_definitions),
+    uses_logs = any(
+        (c.get("logConfiguration") or {}).get("logDriver") == "awslogs" for c in definition.container_definitions
     )
-    subnet_cidr = ec2.get_subnet(task.sandbox_subnet).cidr_block
-    gaps = reachability.pull_gaps(path, [subnet_cidr])
-    if not gaps:
-        return None
+    vpc = ec2.get_subnet(task.sandbox_subnet).vpc_id
+    net = from_moto.build(ec2, [vpc])
+    online = evaluate.leaves(net, task.sandbox_subnet, task.sandbox_public_ip)[0]
+    unreachable = registries.unreachable_registry(image, backend.region_name, online)
+    if unreachable:
+        return unreachable
+    groups = tuple(service.network_configuration["awsvpcConfiguration"].get("securityGroups") or [])
+    tasks = network.Party(
+        task.id, vpc, (task.sandbox_subnet,), (f"{task.sandbox_ip}/32",), groups, public_ip=task.sandbox_public_ip
+    )
+    broken = {r.destination for r in network.registry_results(net, tasks, uses_logs) if not r.ok}
+    if not broken:
+        return registries.missing_image(backend, definition, image)
     region = backend.region_name
-    if any("logs" in gap and "ecr" not in gap for gap in gaps) and not any("ecr" in g or "s3" in g for g in gaps):
+    if broken == {"logs"}:
         return (
             "ResourceInitializationError: failed to validate logger args: create stream has been retried 1 times: "
             f"failed to create Cloudwatch log stream: RequestError: send request failed caused by: Post "
@@ -453,10 +506,10 @@ def _start_failure(backend: Any, service: Any, task: Any) -> str | None:
         )
     host = (
         f"api.ecr.{region}.amazonaws.com"
-        if any("ecr.api" in g for g in gaps)
+        if "ecr.api" in broken
         else (
             f"prod-{region}-starport-layer-bucket.s3.{region}.amazonaws.com"
-            if any("s3" in g for g in gaps)
+            if "s3" in broken
             else f"{backend.account_id}.dkr.ecr.{region}.amazonaws.com"
         )
     )
@@ -464,79 +517,6 @@ def _start_failure(backend: Any, service: Any, task: Any) -> str | None:
         f"CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref {image}: "
         f'failed to do request: Head "https://{host}/": dial tcp: i/o timeout'
     )
-
-
-def pull_path(ec2: Any, subnet_id: str, public_ip: bool, groups: set[str], uses_awslogs: bool) -> reachability.PullPath:
-    """The registry path of a task in a subnet, read from the emulator's EC2 state."""
-    subnet = ec2.get_subnet(subnet_id)
-    table = _route_table_of(ec2, subnet)
-    routes = {}
-    table_routes = (table.routes.values() if isinstance(table.routes, dict) else table.routes) if table else []
-    for route in table_routes:
-        target = route.gateway or route.nat_gateway or route.vpc_pcx
-        if route.destination_cidr_block and target is not None:
-            routes[route.destination_cidr_block] = getattr(target, "id", str(target))
-    interface: dict[str, set[reachability.Permission]] = {}
-    gateway: set[str] = set()
-    for endpoint in ec2.vpc_end_points.values():
-        if endpoint.vpc_id != subnet.vpc_id or endpoint.state in ("deleted", "deleting", "failed"):
-            continue
-        service = endpoint.service_name.split(f".{ec2.region_name}.", 1)[-1]
-        if (endpoint.vpc_endpoint_type or "").lower() == "gateway":
-            if table is not None and table.id in (endpoint.route_table_ids or []):
-                gateway.add(service)
-        else:
-            interface[service] = set().union(*[group_ingress(ec2, g) for g in endpoint.security_group_ids or []])
-    vpc = ec2.get_vpc(subnet.vpc_id)
-    dns = bool(getattr(vpc, "enable_dns_support", True)) and bool(getattr(vpc, "enable_dns_hostnames", False))
-    egress = set().union(*[group_egress(ec2, g) for g in groups]) if groups else set()
-    return reachability.PullPath(
-        region=ec2.region_name,
-        subnet=subnet_id,
-        routes=routes,
-        public_ip=public_ip,
-        task_groups=groups,
-        task_egress=egress,
-        interface_endpoints=interface,
-        gateway_endpoints=gateway,
-        dns_ready=dns,
-        uses_awslogs=uses_awslogs,
-    )
-
-
-def _route_table_of(ec2: Any, subnet: Any) -> Any:
-    main = None
-    for table in ec2.route_tables.values():
-        if table.vpc_id != subnet.vpc_id:
-            continue
-        if subnet.id in table._associations.values():
-            return table
-        if table.main_association_id:
-            main = table
-    return main
-
-
-def _permissions(rules: list[Any]) -> set[reachability.Permission]:
-    out: set[reachability.Permission] = set()
-    for rule in rules:
-        protocol = str(rule.ip_protocol)
-        low = None if protocol == "-1" else rule.from_port
-        high = None if protocol == "-1" else rule.to_port
-        if rule.ip_range.get("CidrIp"):
-            out.add((protocol, low, high, "cidr", rule.ip_range["CidrIp"]))
-        if rule.source_group.get("GroupId"):
-            out.add((protocol, low, high, "group", rule.source_group["GroupId"]))
-    return out
-
-
-def group_ingress(ec2: Any, group_id: str) -> set[reachability.Permission]:
-    group = ec2.get_security_group_from_id(group_id)
-    return _permissions(group.ingress_rules) if group else set()
-
-
-def group_egress(ec2: Any, group_id: str) -> set[reachability.Permission]:
-    group = ec2.get_security_group_from_id(group_id)
-    return _permissions(group.egress_rules) if group else set()
 
 
 # ------------------------------------------------------------------ targets
@@ -562,15 +542,15 @@ def _targets_report_health() -> None:
             for target in targets:
                 times[target["Id"]] = WORLD.now()
 
-    FakeTargetGroup.register = register  # type: ignore[method-assign]
-    FakeTargetGroup.deregister = deregister  # type: ignore[method-assign]
+    FakeTargetGroup.register = _emulated(register)  # type: ignore[method-assign]
+    FakeTargetGroup.deregister = _emulated(deregister)  # type: ignore[method-assign]
 
     def health_for(self: Any, target: dict[str, Any], ec2_backend: Any) -> Any:
         port = target.get("Port", self.port)
         state, reason, description = target_health(self, target["Id"], int(port), ec2_backend)
         return FakeHealthStatus(target["Id"], port, self.health_check_port, state, reason, description)
 
-    FakeTargetGroup.health_for = health_for  # type: ignore[method-assign]
+    FakeTargetGroup.health_for = _emulated(health_for)  # type: ignore[method-assign]
 
     def reconcile_services(backend: Any, *args: Any, **kwargs: Any) -> None:
         from moto.ecs.models import ecs_backends
@@ -594,16 +574,20 @@ def target_health(group: Any, target_id: str, port: int, ec2: Any) -> tuple[str,
     interval = float(group.health_check_interval_seconds or 30)
     network = group.protocol in ("TCP", "UDP", "TLS", "TCP_UDP")
     first_check = SECONDS["nlb_health"] if network else interval
-    if registered is not None and not WORLD.due(registered, "nlb_health", first_check):
+    # Health checks start once the target is registered and its load balancer is active.
+    checks_from = max([registered or 0.0, *(_active_at(lb) for lb in lbs)])
+    if not WORLD.due(checks_from, "nlb_health", first_check):
         return "initial", "Elb.RegistrationInProgress", "Target registration is in progress"
     ip = _target_address(ec2, target_id, group.vpc_id)
-    if ip is None:
+    if ip is None or not target_reachable(ec2, group, target_id, port):
         return "unhealthy", "Target.Timeout", "Request timed out"
     health_port = port if str(group.health_check_port) in ("traffic-port", "None") else int(group.health_check_port)
-    for lb in lbs:
-        if reachability.lb_gaps(_lb_path(ec2, lb, ip, port, health_port, group.vpc_id)):
-            return "unhealthy", "Target.Timeout", "Request timed out"
-    return "healthy", None, None
+    return health.check_answer(group, ip, health_port, group.vpc_id) or ("healthy", None, None)
+
+
+def _active_at(lb: Any) -> float:
+    """When a load balancer is (or will be) active on the sandbox's clock."""
+    return float(getattr(lb, "sandbox_created", 0.0)) + SECONDS["load_balancer"] * WORLD.time_scale
 
 
 def _load_balancers_of(group: Any) -> list[Any]:
@@ -628,6 +612,59 @@ def _forwards_to(listener: Any, arn: str) -> bool:
     return False
 
 
+def target_reachable(ec2: Any, group: Any, target_id: str, port: int) -> bool:
+    """Whether every load balancer of the group reaches the target on the traffic port and
+    the health-check port, in the network model over the emulator's state."""
+    from vpcctl import network
+    from vpcctl.network import evaluate, from_moto
+
+    net = from_moto.build(ec2, [group.vpc_id], elbv2=_elbv2(ec2))
+    host = net.hosts.get(target_id) or from_moto.interface_host(ec2, target_id, group.vpc_id)
+    tg = net.target_groups.get(group.arn)
+    if host is None or tg is None:
+        return False
+    health = tg.health_port or port
+    party = evaluate.host_party(host)
+    return all(
+        not [h for h in network.connect(net, evaluate.lb_party(net, lb), party, "tcp", p) if not h.ok]
+        for lb in evaluate.load_balancers_of(net, group.arn)
+        for p in {port, health}
+    )
+
+
+def request_arrives(
+    account_id: str, region: str, client: str, destination: str, port: int, protocol: str = "tcp"
+) -> Any:
+    """Whether a client's requests (an instance id, or 'internet') arrive at a destination (a
+    load balancer ARN, an endpoint or instance id, or a DNS name), hop by hop over the emulator's
+    state: AWS does not say, so the sandbox answers from the same network model as `check`."""
+    from moto.ec2.models import ec2_backends
+    from moto.elbv2.models import elbv2_backends
+    from moto.route53.models import route53_backends
+    from moto.route53resolver.models import route53resolver_backends
+
+    from vpcctl import network
+    from vpcctl.network import from_moto
+
+    ec2 = ec2_backends[account_id][region]
+    elb = elbv2_backends[account_id][region]
+    vpcs = set()
+    if client.startswith("i-"):
+        vpcs.add(ec2.get_instance_by_id(client).vpc_id)
+    if destination in elb.load_balancers:
+        vpcs.add(elb.load_balancers[destination].vpc_id)
+    if destination in ec2.vpc_end_points:
+        vpcs.add(ec2.vpc_end_points[destination].vpc_id)
+    net = from_moto.build(
+        ec2,
+        vpcs,
+        elbv2=elb,
+        route53=route53_backends[account_id]["aws"],
+        resolver=route53resolver_backends[account_id][region],
+    )
+    return network.flow(net, client, destination, protocol, port)
+
+
 def _interface(ec2: Any, ip: str, vpc_id: str) -> Any:
     """The network interface holding an address in a VPC (other VPCs may reuse the address)."""
     return next(
@@ -641,28 +678,6 @@ def _target_address(ec2: Any, target_id: str, vpc_id: str) -> str | None:
         instance = ec2.get_instance_by_id(target_id)
         return instance.private_ip if instance is not None and instance.state == "running" else None
     return target_id if _interface(ec2, target_id, vpc_id) is not None else None
-
-
-def _target_groups_of(ec2: Any, ip: str, vpc_id: str) -> set[str]:
-    eni = _interface(ec2, ip, vpc_id)
-    return {g.id for g in eni.group_set} if eni is not None else set()
-
-
-def _lb_path(ec2: Any, lb: Any, ip: str, port: int, health_port: int, vpc_id: str) -> reachability.LbPath:
-    lb_groups = set(lb.security_groups or [])
-    subnets = [s if isinstance(s, str) else s.id for s in lb.subnets]
-    cidrs = [ec2.get_subnet(s).cidr_block for s in subnets]
-    target_groups = _target_groups_of(ec2, ip, vpc_id)
-    return reachability.LbPath(
-        lb_groups=lb_groups,
-        lb_egress=set().union(*[group_egress(ec2, g) for g in lb_groups]) if lb_groups else set(),
-        lb_cidrs=cidrs,
-        target_ip=ip,
-        target_groups=target_groups,
-        target_ingress=set().union(*[group_ingress(ec2, g) for g in target_groups]) if target_groups else set(),
-        traffic_port=port,
-        health_port=health_port,
-    )
 
 
 # ---------------------------------------------------------------- deletions
@@ -709,7 +724,8 @@ def _deletions_respect_dependencies() -> None:
     _wrap(EC2Backend, "delete_subnet", before=subnet_in_use)
     _wrap(EC2Backend, "delete_security_group", before=group_in_use)
     _wrap(EC2Backend, "delete_vpc", before=vpc_in_use)
-    _wrap(EC2Backend, "describe_network_interfaces", before=lambda ec2, *a, **k: release_enis(ec2))
+    # DescribeNetworkInterfaces reads get_all_network_interfaces
+    _wrap(EC2Backend, "get_all_network_interfaces", before=lambda ec2, *a, **k: release_enis(ec2))
 
     def lb_enis(backend: Any, lb: Any, *args: Any, **kwargs: Any) -> None:
         """A load balancer has a network interface in each of its subnets."""

@@ -24,6 +24,8 @@ def apply() -> None:
     _ec2_revoke_ignores_rule_descriptions()
     _apigateway_integrations_keep_connection_id()
     _route53resolver_update_resolver_rule()
+    _ssm_put_parameter_is_atomic()
+    _ec2_interfaces_always_have_a_private_dns_name()
 
 
 def _ecs_create_service_keeps_deployment_configuration() -> None:
@@ -179,3 +181,40 @@ def _route53resolver_update_resolver_rule() -> None:
         return json.dumps({"ResolverRule": rule.description()})
 
     Route53ResolverResponse.update_resolver_rule = update_resolver_rule  # type: ignore[attr-defined]
+
+
+def _ssm_put_parameter_is_atomic() -> None:
+    """moto checks whether a parameter exists and then stores it, with nothing between
+    two requests: two concurrent PutParameter(Overwrite=False) calls can both succeed.
+    On AWS one creates the parameter and the other gets ParameterAlreadyExists ("You
+    can't create duplicate parameters"), which vpcctl's deployment lock relies on."""
+    import threading
+
+    from moto.ssm.models import SimpleSystemManagerBackend
+
+    original = SimpleSystemManagerBackend.put_parameter
+    guard = threading.Lock()
+
+    @functools.wraps(original)
+    def put_parameter(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with guard:
+            return original(self, *args, **kwargs)
+
+    SimpleSystemManagerBackend.put_parameter = put_parameter  # type: ignore[method-assign]
+
+
+def _ec2_interfaces_always_have_a_private_dns_name() -> None:
+    """AWS gives every network interface a private DNS name; moto only in VPCs with DNS
+    hostnames on, and its ECS tasks then fail on the missing attribute."""
+    from moto.ec2.models.elastic_network_interfaces import NetworkInterface
+    from moto.ec2.utils import generate_dns_from_ip
+
+    original = NetworkInterface.__init__
+
+    @functools.wraps(original)
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        if not getattr(self, "private_dns_name", None):
+            self.private_dns_name = generate_dns_from_ip(self.private_ip_address)
+
+    NetworkInterface.__init__ = init  # type: ignore[method-assign]

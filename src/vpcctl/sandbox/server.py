@@ -6,20 +6,25 @@ import argparse
 import os
 import signal
 import threading
+from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="vpcctl-sandbox")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--time-scale", type=float, default=0.02)
+    parser.add_argument("--faults", help="count the sandbox's own emulation errors in this file")
     args = parser.parse_args(argv)
     # AWS-managed policies (AmazonECSTaskExecutionRolePolicy) exist in every account.
     os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
     from moto.server import ThreadedMotoServer
 
-    from vpcctl.sandbox import behaviour
+    from vpcctl.sandbox import behaviour, faults
 
     behaviour.install(args.time_scale)
+    if args.faults:
+        # A running sandbox answers its own faults as AWS does (InternalError, 500), and logs them.
+        faults.FAULTS.serve(Path(args.faults))
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
     server.start()

@@ -1,0 +1,108 @@
+"""Where deployments live: the deployments of a region (live resources only), across
+regions, and the regions whose global resources name a deployment."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from vpcctl import deploy
+from vpcctl.aws import Aws
+from vpcctl.aws import tags as tagging
+from vpcctl.errors import NotHere
+from vpcctl.resources import handler, handlers
+from vpcctl.resources.base import Context
+from vpcctl.resources.iam import role_path
+
+
+@dataclass
+class Deployment:
+    name: str
+    scenario: str
+    region: str
+    resources: int
+    kinds: dict[str, int] = field(default_factory=dict)
+
+
+def global_regions(aws: Aws, deployment: str) -> dict[str, int]:
+    """Region -> how many IAM roles of the deployment carry it (their path names the region)."""
+    found: Counter[str] = Counter()
+    pages = aws.client("iam").get_paginator("list_roles").paginate(PathPrefix=role_path(deployment))
+    for page in pages:
+        for role in page["Roles"]:
+            parts = role["Path"].strip("/").split("/")  # vpcctl / <deployment> / <region>
+            if len(parts) == 3 and parts[1] == deployment:
+                found[parts[2]] += 1
+    return dict(found)
+
+
+def refuse_if_elsewhere(ctx: Context, parallelism: int = 8) -> None:
+    """Before a teardown: when nothing of the deployment is in this region but global
+    resources name another region, delete nothing and say where it lives."""
+    found = deploy.discover(ctx, list(handlers()), parallelism)
+    if any(f for by_lid in found.values() for f in by_lid.values() if not handler(f.kind).is_gone(f)):
+        return
+    others = {r: n for r, n in global_regions(ctx.aws, ctx.deployment).items() if r != ctx.region}
+    if others:
+        where = sorted(others)
+        raise NotHere(
+            f"nothing of deployment '{ctx.deployment}' is in {ctx.region}; it lives in {', '.join(where)}",
+            hint=f"nothing was deleted; to remove it: vpcctl --region {where[0]} teardown --name {ctx.deployment}",
+        )
+
+
+def names_in_region(aws: Aws) -> dict[str, str]:
+    """Deployment name -> scenario, for every deployment with a tagged resource or a role here."""
+    names: dict[str, str] = {}
+    pages = (
+        aws.client("resourcegroupstaggingapi")
+        .get_paginator("get_resources")
+        .paginate(TagFilters=[{"Key": tagging.DEPLOYMENT}])
+    )
+    for page in pages:
+        for mapping in page["ResourceTagMappingList"]:
+            tags = tagging.to_dict(mapping.get("Tags"))
+            if tags.get(tagging.DEPLOYMENT):
+                names.setdefault(tags[tagging.DEPLOYMENT], tags.get(tagging.SCENARIO, ""))
+    for page in aws.client("iam").get_paginator("list_roles").paginate(PathPrefix="/vpcctl/"):
+        for role in page["Roles"]:
+            parts = role["Path"].strip("/").split("/")
+            if len(parts) == 3 and parts[2] == aws.region:
+                names.setdefault(parts[1], "")
+    return names
+
+
+def live(aws: Aws, name: str, scenario: str, parallelism: int = 8) -> Deployment:
+    """What the deployment has in the region now, as its kinds find it: no stopped task,
+    inactive task definition or deleted NAT gateway is counted."""
+    ctx = deploy.context(aws, name, None, lambda event: None)
+    found = deploy.discover(ctx, list(handlers()), parallelism)
+    kinds: Counter[str] = Counter()
+    for kind, by_lid in found.items():
+        for item in by_lid.values():
+            if not handler(kind).is_gone(item):
+                kinds[kind] += 1
+                scenario = scenario or item.tags.get(tagging.SCENARIO, "")
+    return Deployment(name, scenario, aws.region, sum(kinds.values()), dict(sorted(kinds.items())))
+
+
+def deployments(aws: Aws, parallelism: int = 8) -> list[Deployment]:
+    """The deployments of one region that still have a live resource there."""
+    out = [live(aws, name, scenario, parallelism) for name, scenario in sorted(names_in_region(aws).items())]
+    return [d for d in out if d.resources]
+
+
+def enabled_regions(aws: Aws) -> list[str]:
+    """The regions the account can use (DescribeRegions lists only enabled ones by default)."""
+    return sorted(r["RegionName"] for r in aws.client("ec2").describe_regions()["Regions"])
+
+
+def all_regions(aws: Aws, make: Callable[[str], Any], parallelism: int = 8) -> list[Deployment]:
+    """Deployments in every enabled region, regions side by side."""
+    regions = enabled_regions(aws)
+    with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(regions)))) as pool:
+        per_region = pool.map(lambda region: deployments(make(region), 1), regions)
+        return [d for found in per_region for d in found]

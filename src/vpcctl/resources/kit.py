@@ -1,0 +1,311 @@
+"""What every resource kind is built from: changes, discovery by ownership tags, waits
+for a status or until gone, and tags compared as pure functions.
+
+No kind writes its own discovery loop, poller or tag comparison: it says where its
+items are listed, where their tags are, and which status means what.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import botocore.exceptions
+
+from vpcctl.aws import is_not_found
+from vpcctl.aws import tags as tagging
+from vpcctl.errors import NotReady
+from vpcctl.resources import base
+from vpcctl.resources.base import Context, Found
+
+# Changes live with Found and Outcome in base; the kit hands them on to the kinds.
+CREATE, UPDATE, REPLACE, DELETE = base.CREATE, base.UPDATE, base.REPLACE, base.DELETE
+Change = base.Change
+
+
+def create(ctx: Context, spec: Any, **extra: Any) -> Change:
+    """The one change of a resource that is missing: every attribute the spec sets."""
+    return Change("", None, {**spec_values(spec), **extra}, CREATE)
+
+
+def spec_values(spec: Any) -> dict[str, Any]:
+    """A resolved spec as plain values (run-time values not known yet show as such)."""
+
+    def plain(value: Any) -> Any:
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            fields = {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+            return fields if value is spec else {k: v for k, v in fields.items() if v not in (None, "", [])}
+        if isinstance(value, tuple):
+            return [plain(v) for v in value]
+        return value
+
+    return plain(spec)
+
+
+def updated(attribute: str, before: Any, after: Any, payload: Any = None) -> list[Change]:
+    """[a change] when the value in AWS differs from the wanted one, else []."""
+    return [] if before == after else [Change(attribute, before, after, payload=payload)]
+
+
+def replaced(attribute: str, before: Any, after: Any) -> list[Change]:
+    """[a replace] when an attribute AWS cannot change in place differs, else []."""
+    return [] if before == after else [Change(attribute, before, after, REPLACE)]
+
+
+def members(
+    attribute: str, have: Iterable[Any], want: Iterable[Any], label: Callable[[Any], str] = str
+) -> list[Change]:
+    """Additions, then removals, of the members of a set (rules, routes, targets, policies)."""
+    have, want = set(have), set(want)
+    added = [Change(attribute, None, label(m), member=True, payload=m) for m in sorted(want - have, key=str)]
+    removed = [Change(attribute, label(m), None, member=True, payload=m) for m in sorted(have - want, key=str)]
+    return added + removed
+
+
+def added(changes: list[Change], attribute: str) -> list[Any]:
+    return [c.payload for c in changes if c.attribute == attribute and c.member and c.before is None]
+
+
+def removed(changes: list[Change], attribute: str) -> list[Any]:
+    return [c.payload for c in changes if c.attribute == attribute and c.member and c.after is None]
+
+
+def named(changes: list[Change], attribute: str) -> Change | None:
+    return next((c for c in changes if c.attribute == attribute and not c.member), None)
+
+
+def is_create(changes: list[Change]) -> bool:
+    return bool(changes) and changes[0].action == CREATE
+
+
+# ----------------------------------------------------------------------- tags
+
+
+def tag_diff(have: dict[str, str], want: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """(tags to set, tag keys to unset). Only vpcctl's own keys are ever unset: tags
+    others put on a resource (AWS's, a person's) are theirs."""
+    to_set = {k: v for k, v in want.items() if have.get(k) != v}
+    to_unset = sorted(k for k in have if k.startswith("vpcctl:") and k not in want)
+    return to_set, to_unset
+
+
+def tag_changes(have: dict[str, str], want: dict[str, str]) -> list[Change]:
+    to_set, to_unset = tag_diff(have, want)
+    changes = [Change(f"tag {k}", have.get(k), v, payload=k) for k, v in to_set.items()]
+    return changes + [Change(f"tag {k}", have[k], None, payload=k) for k in to_unset]
+
+
+def tags_of(changes: list[Change]) -> tuple[dict[str, str], list[str]]:
+    """The tag changes of a change list, as (to set, to unset)."""
+    tag = [c for c in changes if c.attribute.startswith("tag ")]
+    return {c.payload: c.after for c in tag if c.after is not None}, [c.payload for c in tag if c.after is None]
+
+
+TagWriter = Callable[[Context, str, dict[str, str], list[str]], None]
+
+
+def _ec2(ctx: Context, target: str, to_set: dict[str, str], to_unset: list[str]) -> None:
+    ec2 = ctx.client("ec2")
+    if to_set:
+        ec2.create_tags(Resources=[target], Tags=tagging.as_list(to_set))
+    if to_unset:
+        ec2.delete_tags(Resources=[target], Tags=[{"Key": k} for k in to_unset])
+
+
+def _elbv2(ctx: Context, target: str, to_set: dict[str, str], to_unset: list[str]) -> None:
+    elb = ctx.client("elbv2")
+    if to_set:
+        elb.add_tags(ResourceArns=[target], Tags=tagging.as_list(to_set))
+    if to_unset:
+        elb.remove_tags(ResourceArns=[target], TagKeys=to_unset)
+
+
+def _ecs(ctx: Context, target: str, to_set: dict[str, str], to_unset: list[str]) -> None:
+    ecs = ctx.client("ecs")
+    if to_set:
+        ecs.tag_resource(resourceArn=target, tags=tagging.as_lower_list(to_set))
+    if to_unset:
+        ecs.untag_resource(resourceArn=target, tagKeys=to_unset)
+
+
+def _logs(ctx: Context, target: str, to_set: dict[str, str], to_unset: list[str]) -> None:
+    logs = ctx.client("logs")
+    if to_set:
+        logs.tag_resource(resourceArn=target, tags=to_set)
+    if to_unset:
+        logs.untag_resource(resourceArn=target, tagKeys=to_unset)
+
+
+def _iam(ctx: Context, target: str, to_set: dict[str, str], to_unset: list[str]) -> None:
+    iam = ctx.client("iam")
+    if to_set:
+        iam.tag_role(RoleName=target, Tags=tagging.as_list(to_set))
+    if to_unset:
+        iam.untag_role(RoleName=target, TagKeys=to_unset)
+
+
+def _route53(ctx: Context, target: str, to_set: dict[str, str], to_unset: list[str]) -> None:
+    params: dict[str, Any] = {}
+    if to_set:
+        params["AddTags"] = tagging.as_list(to_set)
+    if to_unset:
+        params["RemoveTagKeys"] = to_unset
+    ctx.client("route53").change_tags_for_resource(ResourceType="hostedzone", ResourceId=target, **params)
+
+
+def _apigateway(ctx: Context, target: str, to_set: dict[str, str], to_unset: list[str]) -> None:
+    api = ctx.client("apigateway")
+    if to_set:
+        api.tag_resource(resourceArn=target, tags=to_set)
+    if to_unset:
+        api.untag_resource(resourceArn=target, tagKeys=to_unset)
+
+
+def _resolver(ctx: Context, target: str, to_set: dict[str, str], to_unset: list[str]) -> None:
+    client = ctx.client("route53resolver")
+    if to_set:
+        client.tag_resource(ResourceArn=target, Tags=tagging.as_list(to_set))
+    if to_unset:
+        client.untag_resource(ResourceArn=target, TagKeys=to_unset)
+
+
+TAG_WRITERS: dict[str, TagWriter] = {
+    "ec2": _ec2,
+    "elbv2": _elbv2,
+    "ecs": _ecs,
+    "logs": _logs,
+    "iam": _iam,
+    "route53": _route53,
+    "apigateway": _apigateway,
+    "route53resolver": _resolver,
+}
+
+
+def write_tags(ctx: Context, service: str, target: str, changes: list[Change]) -> None:
+    """Apply the tag changes of a change list through the service's own tag calls."""
+    to_set, to_unset = tags_of(changes)
+    if to_set or to_unset:
+        TAG_WRITERS[service](ctx, target, to_set, to_unset)
+
+
+# ------------------------------------------------------------------ discovery
+
+TagSource = Callable[[list[dict[str, Any]]], dict[str, dict[str, str]]]
+
+
+def listed(ctx: Context, service: str, operation: str, key: str, **params: Any) -> list[dict[str, Any]]:
+    """Every item of a listing, through botocore's paginator when the operation has one."""
+    client = ctx.client(service)
+    if client.can_paginate(operation):
+        return [item for page in client.get_paginator(operation).paginate(**params) for item in page.get(key) or []]
+    return list(getattr(client, operation)(**params).get(key) or [])
+
+
+def inline(id_key: str, tags_key: str = "Tags") -> TagSource:
+    """Tags listed with each item (EC2's [{Key, Value}], API Gateway's {k: v}, ECS's [{key, value}])."""
+
+    def read(items: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+        out = {}
+        for item in items:
+            raw = item.get(tags_key)
+            out[str(item[id_key])] = dict(raw) if isinstance(raw, dict) else tagging.to_dict(raw)
+        return out
+
+    return read
+
+
+def batched(id_key: str, size: int, fetch: Callable[[list[str]], dict[str, dict[str, str]]]) -> TagSource:
+    """Tags read by a call that takes `size` ids at once (ELB's DescribeTags, Route 53's ListTagsForResources)."""
+
+    def read(items: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+        ids = [str(item[id_key]) for item in items]
+        out: dict[str, dict[str, str]] = {}
+        for i in range(0, len(ids), size):
+            out.update(fetch(ids[i : i + size]))
+        return out
+
+    return read
+
+
+def each(id_key: str, fetch: Callable[[str], dict[str, str]]) -> TagSource:
+    """Tags read one item at a time, where the service has no batch read (Resolver, CloudWatch
+    Logs, IAM); callers narrow the items first (by name prefix or path)."""
+    return lambda items: {str(item[id_key]): fetch(str(item[id_key])) for item in items}
+
+
+def owned(
+    ctx: Context,
+    items: Iterable[dict[str, Any]],
+    tags: TagSource,
+    id_key: str,
+    make: Callable[[str, dict[str, Any], dict[str, str]], Found],
+) -> list[Found]:
+    """The items tagged for the deployment, with a logical id, made into Found."""
+    items = list(items)
+    tag_map = tags(items) if items else {}
+    out = []
+    for item in items:
+        item_tags = tag_map.get(str(item[id_key]), {})
+        if tagging.owned_by(item_tags, ctx.deployment) and tagging.LOGICAL_ID in item_tags:
+            out.append(make(item_tags[tagging.LOGICAL_ID], item, item_tags))
+    return out
+
+
+# ---------------------------------------------------------------------- waits
+
+
+def wait_status(
+    ctx: Context,
+    step: str,
+    what: str,
+    read: Callable[[], dict[str, Any]],
+    status: Callable[[dict[str, Any]], str],
+    ready: Iterable[str],
+    failed: Iterable[str] = (),
+    reason: Callable[[dict[str, Any]], str] = lambda _: "",
+    timeout: float | None = None,
+    hints: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Poll read() until status() is a ready one; a failed status ends the wait with AWS's
+    reason (and what to change, from hints by status). Every poll reports the status and
+    AWS's reason. Returns the last item read."""
+    ready, failed = set(ready), set(failed)
+    latest: dict[str, Any] = {}
+
+    def check() -> tuple[bool, str]:
+        item = read()
+        latest["item"] = item
+        state, why = status(item), reason(item)
+        if state in failed:
+            raise NotReady(f"{what} {state}: {why}".rstrip(": "), hint=(hints or {}).get(state))
+        return state in ready, f"{state} ({why})" if why else state
+
+    ctx.poll(step, what, check, timeout)
+    return latest["item"]
+
+
+def wait_gone(
+    ctx: Context,
+    step: str,
+    what: str,
+    read: Callable[[], dict[str, Any] | None],
+    status: Callable[[dict[str, Any]], str] = lambda item: str(item.get("Status", "")),
+    gone: Iterable[str] = (),
+) -> None:
+    """Poll until read() answers NotFound or nothing, or the status is a gone one."""
+    gone = {g.lower() for g in gone}
+
+    def check() -> tuple[bool, str]:
+        try:
+            item = read()
+        except botocore.exceptions.ClientError as exc:
+            if is_not_found(exc):
+                return True, "gone"
+            raise
+        if not item:
+            return True, "gone"
+        state = status(item)
+        return state.lower() in gone, state
+
+    ctx.poll(step, what, check, timeout=ctx.delete_timeout)

@@ -1,0 +1,217 @@
+"""Calls AWS refuses and moto accepts: refused here at the call, with AWS's error code and
+message, so `up` reports them as the step that failed. Each is listed in docs/sandbox.md.
+"""
+
+from __future__ import annotations
+
+import inspect
+import ipaddress
+from collections.abc import Callable
+from typing import Any
+
+
+def install() -> None:
+    _ecs_service_container_port()
+    _alb_two_zones()
+    _peering_overlap_fails()
+    _routes_do_not_shadow_local()
+    _listener_certificate_issued()
+    _endpoint_private_dns_needs_vpc_dns()
+
+
+def _before(cls: Any, name: str, check: Callable[[Any, dict[str, Any]], None]) -> None:
+    """Run check(backend, arguments by name) before a moto method; it raises AWS's error."""
+    from vpcctl.sandbox.behaviour import _wrap
+
+    signature = inspect.signature(getattr(cls, name))
+
+    def hook(backend: Any, *args: Any, **kwargs: Any) -> None:
+        bound = signature.bind(backend, *args, **kwargs)
+        bound.apply_defaults()
+        check(backend, dict(bound.arguments))
+
+    _wrap(cls, name, before=hook)
+
+
+# ---------------------------------------------------------------------- ecs
+
+
+def _ecs_service_container_port() -> None:
+    """CreateService/UpdateService: a load balancer's container and port must be in the task definition."""
+    from moto.ecs.exceptions import InvalidParameterException
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    def check(backend: Any, task_definition: str | None, load_balancers: list[dict[str, Any]] | None) -> None:
+        if not task_definition or not load_balancers:
+            return
+        containers = {c["name"]: c for c in backend.describe_task_definition(task_definition).container_definitions}
+        for lb in load_balancers:
+            name, port = lb.get("containerName"), lb.get("containerPort")
+            if name not in containers:
+                raise InvalidParameterException(f"The container {name} does not exist in the task definition.")
+            ports = {m.get("containerPort") for m in containers[name].get("portMappings") or []}
+            if port is not None and int(port) not in {int(p) for p in ports if p is not None}:
+                raise InvalidParameterException(f"The container {name} did not have a container port {port} defined.")
+
+    def on_create(backend: Any, args: dict[str, Any]) -> None:
+        check(backend, args.get("task_definition_str"), args.get("load_balancers"))
+
+    def on_update(backend: Any, args: dict[str, Any]) -> None:
+        props = args.get("service_properties") or {}  # UpdateService's parameters, in snake case
+        if not props.get("load_balancers") and not props.get("task_definition"):
+            return
+        service = backend._get_service(props.get("cluster", "default"), props["service"].split("/")[-1])
+        check(
+            backend,
+            props.get("task_definition") or service.task_definition,
+            props.get("load_balancers") or service.load_balancers,
+        )
+
+    _before(EC2ContainerServiceBackend, "create_service", on_create)
+    _before(EC2ContainerServiceBackend, "update_service", on_update)
+
+
+# ----------------------------------------------------------- load balancing
+
+
+def _alb_two_zones() -> None:
+    """An Application Load Balancer needs subnets in at least two Availability Zones, one per zone."""
+    from moto.elbv2.exceptions import ELBClientError
+    from moto.elbv2.models import ELBv2Backend
+
+    def check(backend: Any, args: dict[str, Any]) -> None:
+        if (args.get("loadbalancer_type") or "application") != "application":
+            return
+        ids = list(args.get("subnet_ids") or []) + [m["SubnetId"] for m in args.get("subnet_mappings") or []]
+        subnets = [backend.ec2_backend.get_subnet(s) for s in ids]
+        zones = [s.availability_zone for s in subnets if s is not None]
+        if len(zones) != len(set(zones)):
+            raise ELBClientError(
+                "InvalidConfigurationRequest",
+                "A load balancer cannot be attached to multiple subnets in the same Availability Zone",
+            )
+        if len(set(zones)) < 2:
+            raise ELBClientError(
+                "ValidationError", "At least two subnets in two different Availability Zones must be specified"
+            )
+
+    _before(ELBv2Backend, "create_load_balancer", check)
+
+
+def _listener_certificate_issued() -> None:
+    """HTTPS/TLS listeners take only ACM certificates that are ISSUED (UnsupportedCertificate otherwise)."""
+    from moto.acm.models import CertBundle, acm_backends
+    from moto.elbv2.exceptions import ELBClientError
+    from moto.elbv2.models import ELBv2Backend
+
+    def check_arn(backend: Any, arn: str | None) -> None:
+        if not arn or ":acm:" not in arn:
+            return
+        certificates = acm_backends[backend.account_id][backend.region_name]._certificates
+        certificate = certificates.get(arn)
+        if certificate is None:
+            raise ELBClientError("CertificateNotFound", f"Certificate '{arn}' not found")
+        if certificate.status != "ISSUED":
+            raise ELBClientError(
+                "UnsupportedCertificate",
+                f"The certificate '{arn}' must have a fully-qualified domain name, a supported signature, "
+                "and a supported key size.",
+            )
+
+    def on_create(backend: Any, args: dict[str, Any]) -> None:
+        check_arn(backend, args.get("certificate"))
+
+    def on_modify(backend: Any, args: dict[str, Any]) -> None:
+        for certificate in args.get("certificates") or []:
+            check_arn(backend, certificate.get("CertificateArn"))
+
+    _before(ELBv2Backend, "create_listener", on_create)
+    _before(ELBv2Backend, "modify_listener", on_modify)
+
+    # Nobody answers DNS validation in the sandbox: a requested certificate stays
+    # PENDING_VALIDATION (moto issues it by itself after a minute). Import one to use HTTPS.
+    original_check = CertBundle.check
+
+    def check(self: Any) -> None:
+        status = self.status
+        original_check(self)
+        if status == "PENDING_VALIDATION" and self.status == "ISSUED":
+            self.status = "PENDING_VALIDATION"
+
+    CertBundle.check = check  # type: ignore[method-assign]
+
+
+# -------------------------------------------------------------------- ec2
+
+
+def _peering_overlap_fails() -> None:
+    """A peering request between overlapping VPCs goes to `failed` (and cannot be accepted)."""
+    from moto.ec2.models import EC2Backend
+
+    def fail_if_overlapping(backend: Any, pcx: Any, *args: Any, **kwargs: Any) -> None:
+        mine = [ipaddress.ip_network(c["cidr_block"]) for c in pcx.vpc.get_cidr_block_association_set()]
+        theirs = [ipaddress.ip_network(c["cidr_block"]) for c in pcx.peer_vpc.get_cidr_block_association_set()]
+        if any(a.overlaps(b) for a in mine for b in theirs):
+            pcx._status.code = "failed"
+            pcx._status.message = "Failed due to incorrect VPC-ID, Account ID, or overlapping CIDR range"
+
+    from vpcctl.sandbox.behaviour import _wrap
+
+    _wrap(EC2Backend, "create_vpc_peering_connection", after=fail_if_overlapping)
+
+
+def _routes_do_not_shadow_local() -> None:
+    """A route whose destination lies inside the VPC's CIDR may target only a network interface or an
+    instance; moto replaces the local route instead."""
+    from moto.ec2.exceptions import EC2ClientError
+    from moto.ec2.models import EC2Backend
+
+    def check(backend: Any, args: dict[str, Any]) -> None:
+        destination = args.get("destination_cidr_block")
+        if not destination or args.get("local") or args.get("interface_id") or args.get("instance_id"):
+            return
+        table = backend.get_route_table(args["route_table_id"])
+        vpc = backend.get_vpc(table.vpc_id)
+        wanted = ipaddress.ip_network(destination, strict=False)
+        blocks = [ipaddress.ip_network(c["cidr_block"]) for c in vpc.get_cidr_block_association_set()]
+        if any(wanted.version == b.version and wanted.subnet_of(b) for b in blocks):  # type: ignore[arg-type]
+            raise EC2ClientError(
+                "InvalidParameterValue",
+                "Route target is not supported. This route only supports interface and instance targets.",
+            )
+
+    _before(EC2Backend, "create_route", check)
+    _before(EC2Backend, "replace_route", check)
+
+
+def _endpoint_private_dns_needs_vpc_dns() -> None:
+    """Private DNS on an interface endpoint needs the VPC's DNS support and DNS hostnames."""
+    from moto.ec2.exceptions import EC2ClientError
+    from moto.ec2.models import EC2Backend
+
+    def refuse(vpc: Any) -> None:
+        if not (vpc.enable_dns_support and vpc.enable_dns_hostnames):
+            raise EC2ClientError(
+                "InvalidParameter",
+                "Enabling private DNS requires both enableDnsSupport and enableDnsHostnames VPC attributes set "
+                f"to true for {vpc.id}",
+            )
+
+    def on_create(backend: Any, args: dict[str, Any]) -> None:
+        interface = (args.get("endpoint_type") or "Gateway").lower() == "interface"
+        if interface and args.get("private_dns_enabled") is not False:
+            refuse(backend.get_vpc(args["vpc_id"]))
+
+    _before(EC2Backend, "create_vpc_endpoint", on_create)
+
+    from moto.ec2.responses.vpcs import VPCs
+
+    original = VPCs.modify_vpc_endpoint
+
+    def modify_vpc_endpoint(self: Any) -> Any:
+        if str(self._get_param("PrivateDnsEnabled")).lower() == "true":
+            endpoint = self.ec2_backend.describe_vpc_endpoints(vpc_end_point_ids=[self._get_param("VpcEndpointId")])[0]
+            refuse(self.ec2_backend.get_vpc(endpoint.vpc_id))
+        return original(self)
+
+    VPCs.modify_vpc_endpoint = modify_vpc_endpoint  # type: ignore[method-assign]
