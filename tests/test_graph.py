@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ElementTree
 import pytest
 from click.testing import CliRunner
 
+from conftest import scenario_text
 from vpcctl import scenario
 from vpcctl.cli import cli
 
@@ -134,3 +135,33 @@ def test_out_writes_the_file(tmp_path) -> None:
     assert result.exit_code == 0, result.output
     assert result.stdout == ""
     assert path.read_text() == draw("fargate-privatelink")
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_flow_the_model_reports_is_drawn(name: str) -> None:
+    from vpcctl import diagram, netcheck
+
+    loaded = scenario.load(name)
+    flows = diagram.flows_of(netcheck.flows(loaded))
+    text = draw(name)
+    drawn = [line for line in text.splitlines() if " ==>" in line or " -.-x" in line]
+    assert flows and len(drawn) == len({(f.source, f.target, f.label) for f in flows if f.source != f.target})
+    assert all(f.reachable for f in flows)  # the shipped scenarios serve
+    assert " -.-x" not in text
+
+
+def test_a_broken_flow_is_drawn_red_with_its_code(tmp_path) -> None:
+    text = scenario_text()
+    start, end = text.index("  ecr-api:\n"), text.index("  ecr-dkr:\n")
+    text = text[:start] + text[end:]
+    text = text.replace("depends_on: [http, ecr-api, ecr-dkr, logs, s3]", "depends_on: [http, ecr-dkr, logs, s3]")
+    path = tmp_path / "no-ecr-api.yaml"
+    path.write_text(text)
+    mermaid = draw(str(path))
+    broken = [line for line in mermaid.splitlines() if " -.-x" in line]
+    assert len(broken) == 1
+    assert "tcp/443 → ecr.api ✗ NO_ROUTE_TO_DESTINATION" in broken[0]
+    edges = [line for line in mermaid.splitlines() if EDGE.match(line)]
+    assert f"  linkStyle {edges.index(broken[0])} stroke:#d00,color:#d00" in mermaid
+    dot = draw(str(path), "--format", "dot")
+    assert any("NO_ROUTE_TO_DESTINATION" in line and "color=red" in line for line in dot.splitlines())

@@ -816,9 +816,10 @@ def graph(
     The same scenario always gives the same text, so a diagram can be committed and
     diffed. Makes no AWS call without --live."""
     from vpcctl import diagram as drawing
+    from vpcctl import netcheck
 
     loaded = _load(scenario_name, sets)
-    picture = drawing.from_scenario(loaded)
+    picture = drawing.from_scenario(loaded, drawing.flows_of(netcheck.flows(loaded)))
     if live:
         from vpcctl import deploy, render
 

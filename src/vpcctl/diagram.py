@@ -93,10 +93,51 @@ def from_scenario(scenario: model.Scenario, flows: Iterable[Flow] = ()) -> Diagr
     for lid, spec in specs.items():
         _connect(diagram, specs, lid, spec)
     for flow in flows:
-        if flow.source in diagram.nodes and flow.target in diagram.nodes:
+        source, target = _flow_end(diagram, specs, flow.source), _flow_end(diagram, specs, flow.target)
+        if source and target and source != target:
             label = flow.label if flow.reachable else f"{flow.label} ✗ {flow.code}".strip()
-            diagram.link(flow.source, flow.target, label, "flow" if flow.reachable else "broken")
+            diagram.link(source, target, label, "flow" if flow.reachable else "broken")
     return diagram
+
+
+def flows_of(results: Iterable[Any]) -> list[Flow]:
+    """Flows to draw from the network model's results (declared and derived), one per
+    source, destination and port; a flow is broken when any of its results is."""
+    merged: dict[tuple[str, str, str], Flow] = {}
+    for result in results:
+        label = f"{result.protocol}/{result.port}"
+        if result.label == "registry":
+            label += f" → {result.destination}"
+        elif result.label == "target health-check":
+            label += " health check"
+        key = (result.source_id, result.destination_id, label)
+        broken = result.broken
+        flow = Flow(result.source_id, result.destination_id, label, not broken, broken[0].code if broken else "")
+        if key not in merged or not flow.reachable:
+            merged[key] = flow
+    return list(merged.values())
+
+
+def _flow_end(diagram: Diagram, specs: dict[str, Any], thing: str) -> str | None:
+    """The node a flow starts or ends at: a resource, the internet, AWS's public side of a
+    service, or a whole VPC (drawn at its first subnet)."""
+    if thing in diagram.nodes:
+        return thing
+    if thing == "internet":
+        diagram.add(Node("internet", ("internet",), "cloud"))
+        return thing
+    if thing.startswith("aws:"):
+        diagram.add(Node(thing, (f"AWS {thing.removeprefix('aws:')}", "public endpoint"), "cloud"))
+        return thing
+    if thing.startswith("vpc:"):
+        vpc = thing.removeprefix("vpc:")
+        return next(
+            (lid for lid in sorted(specs) if isinstance(specs[lid], model.Subnet) and specs[lid].vpc == vpc), None
+        )
+    named = model.RUNTIME.search(thing)  # a DNS name known at run time: `${api.domain}`
+    if named and named.group(1) in diagram.nodes:
+        return named.group(1)
+    return None
 
 
 def _public_subnets(specs: dict[str, Any]) -> set[str]:

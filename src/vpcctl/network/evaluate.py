@@ -120,6 +120,10 @@ class Result:
     port: int
     hops: list[Hop] = field(default_factory=list)
     label: str = ""  # 'declared', 'registry', 'target', 'resolver'
+    # What the flow joins in the snapshot's ids (logical ids offline): for a diagram.
+    # 'internet', 'aws:<service>' for AWS's public addresses, 'vpc:<id>' for a whole VPC.
+    source_id: str = ""
+    destination_id: str = ""
 
     @property
     def broken(self) -> list[Hop]:
@@ -376,7 +380,15 @@ def target_results(net: Network, lb: LoadBalancer, group: TargetGroup) -> list[R
         for port in ports:
             assert port is not None
             kind = "traffic" if port == target.port else "health-check"
-            result = Result(lb.name, target.host.name, "tcp", port, label=f"target {kind}")
+            result = Result(
+                lb.name,
+                target.host.name,
+                "tcp",
+                port,
+                label=f"target {kind}",
+                source_id=lb.id,
+                destination_id=target.host.id,
+            )
             result.hops = connect(net, balancer, party, "tcp", port)
             results.append(result)
     return results
@@ -432,9 +444,12 @@ def registry_results(net: Network, tasks: Party, uses_logs: bool) -> list[Result
     vpc = net.vpcs.get(tasks.vpc or "")
     dns_ready = bool(vpc and vpc.dns_support and vpc.dns_hostnames)
     for service in (*REGISTRY, *(["logs"] if uses_logs else [])):
-        result = Result(tasks.name, service, "tcp", HTTPS, label="registry")
         found = net.endpoints_for(tasks.vpc or "", service, "interface")
         usable = [e for e in found if e.private_dns and dns_ready]
+        reached = usable[0].id if usable else found[0].id if found else f"aws:{service}"
+        result = Result(
+            tasks.name, service, "tcp", HTTPS, label="registry", source_id=tasks.owner, destination_id=reached
+        )
         if usable:
             result.hops = connect(net, tasks, endpoint_party(net, usable[0]), "tcp", HTTPS)
         else:
@@ -453,7 +468,9 @@ def registry_results(net: Network, tasks: Party, uses_logs: bool) -> list[Result
             hops = [_public_route(net, s, tasks.public_ip, why, fix, tasks.owner) for s in tasks.subnets]
             result.hops = [*hops, *_out_to_public(net, tasks, hops)]
         results.append(result)
-    result = Result(tasks.name, "s3", "tcp", HTTPS, label="registry")
+    gateways = net.endpoints_for(tasks.vpc or "", "s3", "gateway")
+    s3 = gateways[0].id if gateways else "aws:s3"
+    result = Result(tasks.name, "s3", "tcp", HTTPS, label="registry", source_id=tasks.owner, destination_id=s3)
     hops = []
     for subnet in tasks.subnets:
         table = net.route_table(subnet)
@@ -573,7 +590,16 @@ def destination_party(net: Network, thing: str) -> tuple[Party | None, LoadBalan
 def flow(net: Network, source: str, destination: str, protocol: str, port: int) -> Result:
     """A declared flow: `source` is a host id or 'internet'; `destination` an id or a DNS name."""
     start = INTERNET if source == "internet" else host_party(net.hosts[source]) if source in net.hosts else None
-    result = Result(start.name if start else source, _shown(net, destination), protocol, port, label="declared")
+    shown = _shown(net, destination)
+    result = Result(
+        start.name if start else source,
+        shown,
+        protocol,
+        port,
+        label="declared",
+        source_id=source,
+        destination_id=destination,
+    )
     if start is None:
         result.hops = [Hop(source, "source", NO_ROUTE, f"{source} is not in the network", "", source)]
         return result
@@ -588,7 +614,9 @@ def flow(net: Network, source: str, destination: str, protocol: str, port: int) 
         else:
             hops, alias = resolve(net, destination, start.vpc)
             party, lb = destination_party(net, alias) if alias else (None, None)
+            result.destination_id = alias or destination
     if lb is not None:
+        result.destination_id = lb.id
         hops += to_load_balancer(net, start, lb, port)
     elif party is not None:
         hops += connect(net, start, party, protocol, port)
@@ -618,7 +646,7 @@ def resolver_results(net: Network) -> list[Result]:
             continue
         target = resolver_party(net, endpoint)
         clients = [
-            resolver_party(net, net.resolver_endpoints[r.endpoint])
+            (resolver_party(net, net.resolver_endpoints[r.endpoint]), r.endpoint)
             for r in net.resolver_rules.values()
             if endpoint.id in r.targets and r.endpoint in net.resolver_endpoints
         ]
@@ -627,10 +655,18 @@ def resolver_results(net: Network) -> list[Result]:
                 other = next(v for v in peering.vpcs if v != endpoint.vpc)
                 subnets = tuple(s.id for s in net.subnets.values() if s.vpc == other)
                 name = f"VPC {net.name(other)} (peering {peering.name})"
-                clients.append(Party(name, other, subnets, net.cidrs(subnets), None, other))
-        for client in clients:
+                clients.append((Party(name, other, subnets, net.cidrs(subnets), None, other), f"vpc:{other}"))
+        for client, client_id in clients:
             for protocol in ("udp", "tcp"):
-                result = Result(client.name, target.name, protocol, DNS, label="resolver")
+                result = Result(
+                    client.name,
+                    target.name,
+                    protocol,
+                    DNS,
+                    label="resolver",
+                    source_id=client_id,
+                    destination_id=endpoint.id,
+                )
                 result.hops = [
                     h for h in connect(net, client, target, protocol, DNS) if h.kind in ("egress", "ingress")
                 ]
