@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from vpcctl.network.snapshot import GONE_STATES as GONE
 from vpcctl.network.snapshot import (
     Endpoint,
     Host,
@@ -32,7 +33,6 @@ from vpcctl.network.snapshot import (
 )
 
 LOGICAL_ID = "vpcctl:logical-id"
-GONE = ("deleted", "deleting", "failed", "rejected", "expired")
 
 
 def _pages(client: Any, operation: str, key: str, **params: Any) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from vpcctl.network.snapshot import GONE_STATES as GONE
 from vpcctl.network.snapshot import (
     Endpoint,
     Host,
@@ -30,8 +31,6 @@ from vpcctl.network.snapshot import (
     Vpc,
     flatten,
 )
-
-GONE = ("deleted", "deleting", "failed", "rejected", "expired")
 
 
 def _id(thing: Any) -> str:

@@ -21,6 +21,10 @@ ALLOW_ALL_OUT: frozenset[Permission] = frozenset({("-1", None, None, "cidr", ANY
 DEFAULT_GROUP = "(default)"
 
 
+# States in which an endpoint or a peering no longer carries traffic.
+GONE_STATES = ("deleted", "deleting", "failed", "rejected", "expired")
+
+
 def flatten(ip_permissions: Iterable[dict[str, Any]] | None) -> set[Permission]:
     """EC2 IpPermissions (as describe_security_groups returns them) into one tuple per source."""
     out: set[Permission] = set()
