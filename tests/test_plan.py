@@ -94,7 +94,7 @@ def deployed(path: str) -> Deployment:
 @pytest.fixture(scope="module")
 def fargate(moto_module: None, tmp_path_factory: pytest.TempPathFactory) -> Deployment:
     text = (SCENARIOS / "fargate-privatelink.yaml").read_text()
-    head, sep, outputs = text.partition("\noutputs:")
+    head, sep, outputs = text.partition("\nflows:")  # the resources end where the flows begin
     path = tmp_path_factory.mktemp("plan") / "fargate-privatelink-more.yaml"
     path.write_text(head.rstrip("\n") + "\n" + ADDITIONS + sep + outputs)
     return deployed(str(path))
