@@ -507,7 +507,9 @@ def _preflight(loaded: Any, quiet: bool, skip_check: bool) -> None:
     if not quiet:
         for finding in findings:
             if finding.severity == "warning" or skip_check:
-                click.echo(f"{finding.severity}: {finding.rule} {finding.resource}: {finding.message}", err=True)
+                click.echo(
+                    _wrapped(f"{finding.severity}: {finding.rule} {finding.resource}: {finding.message}"), err=True
+                )
     if skip_check:
         return
     for finding in errors_found:
@@ -518,6 +520,15 @@ def _preflight(loaded: Any, quiet: bool, skip_check: bool) -> None:
             f"{len(errors_found)} network check errors: this scenario would not work on AWS",
             hint="fix them (see `vpcctl check`), or start anyway with --skip-check",
         )
+
+
+def _wrapped(text: str) -> str:
+    """A long message wrapped at the terminal's width (COLUMNS off a terminal, else 100)."""
+    import shutil
+    import textwrap
+
+    width = shutil.get_terminal_size((100, 24)).columns
+    return textwrap.fill(text, width, subsequent_indent="  ", break_on_hyphens=False)
 
 
 def _fail_run(report: Any) -> None:
@@ -557,11 +568,7 @@ def check(settings: Settings, scenario_name: str, sets: tuple[str, ...], live: b
     if settings.output == "json":
         render.emit_json(netcheck.report(loaded, findings))
     elif findings:
-        render.table(
-            f"{loaded.name}: {netcheck.summary(findings)}",
-            ["severity", "rule", "resource", "what happens on AWS", "fix"],
-            [[f.severity, f.rule, f.resource, f.message, f.fix] for f in findings],
-        )
+        render.findings(f"{loaded.name}: {netcheck.summary(findings)}", findings)
     elif not settings.quiet:
         click.echo(f"{loaded.name}: no findings ({len(netcheck.RULES)} rules checked)")
     netcheck.fail_on_errors(loaded, findings)
@@ -700,13 +707,18 @@ def wait(settings: Settings, scenario_name: str, sets: tuple[str, ...], deployme
 @global_options
 @click.argument("scenario_name", metavar="SCENARIO")
 @click.argument("key", required=False)
+@sets_option
 @name_option
 @click.pass_obj
-def output(settings: Settings, scenario_name: str, key: str | None, deployment: str | None) -> None:
-    """The scenario's outputs (DNS names, URLs), for shell use: one value, or KEY=VALUE lines."""
+def output(
+    settings: Settings, scenario_name: str, key: str | None, sets: tuple[str, ...], deployment: str | None
+) -> None:
+    """The scenario's outputs (DNS names, URLs), for shell use: one value, or KEY=VALUE
+    lines; with -o json, a JSON object (or, with KEY, a JSON value). Give the --set
+    parameters `up` was given, so that outputs built from them (https://...) match."""
     from vpcctl import deploy, render
 
-    loaded = _load(scenario_name)
+    loaded = _load(scenario_name, sets)
     name = _deployment(deployment, loaded)
     if key is not None and key not in loaded.outputs:
         raise BadInput(f"the scenario has no output '{key}'", hint="outputs: " + ", ".join(loaded.outputs))
@@ -717,7 +729,10 @@ def output(settings: Settings, scenario_name: str, key: str | None, deployment: 
             raise VpcctlError(
                 f"output '{key}' is not known: the deployment is not (fully) up", hint=f"run: vpcctl up {scenario_name}"
             )
-        click.echo(values[key])
+        if settings.output == "json":
+            render.emit_json(values[key])
+        else:
+            click.echo(values[key])
     elif settings.output == "json":
         render.emit_json(values)
     else:

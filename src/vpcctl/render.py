@@ -58,6 +58,8 @@ class Quiet(Renderer):
 class Lines(Renderer):
     """Plain timestamped lines, for logs and pipes."""
 
+    width = 100  # longer lines put a waiting step's facts one a line
+
     def __init__(self, stream: IO[str] | None = None, verbose: bool = False) -> None:
         self.stream = stream or sys.stderr
         self.verbose = verbose
@@ -70,11 +72,13 @@ class Lines(Renderer):
         kind = f" ({event.kind})" if event.kind else ""
         parts = [stamp, f"{event.step}{kind}", event.status]
         if event.resource_id:
-            parts.append(event.resource_id)
-        if event.detail:
-            parts.append(event.detail)
+            parts.append(event.resource_id if self.verbose else short_id(event.resource_id, 40))
+        line = "  ".join([*parts, event.detail] if event.detail else parts)
+        if len(line) > self.width and not self.verbose:  # one fact a line under the first
+            first, *rest = detail_lines(event.detail) or [""]
+            line = "\n".join(["  ".join([*parts, first]), *(" " * 10 + r for r in rest)])
         with self._lock:
-            print("  ".join(parts), file=self.stream, flush=True)
+            print(line, file=self.stream, flush=True)
 
 
 class Live(Renderer):
@@ -245,6 +249,34 @@ def table(title: str, columns: list[str], rows: list[list[str]], stream: IO[str]
     Console(file=stream).print(out)
 
 
+def findings(title: str, found: list[Any], stream: IO[str] | None = None) -> None:
+    """`check`'s findings: a rich table on a terminal; off one, a block per finding
+    wrapped at the terminal's width (COLUMNS, else 100)."""
+    stream = stream or sys.stdout
+    if stream.isatty():
+        table(
+            title,
+            ["severity", "rule", "resource", "what happens on AWS", "fix"],
+            [[f.severity, f.rule, f.resource, f.message, f.fix] for f in found],
+            stream,
+        )
+        return
+    import shutil
+    import textwrap
+
+    width = shutil.get_terminal_size((100, 24)).columns
+    print(title, file=stream)
+    for f in found:
+        print(f"\n{f.severity}: {f.rule} {f.resource}", file=stream)
+        for label, text in (("", f.message), ("fix: ", f.fix)):
+            print(
+                textwrap.fill(
+                    f"{label}{text}", width, initial_indent="  ", subsequent_indent="    ", break_on_hyphens=False
+                ),
+                file=stream,
+            )
+
+
 def emit_json(data: Any, stream: IO[str] | None = None) -> None:
     print(json.dumps(data, indent=2, sort_keys=False, default=_json_value), file=stream or sys.stdout)
 
@@ -413,13 +445,11 @@ def status_sections(rows: list[Any], verbose: bool = False) -> list[tuple[str, l
     """The tables of `status`: the resources, each service's tasks and events, each
     target group's targets (title, columns, rows)."""
     ident = (lambda i: i) if verbose else short_id
-    sections = [
-        (
-            "resources",
-            ["logical id", "kind", "id", "state", "note"],
-            [[r.logical_id, r.kind, ident(r.id), r.state, r.note or drift_text(r.drift)] for r in rows],
-        )
-    ]
+    resources = [[r.logical_id, r.kind, ident(r.id), r.state, r.note or drift_text(r.drift)] for r in rows]
+    columns = ["logical id", "kind", "id", "state", "note"]
+    if not any(r[-1] for r in resources):  # no notes: no empty column to widen the table
+        columns, resources = columns[:-1], [r[:-1] for r in resources]
+    sections = [("resources", columns, resources)]
     for r in sorted(rows, key=lambda r: r.kind != "ecs_service"):  # tasks, then the targets they are
         if r.kind == "ecs_service" and (r.tasks or r.events):
             sections.append(
