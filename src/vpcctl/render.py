@@ -74,6 +74,9 @@ class Lines(Renderer):
         if event.resource_id:
             parts.append(event.resource_id if self.verbose else short_id(event.resource_id, 40))
         line = "  ".join([*parts, event.detail] if event.detail else parts)
+        if len(line) > self.width and kind and not self.verbose:  # the step names the kind well enough
+            parts[1] = event.step
+            line = "  ".join([*parts, event.detail] if event.detail else parts)
         if len(line) > self.width and not self.verbose:  # one fact a line under the first
             first, *rest = detail_lines(event.detail) or [""]
             line = "\n".join(["  ".join([*parts, first]), *(" " * 10 + r for r in rest)])
