@@ -15,7 +15,7 @@ from vpcctl.status import CREATED, FAILED, RUNNING, WAITING, Event
 TASKS = [("f676c596-4ad1-4c6e-9b1f-0a2b3c4d5e6f", "10.6.11.5"), ("6217a047-1b2c-4d3e-8f90-a1b2c3d4e5f6", "10.6.10.5")]
 SERVING = "serving: tasks 2/2 running: {}; targets: {}".format(
     ", ".join(f"{t[:8]} RUNNING {ip}" for t, ip in TASKS),
-    ", ".join(f"{ip}:80 unhealthy (Target.Timeout)" for _, ip in TASKS),
+    ", ".join(f"{ip}:80 initial (Elb.RegistrationInProgress)" for _, ip in TASKS),
 )
 LONG_ARN = "arn:aws:elasticloadbalancing:ap-northeast-1:123456789012:targetgroup/alb-fargate-sg-web-tg/1ff5cdd31bae1234"
 
@@ -40,14 +40,14 @@ def waiting_on_the_service(width: int, height: int, verbose: bool = False) -> tu
 def test_every_step_task_and_target_fits(width: int, height: int) -> None:
     lines, steps = waiting_on_the_service(width, height)
     assert all(cell_len(line) <= width for line in lines), max(lines, key=cell_len)
-    assert len(lines) <= height  # every row visible: nothing scrolls away
+    assert len(lines) < height  # every row visible, and a line left for the cursor
     starts = [line.split(" ", 1)[0] for line in lines]
     assert [s for s in starts if s in steps] == steps  # every step's row, in order
     text = "\n".join(lines)
     for task, ip in TASKS:
         assert f"{task[:8]} RUNNING {ip}" in text
         assert f"{ip}:80" in text
-    assert text.count("Target.Timeout") == len(TASKS)  # wrapped, never cut
+    assert text.count("initial (Elb.RegistrationInProgress)") == len(TASKS)  # whole, never cut
     assert f"{len(steps) - 1} done, 1 waiting, 0 failed, 0 pending" in text
     assert "1.5s" in text  # each finished step's time
     assert ("kind" in lines[1]) == (width >= 100)  # the kind column only where it fits

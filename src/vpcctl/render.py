@@ -129,18 +129,29 @@ class Live(Renderer):
         from rich.text import Text
 
         wide = self.console.width >= 100
-        # No borders and one space between columns: at 80 columns the detail column keeps
-        # about 40 characters, enough for a task or a target a line.
-        table = Table(box=None, pad_edge=False, expand=False, padding=(0, 1, 0, 0), header_style="bold")
-        table.add_column("step", overflow="fold", no_wrap=False)
+        now = time.monotonic()
+        with self._lock:
+            rows = {step: dict(row) for step, row in self.rows.items()}
+        # The facts of a waited-on step (its tasks and targets) go under the table, one a
+        # line across the whole width, so that no column squeezes them.
+        facts = {step: detail_lines(row["detail"]) for step, row in rows.items() if row["status"] in (RUNNING, WAITING)}
+        below = [(step, lines[1:]) for step, lines in facts.items() if len(lines) > 1]
+        needed = 2 + len(rows) + sum(len(lines) for _, lines in below) + (len(below) if len(below) > 1 else 0)
+        # No borders, one space between columns; the header only where the height allows.
+        table = Table(
+            box=None,
+            pad_edge=False,
+            expand=False,
+            padding=(0, 1, 0, 0),
+            header_style="bold",
+            show_header=needed + 1 < self.console.height,
+        )
+        table.add_column("step", overflow="fold")
         if wide:
             table.add_column("kind", overflow="fold", style="dim")
         table.add_column("status", no_wrap=True)
         table.add_column("time", justify="right", no_wrap=True)
         table.add_column("detail", overflow="fold")
-        now = time.monotonic()
-        with self._lock:
-            rows = {step: dict(row) for step, row in self.rows.items()}
         for step, row in rows.items():
             status = row["status"]
             style = STYLES.get(status, "")
@@ -154,16 +165,19 @@ class Live(Renderer):
                 if row["seconds"] is not None
                 else (now - row["since"] if row["since"] is not None else None)
             )
-            detail = self._detail(row)
+            detail = facts[step][0] if facts.get(step) else self._detail(row)
             cells = [step, row["kind"]] if wide else [step]
             table.add_row(*cells, mark, _elapsed(seconds), detail)
-        footer = Text(self._footer(rows, now - self.started), style="bold")
-        return Group(Text(self.title, style="bold"), table, footer)
+        parts: list[Any] = [Text(self.title, style="bold"), table]
+        for step, lines in below:
+            if len(below) > 1:
+                parts.append(Text(f"{step}:", style="cyan"))
+            parts += [Text(f"  {line}", overflow="fold") for line in lines]
+        parts.append(Text(self._footer(rows, now - self.started), style="bold"))
+        return Group(*parts)
 
     def _detail(self, row: dict[str, Any]) -> str:
         ident = row["id"] if self.verbose else short_id(row["id"], 24)
-        if row["status"] in (RUNNING, WAITING):
-            return "\n".join(detail_lines(row["detail"]))
         return ident if row["status"] in DONE_WORDS else row["detail"]
 
     @staticmethod
