@@ -629,8 +629,7 @@ def status(
     loaded = _load(scenario_name, sets) if scenario_name else None
     name = _deployment(deployment, loaded)
     if watch:
-        _watch(settings, name, loaded)
-        return
+        sys.exit(_watch(settings, name, loaded))
     ctx, rows, problems = _status_once(settings, name, loaded)
     if settings.output == "json":
         render.emit_json(
@@ -656,8 +655,8 @@ def status(
         sys.exit(code)
 
 
-def _watch(settings: Settings, name: str, loaded: Any) -> None:
-    """status, refreshed in place until Ctrl-C."""
+def _watch(settings: Settings, name: str, loaded: Any) -> int:
+    """status, refreshed in place until Ctrl-C; then the exit code of the last look."""
     import time
 
     from rich.console import Console
@@ -665,15 +664,19 @@ def _watch(settings: Settings, name: str, loaded: Any) -> None:
 
     from vpcctl import render
 
-    console = Console()
-    with Live(console=console, auto_refresh=False, vertical_overflow="visible") as live:
-        while True:
-            ctx, rows, problems = _status_once(settings, name, loaded)
-            if problems is None:
-                raise _not_here(ctx, name)
-            title = f"{name} ({ctx.region}) at {time.strftime('%H:%M:%S')}; Ctrl-C to stop"
-            live.update(render.status_view(title, rows, problems, settings.verbose), refresh=True)
-            ctx.cancel.sleep(max(settings.poll_interval, 1.0))
+    code = errors.OK
+    with Live(console=Console(), auto_refresh=False, vertical_overflow="visible") as live:
+        try:
+            while True:
+                ctx, rows, problems = _status_once(settings, name, loaded)
+                if problems is None:
+                    raise _not_here(ctx, name)
+                code = _status_code(rows, problems)
+                title = f"{name} ({ctx.region}) at {time.strftime('%H:%M:%S')}; Ctrl-C to stop"
+                live.update(render.status_view(title, rows, problems, settings.verbose), refresh=True)
+                ctx.cancel.sleep(max(settings.poll_interval, 1.0))
+        except (KeyboardInterrupt, errors.Interrupted):
+            return code  # Ctrl-C is how a watch ends
 
 
 @cli.command()
