@@ -35,5 +35,6 @@ Try next (start the sandbox again with `.venv/bin/vpcctl sandbox start` for --sa
   .venv/bin/vpcctl --sandbox status alb-fargate-sg        does it serve: tasks, targets, the verdict
   .venv/bin/vpcctl --sandbox wait alb-fargate-sg          block until it serves (for scripts and CI)
   .venv/bin/vpcctl cost fargate-privatelink --compare nat what it costs, endpoints or NAT
+  .venv/bin/vpcctl graph fargate-privatelink              the topology and its flows (Mermaid)
 The README's "Commands" section says what each command does and how it exits.
 NEXT
