@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from graphlib import TopologicalSorter
 from typing import Any
 
-from vpcctl import diagnose, engine, graph, model
+from vpcctl import diagnose, engine, graph, model, pace
 from vpcctl.aws import Aws, translate
 from vpcctl.engine import DELETED, DONE, StepResult
 from vpcctl.errors import BadInput
@@ -208,7 +208,9 @@ def up(scenario: model.Scenario, ctx: Context, parallelism: int = 8, prune: bool
             changes[lid] = list(result.changes)
             if result.status == engine.CREATED:
                 created.add(lid)
+                ctx.made_at[lid] = ctx.clock()
         if ctx.wait and step_id == graph.final_step(resource):
+            ctx.settle(lid, pace.typical_ready(resource, scenario))  # the first poll near AWS's typical time
             result.found = kind.wait_ready(ctx, resource, result.found)
         ctx.inventory.put(result.found)
         ctx.record(result.found)

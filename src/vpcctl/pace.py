@@ -60,6 +60,26 @@ def ready_seconds(kind: str) -> float:
     return READY.get(kind, 0.0)
 
 
+def typical_ready(resource: model.Resource, scenario: model.Scenario | None) -> float:
+    """Typical seconds from a resource's create to the end of its readiness wait: for an ECS
+    service, its tasks RUNNING and then its targets' first passing check; for a listener
+    that waits for the targets its group holds, that first check."""
+    seconds = ready_seconds(resource.kind)
+    if scenario is None:
+        return seconds
+    res = scenario.resources
+    spec: Any = resource.spec
+    groups: list[str] = []
+    if resource.kind == "ecs_service":
+        groups = [lb.target_group for lb in spec.load_balancers]
+        groups += [lid for lid, r in res.items() if r.kind == "target_group" and resource.id in r.spec.services]  # type: ignore[attr-defined]
+    elif resource.kind == "listener":
+        group = res[spec.target_group].spec
+        groups = [spec.target_group] if group.targets or group.services else []  # type: ignore[attr-defined]
+    checks = [first_health_check(res[g].spec) for g in groups if g in res]  # type: ignore[arg-type]
+    return seconds + max(checks, default=0.0)
+
+
 def first_health_check(group: model.TargetGroup) -> float:
     """Seconds from registration (on an active load balancer) to a target's first healthy answer."""
     return SECONDS["nlb_health"] if group.protocol in NETWORK_PROTOCOLS else float(group.health_check.interval)
