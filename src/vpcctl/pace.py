@@ -46,13 +46,22 @@ GONE = {
 
 NETWORK_PROTOCOLS = ("TCP", "UDP", "TLS", "TCP_UDP")
 
-# Edges along which AWS needs the referenced resource ready, not only existing
-# (dependent kind -> referenced kinds). Every other reference needs only an id, an ARN
-# or a name. docs/readiness.md gives the AWS source of each.
-NEEDS_READY: dict[str, set[str]] = {
-    # Tasks pull their image through the interface endpoints at start.
-    "ecs_service": {"vpc_endpoint"},
+# Edges along which AWS needs the referenced resource only to exist (an id, an ARN, a DNS
+# name), though it is still provisioning: (dependent kind, referenced kind). Every other
+# edge waits for its source to be ready, which is also what a pair AWS does not document
+# gets. docs/readiness.md gives the AWS source of each pair.
+EXISTS_ENOUGH: set[tuple[str, str]] = {
+    ("listener", "load_balancer"),  # CreateListener has no error for a load balancer not active yet
+    ("vpc_link", "load_balancer"),  # CreateVpcLink asks only for an NLB of the same account
+    ("rest_api", "vpc_link"),  # "Deploying an API will wait if the status is PENDING"
+    ("ecs_service", "listener"),  # ECS needs the target group attached to a load balancer
+    ("ecs_service", "target_group"),
 }
+
+
+def needs_ready(kind: str, referenced: str) -> bool:
+    """Whether a `kind` resource can be made only once the `referenced` one is ready."""
+    return (kind, referenced) not in EXISTS_ENOUGH
 
 
 def ready_seconds(kind: str) -> float:
@@ -105,8 +114,11 @@ def up_critical_path(scenario: model.Scenario) -> float:
     @functools.cache
     def created(lid: str) -> float:
         resource = res[lid]
-        need = NEEDS_READY.get(resource.kind, set())
-        times = [ready(d) if res[d].kind in need else created(d) for d in references(resource) if d in res]
+        times = [
+            ready(d) if needs_ready(resource.kind, res[d].kind) else created(d)
+            for d in references(resource)
+            if d in res
+        ]
         return max(times, default=0.0)
 
     @functools.cache
