@@ -1,6 +1,10 @@
-"""Wall time and AWS API calls per command, against the bare emulator on 127.0.0.1.
+"""Wall time and AWS API calls per command, against the emulator on 127.0.0.1.
 
-Run with `make bench`. Prints one table; asserts nothing.
+Run with `make bench`. Prints two tables; asserts nothing:
+- each command once on the bare emulator (time scale 0: nothing takes AWS's time);
+- `up` and `teardown` of each shipped scenario on the sandbox at a time scale, next to the
+  critical path of AWS's own dependency graph at the sandbox's durations (vpcctl.pace):
+  `up / critical path` and `teardown / deletion critical path`.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import tempfile
 import time
 
 STATS_LINE = re.compile(r"^(\w[\w-]*:\w+|total)\s+(\d+)$")
+PACED_SCENARIOS = ("fargate-privatelink", "alb-fargate-sg", "closed-vpc-apigw")
 
 
 def run(args: list[str], env: dict[str, str]) -> tuple[float, dict[str, int], int]:
@@ -30,20 +35,73 @@ def run(args: list[str], env: dict[str, str]) -> tuple[float, dict[str, int], in
     return seconds, calls, done.returncode
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("scenario", nargs="?", default="fargate-privatelink")
-    parser.add_argument("--by-operation", action="store_true", help="also list the calls of each command")
-    args = parser.parse_args()
-    home = tempfile.mkdtemp(prefix="vpcctl-bench-")
-    env = {**os.environ, "VPCCTL_HOME": home, "NO_COLOR": "1"}
+def sandbox_env() -> dict[str, str]:
+    env = {**os.environ, "VPCCTL_HOME": tempfile.mkdtemp(prefix="vpcctl-bench-"), "NO_COLOR": "1"}
     env.pop("AWS_ENDPOINT_URL", None)
+    return env
+
+
+def start_sandbox(env: dict[str, str], time_scale: float) -> None:
     subprocess.run(
-        [sys.executable, "-m", "vpcctl", "sandbox", "start", "--time-scale", "0"],
+        [sys.executable, "-m", "vpcctl", "sandbox", "start", "--time-scale", str(time_scale)],
         env=env,
         check=True,
         stdout=subprocess.DEVNULL,
     )
+
+
+def stop_sandbox(env: dict[str, str]) -> None:
+    subprocess.run([sys.executable, "-m", "vpcctl", "sandbox", "stop"], env=env, stdout=subprocess.DEVNULL, check=False)
+
+
+def paced(scenarios: list[str], time_scale: float, parallelism: int | None) -> None:
+    """up and teardown of each scenario at the sandbox's pace, against AWS's own critical paths."""
+    from vpcctl import graph, pace, scenario
+
+    extra = ["--parallelism", str(parallelism)] if parallelism else []
+    print(f"\nsandbox time scale {time_scale}" + (f", --parallelism {parallelism}" if parallelism else ""))
+    head = f"{'scenario':<22} {'up s':>7} {'bound s':>8} {'up/cp':>6} {'calls':>6}"
+    print(f"{head} {'down s':>7} {'bound s':>8} {'down/cp':>8} {'calls':>6} {'exit':>5}")
+    for name in scenarios:
+        loaded = scenario.load(name)
+        up_bound = pace.up_critical_path(loaded) * time_scale
+        down_bound = pace.teardown_critical_path(loaded, graph.EXTRA_TEARDOWN_ORDER) * time_scale
+        env = sandbox_env()
+        start_sandbox(env, time_scale)
+        try:
+            run(["--sandbox", "status", name], env)  # warm the emulator (managed policies load on first use)
+            up_s, up_calls, up_code = run(["--sandbox", "--stats", "-q", "up", name, *extra], env)
+            down_s, down_calls, down_code = run(["--sandbox", "--stats", "-q", "teardown", name, "--yes", *extra], env)
+        finally:
+            stop_sandbox(env)
+        line = f"{name:<22} {up_s:>7.1f} {up_bound:>8.1f} {ratio(up_s, up_bound):>6} {up_calls.get('total', 0):>6}"
+        down = f"{down_s:>7.1f} {down_bound:>8.1f} {ratio(down_s, down_bound):>8} {down_calls.get('total', 0):>6}"
+        print(f"{line} {down} {max(up_code, down_code):>5}", flush=True)
+
+
+def ratio(seconds: float, bound: float) -> str:
+    return f"{seconds / bound:.2f}" if bound else "-"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("scenario", nargs="?", default="fargate-privatelink")
+    parser.add_argument("--by-operation", action="store_true", help="also list the calls of each command")
+    parser.add_argument("--time-scale", type=float, default=0.25, help="the sandbox's pace for the ratio table")
+    parser.add_argument("--paced", nargs="*", default=list(PACED_SCENARIOS), help="scenarios of the ratio table")
+    parser.add_argument("--parallelism", type=int, help="pass --parallelism to up and teardown of the ratio table")
+    parser.add_argument("--only-paced", action="store_true", help="skip the bare-emulator table")
+    args = parser.parse_args()
+    if not args.only_paced:
+        bare(args)
+    if args.paced:
+        paced(args.paced, args.time_scale, args.parallelism)
+    return 0
+
+
+def bare(args: argparse.Namespace) -> None:
+    env = sandbox_env()
+    start_sandbox(env, 0)
     rows = []
     try:
         # Warm the emulator (it loads AWS's managed policies on first use) so cold `up` measures vpcctl.
@@ -63,9 +121,7 @@ def main() -> int:
             seconds, calls, code = run(["--sandbox", "--stats", "-q", *command], env)
             rows.append((label, seconds, calls, code))
     finally:
-        subprocess.run(
-            [sys.executable, "-m", "vpcctl", "sandbox", "stop"], env=env, stdout=subprocess.DEVNULL, check=False
-        )
+        stop_sandbox(env)
     print(f"{'command':<16} {'wall s':>7} {'API calls':>10} {'exit':>5}")
     for label, seconds, calls, code in rows:
         total = calls.get("total", 0)
@@ -75,7 +131,6 @@ def main() -> int:
             for op, n in sorted(calls.items()):
                 if op != "total":
                     print(f"  {label:<16} {op:<40} {n}")
-    return 0
 
 
 if __name__ == "__main__":

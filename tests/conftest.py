@@ -118,6 +118,7 @@ def make_ctx() -> Callable[..., Any]:
         options.setdefault("poll_interval", 0)
         options.setdefault("wait_timeout", 60)  # a wait that cannot end fails the test instead of hanging it
         options.setdefault("sleep", no_sleep)
+        options.setdefault("pace", 0)  # polls from the start; a test that shapes them sets pace and clock
         return deploy.context(aws, name, scenario, sink, **options)
 
     return make

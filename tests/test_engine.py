@@ -98,3 +98,48 @@ def test_cancel_wakes_a_sleeping_step() -> None:
     threading.Timer(0.05, cancel.set).start()
     with pytest.raises(Interrupted):
         cancel.sleep(30)
+
+
+def test_waits_hold_no_worker_and_exist_edges_skip_the_wait() -> None:
+    """Eight waits in flight on one worker: every wait starts before any ends (they share no
+    pool slot), and a dependent that needs only its source to exist starts during its wait."""
+    sources = [f"lb{i}" for i in range(8)]
+    graph: dict[str, set[str]] = {s: set() for s in sources}
+    graph["listener"] = {"lb0"}  # needs lb0 to exist
+    graph["service"] = {"lb1"}  # needs lb1 ready
+    all_waiting = threading.Barrier(len(sources) + 1, timeout=5)  # the waits and the listener
+    order: list[str] = []
+
+    def wait_of(step: str) -> StepResult:
+        all_waiting.wait()  # fails unless every wait and the listener are under way together
+        order.append(f"{step} ready")
+        return StepResult(CREATED)
+
+    def action(step: str) -> StepResult:
+        order.append(step)
+        if step == "listener":
+            all_waiting.wait()
+        result = StepResult(CREATED)
+        if step in sources:
+            result.wait = lambda: wait_of(step)
+        return result
+
+    results = engine.run(graph, action, lambda e: None, parallelism=1, exists_only={"listener": {"lb0"}})
+    assert {r.status for r in results.values()} == {CREATED}
+    assert order.index("listener") < order.index("lb0 ready")
+    assert order.index("service") > order.index("lb1 ready")
+
+
+def test_a_failed_wait_fails_its_step_and_skips_what_needs_it_ready() -> None:
+    graph = {"lb": set(), "listener": {"lb"}, "service": {"lb"}}
+
+    def action(step: str) -> StepResult:
+        result = StepResult(CREATED)
+        if step == "lb":
+            result.wait = lambda: (_ for _ in ()).throw(VpcctlError("load balancer failed"))
+        return result
+
+    results = engine.run(graph, action, lambda e: None, exists_only={"listener": {"lb"}})
+    assert results["lb"].status == FAILED and "load balancer failed" in results["lb"].detail
+    assert results["listener"].status == CREATED
+    assert results["service"].status == SKIPPED

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import write_variant
-from vpcctl import deploy, scenario
+from vpcctl import deploy, pace, scenario
 from vpcctl.cli import cli
 from vpcctl.engine import CREATED, FAILED, UNCHANGED
 from vpcctl.errors import NotReady, TimedOut
@@ -171,3 +171,18 @@ def test_up_refuses_what_check_says_cannot_work(tmp_path) -> None:
     assert result.exit_code == 2, result.output
     assert "pull-path" in result.output and "ecr.api" in result.output
     assert "--skip-check" in result.output
+
+
+def test_polls_begin_near_the_typical_time_to_ready(clock, make_ctx) -> None:
+    """At AWS's pace, a wait's first poll comes near the kind's typical time (vpcctl.pace),
+    not at once: the tasks are first seen past PROVISIONING, the ALB is polled once or twice."""
+    loaded = scenario.load("fargate-privatelink")
+    events: list = []
+    ctx = make_ctx(loaded, events=events, sleep=clock.sleep, pace=1.0, clock=clock.now, poll_interval=1.0)
+    report = deploy.up(loaded, ctx)
+    assert not report.failed, report.failed
+    seen = details(events, "web-service")
+    assert seen and " PROVISIONING " not in seen[0], seen
+    discovery = 1
+    assert ctx.aws.calls["elbv2:DescribeLoadBalancers"] <= discovery + 3, ctx.aws.calls
+    assert clock.t >= pace.up_critical_path(loaded)

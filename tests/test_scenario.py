@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import scenario_text, write_variant
-from vpcctl import scenario
+from vpcctl import graph, scenario
 from vpcctl.cli import cli
 
 
@@ -227,3 +227,16 @@ def test_the_privatelink_scenario_has_the_endpoint_the_article_forgot() -> None:
     services = {r.spec.service for r in loaded.resources.values() if r.kind == "vpc_endpoint"}
     assert services == {"ecr.api", "ecr.dkr", "logs", "s3"}
     assert scenario_text().count("kind: vpc_endpoint") == 4
+
+
+def test_edges_need_their_source_ready_unless_aws_accepts_it_provisioning() -> None:
+    """The listener, the VPC link and the API need only the ARN of what they name; the
+    service needs its endpoints ready (its tasks pull through them); pairs AWS does not
+    document stay ready edges."""
+    edges = graph.edge_kinds(scenario.load("closed-vpc-apigw"))
+    assert edges["nlb-tcp-80"]["nlb"] == graph.EXISTS
+    assert edges["vpc-link"]["nlb"] == graph.EXISTS
+    assert edges["api"]["vpc-link"] == graph.EXISTS
+    assert edges["web-service"]["nlb-tcp-80"] == graph.EXISTS
+    assert edges["web-service"]["ecr-api"] == graph.READY
+    assert {k for by_dep in edges.values() for k in by_dep.values()} == {graph.EXISTS, graph.READY}

@@ -75,6 +75,16 @@ class Settings:
             return float(configured)
         return 0.5 if self.local else 5.0
 
+    @property
+    def pace(self) -> float:
+        """Seconds here per second AWS takes: the sandbox's time scale, 0 for another emulator."""
+        if self.sandbox and not self.endpoint_url:
+            from vpcctl import sandbox
+
+            box = sandbox.current()
+            return box.time_scale if box else 0.0
+        return 0.0 if self.local else 1.0
+
 
 def _is_loopback(endpoint: str | None) -> bool:
     return bool(endpoint) and any(h in str(endpoint) for h in ("://127.", "://localhost", "://[::1]"))
@@ -270,6 +280,7 @@ def _context(settings: Settings, deployment: str, scenario: Any, emit: Any, regi
         from vpcctl.scenario import check_region
 
         check_region(scenario, aws.region)  # the zone letters must exist in the region the run uses
+    options.setdefault("pace", settings.pace)
     return deploy.context(aws, deployment, scenario, emit, poll_interval=settings.poll_interval, **options)
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from graphlib import TopologicalSorter
 from typing import Any
 
-from vpcctl import diagnose, engine, graph, model
+from vpcctl import diagnose, engine, graph, model, pace
 from vpcctl.aws import Aws, translate
 from vpcctl.engine import DELETED, DONE, StepResult
 from vpcctl.errors import BadInput, NotReady, TimedOut
@@ -209,16 +209,28 @@ def up(scenario: model.Scenario, ctx: Context, parallelism: int = 8, prune: bool
             changes[lid] = list(result.changes)
             if result.status == engine.CREATED:
                 created.add(lid)
-        if ctx.wait and step_id == graph.final_step(resource):
-            result.found = kind.wait_ready(ctx, resource, result.found)
+                ctx.made_at[lid] = ctx.clock()
         ctx.inventory.put(result.found)
         ctx.record(result.found)
         shown = [] if lid in created and step_id.endswith(graph.RULES) else result.changes
         data = {"changes": [c.as_dict() for c in shown], "state": result.found.state}
-        return StepResult(result.status, result.detail, result.found.id, data=data)
+        applied = StepResult(result.status, result.detail, result.found.id, data=data)
+        if ctx.wait and step_id == graph.final_step(resource):
+            applied.wait = lambda: ready(resource, kind, result.found, applied)
+        return applied
+
+    def ready(resource: model.Resource, kind: Any, found: Found, applied: StepResult) -> StepResult:
+        """The rest of a resource's last step: wait until it serves (no worker held)."""
+        ctx.settle(resource.id, pace.typical_ready(resource, scenario))  # the first poll near AWS's typical time
+        found = kind.wait_ready(ctx, resource, found)
+        ctx.inventory.put(found)
+        ctx.record(found)
+        data = {**applied.data, "state": found.state}
+        return StepResult(applied.status, applied.detail, found.id, data=data)
 
     kinds = {s: scenario.resources[s.removesuffix(graph.RULES)].kind for s in steps}
-    results = engine.run(steps, action, ctx.emit, parallelism, kinds, ctx.cancel, translate)
+    exists_only = graph.exists_only(scenario, steps)
+    results = engine.run(steps, action, ctx.emit, parallelism, kinds, ctx.cancel, translate, exists_only)
     report = RunReport(results, {}, 0.0, changes=changes, unmanaged=extra)
     if prune and extra and not report.failed:
         report.pruned = delete(ctx, extra, parallelism)

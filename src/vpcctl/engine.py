@@ -40,6 +40,12 @@ class StepResult:
     error: VpcctlError | None = None
     seconds: float = 0.0
     data: dict[str, Any] = field(default_factory=dict)
+    # What is left of the step once its calls are made: waiting until it is ready. Run off
+    # the bounded pool, so --parallelism bounds API work, not waits; returns the step's result.
+    wait: Callable[[], StepResult] | None = field(default=None, repr=False, compare=False)
+
+
+READY = "\0ready"  # the engine's own node for the end of a step's wait
 
 
 def run(
@@ -50,18 +56,29 @@ def run(
     kinds: dict[str, str] | None = None,
     cancel: Cancel | None = None,
     translate: Callable[[BaseException], VpcctlError] | None = None,
+    exists_only: dict[str, set[str]] | None = None,
 ) -> dict[str, StepResult]:
-    """Run every step once its dependencies are done; dependents of a failure are skipped."""
+    """Run every step once its dependencies are done; dependents of a failure are skipped.
+
+    A step whose result carries a wait is done in two parts: its calls (on one of
+    `parallelism` workers), then its wait (off them). A dependent in `exists_only[step]`
+    needs only the first part (an id, an ARN, a DNS name); every other one waits for both."""
     kinds = kinds or {}
     cancel = cancel or Cancel()
-    sorter = TopologicalSorter(graph)
+    exists_only = exists_only or {}
+    nodes: dict[str, set[str]] = {}
+    for step, deps in graph.items():
+        nodes[step] = {d if d in exists_only.get(step, ()) else d + READY for d in deps}
+        nodes[step + READY] = {step}
+    sorter = TopologicalSorter(nodes)
     sorter.prepare()
+    applied: dict[str, StepResult] = {}
     results: dict[str, StepResult] = {}
 
-    def call(step: str) -> StepResult:
+    def guarded(fn: Callable[[], StepResult]) -> StepResult:
         start = time.monotonic()
         try:
-            result = action(step)
+            result = fn()
         except Interrupted as exc:
             result = StepResult(CANCELLED, str(exc))
         except Exception as exc:  # every failure becomes a step result
@@ -72,37 +89,56 @@ def run(
         result.seconds = time.monotonic() - start
         return result
 
-    with ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="step") as pool:
+    def finish(step: str, result: StepResult) -> None:
+        results[step] = result
+        data = {"seconds": round(result.seconds, 2), **result.data}
+        emit(Event(step, result.status, result.detail, kinds.get(step, ""), result.resource_id, data))
+
+    def blocker(step: str) -> str | None:
+        for dep in graph.get(step, ()):
+            done = applied[dep] if dep in exists_only.get(step, ()) else results.get(dep)
+            if done is None or done.status not in DONE:
+                return dep
+        return None
+
+    with (
+        ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="step") as pool,
+        ThreadPoolExecutor(max_workers=max(1, len(graph)), thread_name_prefix="wait") as waits,
+    ):
         running: dict[Future[StepResult], str] = {}
         try:
             while sorter.is_active():
-                for step in sorter.get_ready():
-                    blocked = [d for d in graph.get(step, ()) if results[d].status not in DONE]
-                    if blocked:
-                        results[step] = StepResult(SKIPPED, f"{blocked[0]} did not finish")
-                        emit(Event(step, SKIPPED, results[step].detail, kinds.get(step, "")))
-                        sorter.done(step)
+                for node in sorter.get_ready():
+                    if node.endswith(READY):
+                        step = node.removesuffix(READY)
+                        first = applied[step]
+                        if first.wait is None or first.status not in DONE:
+                            finish(step, first)
+                            sorter.done(node)
+                        else:
+                            running[waits.submit(guarded, first.wait)] = node
                         continue
-                    emit(Event(step, RUNNING, kind=kinds.get(step, "")))
-                    running[pool.submit(call, step)] = step
+                    blocked = blocker(node)
+                    if blocked:
+                        applied[node] = StepResult(SKIPPED, f"{blocked} did not finish")
+                        sorter.done(node)
+                        continue
+                    emit(Event(node, RUNNING, kind=kinds.get(node, "")))
+                    running[pool.submit(guarded, lambda n=node: action(n))] = node
                 if not running:
                     continue
                 # A short timeout keeps the main thread responsive to Ctrl-C.
                 finished, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
                 for future in finished:
-                    step = running.pop(future)
-                    result = results[step] = future.result()
-                    emit(
-                        Event(
-                            step,
-                            result.status,
-                            result.detail,
-                            kinds.get(step, ""),
-                            result.resource_id,
-                            {"seconds": round(result.seconds, 2), **result.data},
-                        )
-                    )
-                    sorter.done(step)
+                    node = running.pop(future)
+                    if node.endswith(READY):
+                        step = node.removesuffix(READY)
+                        result = future.result()
+                        result.seconds += applied[step].seconds
+                        finish(step, result)
+                    else:
+                        applied[node] = future.result()
+                    sorter.done(node)
         except KeyboardInterrupt:
             cancel.set()
             for future in running:

@@ -6,7 +6,7 @@ import dataclasses
 import typing
 from graphlib import CycleError, TopologicalSorter
 
-from vpcctl import model
+from vpcctl import model, pace
 from vpcctl.errors import BadInput
 
 if typing.TYPE_CHECKING:
@@ -58,6 +58,32 @@ def build(scenario: model.Scenario, doc: Located | None = None) -> dict[str, set
             raise doc.error(("resources", cycle[0]), message, hint="break the loop of references") from None
         raise BadInput(message) from None
     return deps
+
+
+EXISTS, READY = "exists", "ready"
+
+
+def edge_kinds(scenario: model.Scenario, deps: dict[str, set[str]] | None = None) -> dict[str, dict[str, str]]:
+    """Step -> {step it waits for: EXISTS or READY}. An edge needs only its source's calls
+    (EXISTS) when AWS accepts the reference while the source is still provisioning
+    (vpcctl.pace.EXISTS_ENOUGH); otherwise the source's wait too (READY)."""
+    res = scenario.resources
+    deps = deps if deps is not None else (scenario.steps or build(scenario))
+    out: dict[str, dict[str, str]] = {}
+    for step, needed in deps.items():
+        lid = step.removesuffix(RULES)
+        kind = res[lid].kind
+        out[step] = {}
+        for dep in needed:
+            source = dep.removesuffix(RULES)
+            ready = source == lid or pace.needs_ready(kind, res[source].kind)
+            out[step][dep] = READY if ready else EXISTS
+    return out
+
+
+def exists_only(scenario: model.Scenario, deps: dict[str, set[str]] | None = None) -> dict[str, set[str]]:
+    """Step -> the steps it needs only to exist (for engine.run)."""
+    return {step: {d for d, k in edges.items() if k == EXISTS} for step, edges in edge_kinds(scenario, deps).items()}
 
 
 def steps(scenario: model.Scenario) -> dict[str, Step]:

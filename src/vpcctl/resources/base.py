@@ -19,6 +19,7 @@ from tenacity import (
     retry_if_exception_type,
     stop_after_delay,
     wait_exponential_jitter,
+    wait_fixed,
 )
 
 from vpcctl import model
@@ -137,6 +138,8 @@ class Context:
         planning: bool = False,
         explain: Explainer | None = None,
         kinds: dict[str, Handler] | None = None,
+        pace: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.aws = aws
         self.deployment = deployment
@@ -148,6 +151,8 @@ class Context:
         self.wait_timeout = wait_timeout
         self.delete_timeout = delete_timeout
         self.poll_interval = poll_interval
+        self.pace = pace  # seconds here per second AWS takes (the sandbox's time scale; 0: no waiting)
+        self.clock = clock  # what settle and made_at read (tests inject the sandbox's fake clock)
         self.wait = wait  # False: `up --no-wait` skips readiness waits
         self.deadline = time.monotonic() + wait_timeout  # all readiness waits of a run share it
         # Planning: values of resources not made yet read as "(known after <logical id>)".
@@ -155,6 +160,7 @@ class Context:
         self.explain = explain
         self.inventory = Inventory(self, kinds or {})
         self.attrs: dict[str, dict[str, Any]] = {}
+        self.made_at: dict[str, float] = {}  # logical id -> when this run created it (on self.clock)
         self._attr_lock = threading.Lock()
 
     @property
@@ -265,10 +271,25 @@ class Context:
                 hint="what exists stays; run `up` again to go on waiting",
             ) from None
 
+    def settle(self, logical_id: str, typical: float) -> None:
+        """Sleep until a resource this run made is typically ready: `typical` seconds of
+        AWS's after its create, at this run's pace. Polls before then would only cost
+        requests; after it, polls come at the short poll interval."""
+        if logical_id not in self.made_at:
+            return
+        left = min(self.made_at[logical_id] + typical * self.pace - self.clock(), self.remaining())
+        if left > 0:
+            self.sleep(left)
+
+    def age(self, logical_id: str) -> float:
+        """Seconds since this run made the resource (0 for one it did not make)."""
+        made = self.made_at.get(logical_id)
+        return 0.0 if made is None else self.clock() - made
+
     def _backoff(self) -> Any:
-        """Jittered exponential backoff scaled to this run's poll interval (0 in tests)."""
-        interval = self.poll_interval
-        return wait_exponential_jitter(multiplier=interval, max=interval * 6, jitter=interval / 2)
+        """The short poll interval, unchanged: what is polled is seen ready (or deletable)
+        within one interval of becoming so (the first poll comes near the typical time, see settle)."""
+        return wait_fixed(self.poll_interval)
 
     def until_deletable(self, step: str, fn: Callable[[], Any], blockers: Callable[[], list[str]] | None = None) -> Any:
         """Retry a delete AWS refuses because something still uses the resource, naming what

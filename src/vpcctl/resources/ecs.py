@@ -366,7 +366,8 @@ class EcsServiceHandler(EcsHandler):
     def wait_ready(self, ctx: Context, resource: model.Resource, found: Found) -> Found:
         """Serving means every task RUNNING and every target of the service's groups healthy."""
         spec: model.EcsService = resource.spec  # type: ignore[assignment]
-        since = datetime.now(UTC) - timedelta(seconds=5)
+        # Stops since this run made the service count (the wait may begin after a settle).
+        since = datetime.now(UTC) - timedelta(seconds=5 + ctx.age(resource.id))
         watch = ServiceWatch(ctx, found, spec, since)
         ctx.poll(resource.id, "serving", watch.check)
         svc = ctx.client("ecs").describe_services(cluster=found.raw["clusterArn"], services=[found.id])["services"][0]

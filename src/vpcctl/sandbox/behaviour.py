@@ -18,23 +18,11 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from vpcctl import pace
 from vpcctl.sandbox import faults, health, refusals, registries
 
 # AWS's typical durations, in seconds; the sandbox multiplies them by its time scale.
-SECONDS = {
-    "load_balancer": 150.0,  # provisioning -> active
-    "endpoint": 90.0,  # pending -> available
-    "nat_gateway": 100.0,
-    "vpc_link": 180.0,  # PENDING -> AVAILABLE
-    "resolver_endpoint": 90.0,  # CREATING -> OPERATIONAL
-    "task_provisioning": 20.0,  # PROVISIONING -> PENDING (ENI attached)
-    "task_pending": 25.0,  # PENDING -> RUNNING (image pulled), or STOPPED when it cannot be
-    "task_stopping": 20.0,  # desired STOPPED -> STOPPED
-    "task_replacement": 15.0,  # a service replaces a stopped task after this
-    "nlb_health": 120.0,  # an NLB target's first passing checks
-    "deregistration": 30.0,  # draining -> gone
-    "lb_eni_release": 60.0,  # a deleted load balancer's network interfaces linger in its subnets
-}
+SECONDS = pace.SECONDS
 
 
 class World:
