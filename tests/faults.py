@@ -69,12 +69,13 @@ def operation_of(event_name: str) -> tuple[str, str]:
 class Faults:
     """What to do to each request; counts what it did."""
 
-    lose_first: set[str] = field(default_factory=set)  # 'ec2:CreateVpc': lose the first answer of these
+    lose_first: set[str] = field(default_factory=set)  # 'ec2:CreateVpc': lose the first success of these
     lose_share: float = 0.0  # of mutating answers, lost after moto acted
     throttle_share: float = 0.0  # of all requests, answered 400 Throttling without acting
     error_share: float = 0.0  # of all requests, answered 503 without acting
     seed: int = 0
     seen: Counter[str] = field(default_factory=Counter)
+    succeeded: Counter[str] = field(default_factory=Counter)
     lost: list[str] = field(default_factory=list)
     refused: Counter[str] = field(default_factory=Counter)
 
@@ -89,12 +90,15 @@ class Faults:
             roll = self.random.random()
             if roll < self.throttle_share:
                 self.refused["Throttling"] += 1
-                return _error_response(request, 400, "Throttling", "Rate exceeded")
+                return _error_response(service, request, 400, "Throttling", "Rate exceeded")
             if roll < self.throttle_share + self.error_share:
                 self.refused["ServiceUnavailable"] += 1
-                return _error_response(request, 503, "ServiceUnavailable", "Service is unavailable")
+                return _error_response(service, request, 503, "ServiceUnavailable", "Service is unavailable")
             response = moto_send(event_name=event_name, request=request)
-            first = key in self.lose_first and self.seen[key] == 1
+            if response is not None and response.status_code < 300:
+                self.succeeded[key] += 1
+            # The first answer that says "done": losing a refusal makes nothing ambiguous.
+            first = key in self.lose_first and self.succeeded[key] == 1 and response.status_code < 300
             shared = is_mutating(operation) and self.random.random() < self.lose_share
             if first or shared:
                 self.lost.append(key)
@@ -104,15 +108,22 @@ class Faults:
         return before_send
 
 
-def _error_response(request: Any, status: int, code: str, message: str) -> AWSResponse:
+# Services whose errors come as XML (query and rest-xml protocols); the rest answer JSON.
+XML_SERVICES = {"iam", "elastic-load-balancing-v2", "sts", "route-53"}
+
+
+def _error_response(service: str, request: Any, status: int, code: str, message: str) -> AWSResponse:
     from moto.core.botocore_stubber import MockRawResponse
 
-    if "json" in (request.headers.get("Content-Type") or "") or request.headers.get("X-Amz-Target"):
-        body = f'{{"__type": "{code}", "message": "{message}"}}'
-        headers = {"Content-Type": "application/x-amz-json-1.1", "x-amzn-ErrorType": code}
-    else:
+    if service == "ec2":
+        body = f"<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors></Response>"
+        headers = {"Content-Type": "text/xml"}
+    elif service in XML_SERVICES:
         body = f"<ErrorResponse><Error><Code>{code}</Code><Message>{message}</Message></Error></ErrorResponse>"
         headers = {"Content-Type": "text/xml"}
+    else:
+        body = f'{{"__type": "{code}", "message": "{message}"}}'
+        headers = {"Content-Type": "application/x-amz-json-1.1", "x-amzn-ErrorType": code}
     return AWSResponse(request.url, status, headers, MockRawResponse(body))
 
 
