@@ -258,7 +258,7 @@ CASES = [
         1,
         [
             "egress of sec-alb",
-            "no TCP 80 to sec-web-via-alb",
+            "no TCP 80 to tasks of web-service (sec-web-via-alb",
             "egress {protocol: tcp, port: 80, source: sec-web-via-alb}",
         ],
     ),
@@ -350,6 +350,8 @@ def test_every_rule_has_a_broken_variant() -> None:
     covered |= {"pull-through-first-pull"}  # on the shipped privatelink scenarios
     # The API Gateway, Resolver and listener rules are tested on closed-vpc-apigw and alb-fargate-sg below.
     covered |= {"execute-api-endpoint", "private-api-policy", "vpc-link-nlb", "resolver-sg-53", "listener-certificate"}
+    # The flows, the Resolver loop, the NLB's groups and open ingress are tested under "flows" below.
+    covered |= {"flow", "resolver-rule-loop", "vpc-link-nlb-groups", "open-ingress"}
     assert covered == {r.id for r in netcheck.RULES}
 
 
@@ -420,7 +422,8 @@ def test_table_output_on_error(tmp_path) -> None:
     result = CliRunner().invoke(cli, ["check", str(path)])
     assert result.exit_code == 1
     assert "endpoint-private-dns" in result.stdout and "what happens on AWS" in result.stdout
-    assert result.stderr.startswith("error: fargate-privatelink: 3 errors")
+    errors = len(netcheck.errors_in(netcheck.check(scenario.load(str(path)))))
+    assert errors >= 3 and result.stderr.startswith(f"error: fargate-privatelink: {errors} errors")
 
 
 def test_set_is_applied_before_checking() -> None:
@@ -633,3 +636,118 @@ def test_an_https_listener_needs_its_certificate() -> None:
         "certificate_arn=arn:aws:acm:ap-northeast-1:123456789012:certificate/abc",
     )
     assert code == 0, data["findings"]
+
+
+# ---------------------------------------------------------------- flows
+
+
+@pytest.mark.parametrize("name", sorted(scenario.available()))
+def test_every_declared_flow_of_a_shipped_scenario_is_reachable(name: str) -> None:
+    code, data = run_check(name)
+    assert code == 0
+    declared = [f for f in data["flows"] if f["kind"] == "declared"]
+    assert declared and all(f["reachable"] for f in declared), declared
+    assert all(f["hops"] and all(h["ok"] for h in f["hops"]) for f in declared)
+    assert all(f["reachable"] for f in data["flows"]), [f for f in data["flows"] if not f["reachable"]]
+
+
+def test_a_broken_flow_names_the_hop_code_and_fix(tmp_path) -> None:
+    bar = "      - {protocol: tcp, port: 80, cidr: 10.3.0.0/16, description: HTTP from bar}\n"
+    code, data = run_check(write_variant(tmp_path, bar, "", name="internal-alb-peering"))
+    found = findings_of(data, "flow")
+    assert code == 1 and {f["resource"] for f in found} == {"client"}
+    assert found[0]["message"].startswith(
+        "client → foo-internal-alb:80 — breaks at foo-alb-sg (ENI_SG_RULES_MISMATCH): foo-alb-sg (load balancer "
+        "foo-internal-alb) admits no TCP 80 from bar-client-sg or 10.3.1.0/24; add ingress"
+    )
+    broken = [f for f in data["flows"] if not f["reachable"]]
+    assert {f["destination"] for f in broken} == {"foo-internal-alb", "alb.home"}
+    assert [h["code"] for h in broken[0]["hops"] if not h["ok"]] == ["ENI_SG_RULES_MISMATCH"]
+
+
+def test_a_zone_not_associated_with_the_client_vpc_does_not_resolve(tmp_path) -> None:
+    code, data = run_check(
+        write_variant(tmp_path, "    vpcs: [foo, bar]\n", "    vpcs: [foo]\n", "internal-alb-peering")
+    )
+    found = findings_of(data, "flow")
+    assert code == 1 and len(found) == 1
+    assert "alb.home:80 — breaks at bar (DNS_NOT_RESOLVED)" in found[0]["message"]
+    assert found[0]["fix"].startswith("associate home with bar")
+
+
+def test_a_client_vpc_without_a_peering_has_no_route(tmp_path) -> None:
+    text = scenario_text("internal-alb-peering")
+    text = text.replace("peering: foo-bar}", "gateway: bar-igw}").replace(
+        "  foo-bar:\n    kind: vpc_peering\n", "  x:\n    kind: vpc_peering\n"
+    )
+    text = text.replace("    peer_vpc: foo\n", "    peer_vpc: bar\n", 1)
+    path = tmp_path / "v.yaml"
+    path.write_text(text)
+    code, data = run_check(path)
+    messages = [f["message"] for f in findings_of(data, "flow")]
+    assert code == 1 and messages, data["findings"]
+    assert all("(NO_ROUTE_TO_DESTINATION): no peering connects bar and foo" in m for m in messages), messages
+
+
+def test_internet_clients_need_the_listener_port_open_on_the_alb(tmp_path) -> None:
+    code, data = run_check(variant(tmp_path, (ALB_INGRESS, "      - {protocol: tcp, port: 80, cidr: 10.0.0.0/16}\n")))
+    found = findings_of(data, "flow")
+    assert code == 1 and len(found) == 1
+    assert "internet → alb:80 — breaks at sec-alb (ENI_SG_RULES_MISMATCH)" in found[0]["message"]
+    assert "port: 80, cidr: 0.0.0.0/0" in found[0]["fix"]
+
+
+def test_a_declared_port_without_a_listener(tmp_path) -> None:
+    path = write_variant(
+        tmp_path, "  - {client: internet, to: alb, port: 80}", "  - {client: internet, to: alb, port: 8080}"
+    )
+    code, data = run_check(path)
+    assert (
+        code == 1
+        and "(ELBV2_LISTENERS_MISMATCH): alb has no listener on port 8080" in findings_of(data, "flow")[0]["message"]
+    )
+
+
+def test_a_forwarding_rule_associated_with_the_vpc_it_forwards_to_loops(tmp_path) -> None:
+    code, data = run_check(write_variant(tmp_path, "    vpcs: [peer]\n", "    vpcs: [peer, vpc]\n", name=CLOSED))
+    assert code == 1 and [f["resource"] for f in findings_of(data, "resolver-rule-loop")] == ["api-forwarding"]
+    assert "(DNS_NOT_RESOLVED)" in findings_of(data, "flow")[0]["message"]
+
+
+def test_an_nlb_behind_a_vpc_link_has_no_security_groups(tmp_path) -> None:
+    old = "    scheme: internal\n    subnets: [private-1a, private-1c]\n"
+    code, data = run_check(write_variant(tmp_path, old, old + "    security_groups: [task-sg]\n", name=CLOSED))
+    found = findings_of(data, "vpc-link-nlb-groups")
+    assert code == 1 and [f["resource"] for f in found] == ["nlb"] and "PrivateLink" in found[0]["message"]
+
+
+def test_open_ingress_to_anything_but_an_internet_facing_lb_is_a_warning(tmp_path) -> None:
+    code, data = run_check(
+        variant(
+            tmp_path, (ENDPOINT_INGRESS, ENDPOINT_INGRESS + "      - {protocol: tcp, port: 443, cidr: 0.0.0.0/0}\n")
+        )
+    )
+    found = findings_of(data, "open-ingress")
+    assert code == 0 and [(f["resource"], f["severity"]) for f in found] == [("sec-endpoints", "warning")]
+    assert "ecr-api" in found[0]["message"]
+    assert not findings_of(run_check("fargate-privatelink")[1], "open-ingress")  # sec-alb fronts an internet-facing ALB
+
+
+@pytest.mark.parametrize(
+    ("flows", "words"),
+    [
+        ("flows: {client: internet}\n", "'flows' must be a list"),
+        ("flows:\n  - {client: internet, to: alb}\n", "'port' is required"),
+        ("flows:\n  - {client: nobody, to: alb, port: 80}\n", "'nobody' refers to nothing"),
+        ("flows:\n  - {client: sec-alb, to: alb, port: 80}\n", "'sec-alb' is a security_group"),
+        ("flows:\n  - {client: internet, to: alb, port: 80, via: x}\n", "unknown key 'via'"),
+        ("flows:\n  - {client: internet, to: alb, port: 70000}\n", "not between 1 and 65535"),
+    ],
+)
+def test_bad_flows_are_bad_input_with_file_and_line(tmp_path, flows: str, words: str) -> None:
+    text = scenario_text().replace("flows:\n  - {client: internet, to: alb, port: 80}\n", flows)
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    result = CliRunner().invoke(cli, ["check", str(path)])
+    assert result.exit_code == 2 and words in result.output, result.output
+    assert "bad.yaml:" in result.output

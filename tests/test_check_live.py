@@ -43,8 +43,9 @@ def test_live_check_finds_what_changed_behind_the_scenario(sandbox_home: str) ->
     broken = run("check", "fargate-privatelink", "--live", "--name", "live", "-o", "json")
     assert broken.exit_code == 1
     rules = {(f["rule"], f["fix"]) for f in json.loads(broken.stdout)["findings"]}
-    assert ("live-lb-path", "sec-web-via-alb has no ingress rule from sec-alb on tcp/80 (traffic): add one") in rules
-    assert any(rule == "live-pull-path" and "no ecr.api interface endpoint" in fix for rule, fix in rules)
+    # The same rules as the offline check, with the same fixes.
+    assert ("target-ingress", "add ingress {protocol: tcp, port: 80, source: sec-alb} to sec-web-via-alb") in rules
+    assert ("pull-path", "add an interface endpoint for ecr.api in private-subnet1") in rules
     assert run("teardown", "--name", "live", "--yes", "--region", "ap-northeast-1").exit_code == 0
 
 

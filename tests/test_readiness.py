@@ -94,7 +94,8 @@ def test_missing_ecr_api_endpoint_fails_at_pending_time_naming_it(clock, make_ct
     assert failed.status == FAILED
     assert isinstance(failed.error, NotReady)
     assert "CannotPullContainerError" in failed.detail
-    assert "no ecr.api interface endpoint" in (failed.error.hint or "")
+    assert (failed.error.hint or "").startswith("pull-path: ")  # the rule `check` would have named
+    assert "no ecr.api endpoint; add an interface endpoint for ecr.api in private-subnet1" in failed.error.hint
     assert report.results["ecr-api"].status == "skipped"
 
 
@@ -109,7 +110,9 @@ def test_missing_rule_from_the_alb_fails_naming_target_timeout_and_the_rule(cloc
     failed = report.results["web-service"]
     assert failed.status == FAILED
     assert "Target.Timeout" in failed.detail
-    assert failed.error.hint == "sec-web-via-alb has no ingress rule from sec-alb on tcp/80 (traffic): add one"
+    assert failed.error.hint.startswith("target-ingress: sec-web-via-alb (10.0.1.")
+    assert "admits no TCP 80 from sec-alb" in failed.error.hint
+    assert failed.error.hint.endswith("add ingress {protocol: tcp, port: 80, source: sec-alb} to sec-web-via-alb")
 
 
 def test_a_wait_that_runs_out_times_out_and_a_second_up_finishes(clock, make_ctx) -> None:

@@ -785,6 +785,57 @@ def cost(
     render.cost_table(estimate, alternatives)
 
 
+@cli.command()
+@global_options
+@click.argument("scenario_name", metavar="SCENARIO")
+@sets_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["mermaid", "dot", "svg"]),
+    default="mermaid",
+    show_default=True,
+    help="Mermaid and DOT are text; SVG needs Graphviz's `dot` on the PATH.",
+)
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, writable=True), help="Write here, not to stdout.")
+@click.option("--live", is_flag=True, help="Add each resource's AWS id and state, read from the deployment.")
+@name_option
+@click.pass_obj
+def graph(
+    settings: Settings,
+    scenario_name: str,
+    sets: tuple[str, ...],
+    fmt: str,
+    out_file: str | None,
+    live: bool,
+    deployment: str | None,
+) -> None:
+    """The scenario's topology and its network flows as a diagram: VPCs, subnets by
+    zone, gateways, endpoints, load balancers -> target groups -> services, DNS.
+
+    The same scenario always gives the same text, so a diagram can be committed and
+    diffed. Makes no AWS call without --live."""
+    from vpcctl import diagram as drawing
+    from vpcctl import netcheck
+
+    loaded = _load(scenario_name, sets)
+    picture = drawing.from_scenario(loaded, drawing.flows_of(netcheck.flows(loaded)))
+    if live:
+        from vpcctl import deploy, render
+
+        ctx = _context(settings, _deployment(deployment, loaded), loaded, render.Quiet(), loaded.region)
+        rows = deploy.status(ctx, loaded, settings.parallelism)
+        picture = drawing.with_live(picture, {r.logical_id: (r.id, r.state) for r in rows})
+    text = drawing.to_dot(picture) if fmt in ("dot", "svg") else drawing.to_mermaid(picture)
+    data = drawing.svg(text) if fmt == "svg" else text.encode()
+    if out_file:
+        with open(out_file, "wb") as handle:
+            handle.write(data)
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+
+
 # ---------------------------------------------------------------- sandbox
 
 

@@ -2,124 +2,70 @@
 
 A stopped task says `CannotPullContainerError ... i/o timeout`; an unhealthy target says
 `Target.Timeout`. Neither says which route, endpoint or rule is missing: this reads the
-subnet's route table, the VPC's endpoints and the security groups and asks
-`reachability` what is missing.
+VPC's routes, endpoints, groups and load balancers into the network model
+(`network.from_aws`) and asks it, hop by hop. Each hint and live finding names the
+`check` rule it falls under, so `check`, `check --live` and `up` speak alike.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from vpcctl import reachability
-from vpcctl.aws import tags as tagging
+from vpcctl import model, netcheck, network
+from vpcctl.network import evaluate, from_aws
 from vpcctl.resources.base import Context
-from vpcctl.resources.network import flatten
 
 PULL_FAILURES = ("CannotPullContainerError", "ResourceInitializationError")
+NAMED_KINDS = ("load_balancer", "target_group", "resolver_endpoint", "resolver_rule", "hosted_zone", "vpc_peering")
 
 
-def group_names(ctx: Context) -> dict[str, str]:
-    """Security group id -> logical id, for messages in the scenario's own words."""
-    return {f.id: f.logical_id for f in ctx.inventory.all("security_group").values()}
+def names(ctx: Context) -> dict[str, str]:
+    """AWS id -> logical id, for what EC2 does not tag in its describe results."""
+    return {f.id: f.logical_id for kind in NAMED_KINDS for f in ctx.inventory.all(kind).values()}
 
 
-def _groups(ctx: Context, ids: set[str]) -> dict[str, dict[str, Any]]:
-    if not ids:
-        return {}
-    groups = ctx.client("ec2").describe_security_groups(GroupIds=sorted(ids))["SecurityGroups"]
-    return {g["GroupId"]: g for g in groups}
+def _network(ctx: Context, vpc_ids: list[str], everything: bool = False) -> network.Network:
+    extra: dict[str, Any] = {"elbv2": ctx.client("elbv2"), "names": names(ctx)}
+    if everything:
+        extra |= {"route53": ctx.client("route53"), "resolver": ctx.client("route53resolver")}
+    return from_aws.build(ctx.client("ec2"), vpc_ids, region=ctx.region, **extra)
+
+
+def hint(rule_id: str, hop: network.Hop) -> str:
+    return f"{rule_id}: {hop.detail}; {hop.fix}"
 
 
 def pull_gaps(ctx: Context, subnet_id: str, public_ip: bool, task_groups: set[str], uses_awslogs: bool) -> list[str]:
-    ec2 = ctx.client("ec2")
-    subnet = ec2.describe_subnets(SubnetIds=[subnet_id])["Subnets"][0]
-    vpc_id = subnet["VpcId"]
-    tables = ec2.describe_route_tables(Filters=[{"Name": "association.subnet-id", "Values": [subnet_id]}])[
-        "RouteTables"
-    ]
-    if not tables:  # no explicit association: the VPC's main table applies
-        tables = ec2.describe_route_tables(
-            Filters=[{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "association.main", "Values": ["true"]}]
-        )["RouteTables"]
-    table = tables[0] if tables else {"RouteTableId": "", "Routes": []}
-    routes = {
-        r["DestinationCidrBlock"]: r.get("GatewayId") or r.get("NatGatewayId") or r.get("VpcPeeringConnectionId") or ""
-        for r in table.get("Routes", [])
-        if r.get("DestinationCidrBlock") and r.get("State", "active") == "active"
-    }
-    endpoints = ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["VpcEndpoints"]
-    endpoints = [e for e in endpoints if e.get("State") not in ("deleted", "deleting", "failed")]
-    endpoint_groups = {g["GroupId"] for e in endpoints for g in e.get("Groups") or []}
-    groups = _groups(ctx, endpoint_groups | task_groups)
-    interface: dict[str, set[reachability.Permission]] = {}
-    gateway: set[str] = set()
-    for endpoint in endpoints:
-        service = endpoint["ServiceName"].split(f".{ctx.region}.", 1)[-1]
-        if endpoint.get("VpcEndpointType") == "Gateway":
-            if table["RouteTableId"] in (endpoint.get("RouteTableIds") or []):
-                gateway.add(service)
-        else:
-            interface[service] = set().union(
-                *[
-                    flatten(groups[g["GroupId"]].get("IpPermissions"))
-                    for g in endpoint.get("Groups") or []
-                    if g["GroupId"] in groups
-                ]
-            )
-    dns = all(
-        ec2.describe_vpc_attribute(VpcId=vpc_id, Attribute=a)[key]["Value"]
-        for a, key in (("enableDnsSupport", "EnableDnsSupport"), ("enableDnsHostnames", "EnableDnsHostnames"))
+    """What keeps tasks in this subnet from their registry, S3 and logs; empty when nothing does."""
+    subnet = ctx.client("ec2").describe_subnets(SubnetIds=[subnet_id])["Subnets"][0]
+    net = from_aws.build(ctx.client("ec2"), [subnet["VpcId"]], region=ctx.region)
+    tasks = network.Party(
+        "the tasks", subnet["VpcId"], (subnet_id,), (subnet["CidrBlock"],), tuple(sorted(task_groups)), "", public_ip
     )
-    path = reachability.PullPath(
-        region=ctx.region,
-        subnet=_subnet_name(ctx, subnet),
-        routes=routes,
-        public_ip=public_ip,
-        task_groups=task_groups,
-        task_egress=set().union(*[flatten(groups[g].get("IpPermissionsEgress")) for g in task_groups if g in groups]),
-        interface_endpoints=interface,
-        gateway_endpoints=gateway,
-        dns_ready=dns,
-        uses_awslogs=uses_awslogs,
-    )
-    return reachability.pull_gaps(path, [subnet["CidrBlock"]])
+    return _registry_hints(net, tasks, uses_awslogs)
 
 
-def _subnet_name(ctx: Context, subnet: dict[str, Any]) -> str:
-    return tagging.to_dict(subnet.get("Tags")).get(tagging.LOGICAL_ID) or subnet["SubnetId"]
+def _registry_hints(net: network.Network, tasks: network.Party, uses_awslogs: bool) -> list[str]:
+    out: list[str] = []
+    for result in network.registry_results(net, tasks, uses_awslogs):
+        out += [h for h in (hint(netcheck.registry_rule(hop), hop) for hop in result.broken) if h not in out]
+    return out
 
 
 def lb_gaps(ctx: Context, target_group: dict[str, Any], target_ip: str, target_groups: set[str]) -> list[str]:
-    """The rules missing between a target group's load balancers and one target."""
-    elb = ctx.client("elbv2")
-    ec2 = ctx.client("ec2")
-    arns = target_group.get("LoadBalancerArns") or []
-    if not arns:
+    """What keeps the group's load balancers from one target (an IP or its instance's IP)."""
+    net = _network(ctx, [target_group["VpcId"]])
+    group = net.target_groups.get(target_group["TargetGroupArn"])
+    if group is None:
         return []
-    port = int(target_group["Port"])
-    health = target_group.get("HealthCheckPort") or "traffic-port"
-    health_port = port if health == "traffic-port" else int(health)
-    names = group_names(ctx)
-    gaps: list[str] = []
-    for lb in elb.describe_load_balancers(LoadBalancerArns=arns)["LoadBalancers"]:
-        lb_groups = set(lb.get("SecurityGroups") or [])
-        subnets = [z["SubnetId"] for z in lb.get("AvailabilityZones") or []]
-        cidrs = [s["CidrBlock"] for s in ec2.describe_subnets(SubnetIds=subnets)["Subnets"]] if subnets else []
-        groups = _groups(ctx, lb_groups | target_groups)
-        path = reachability.LbPath(
-            lb_groups=lb_groups,
-            lb_egress=set().union(*[flatten(groups[g].get("IpPermissionsEgress")) for g in lb_groups if g in groups]),
-            lb_cidrs=cidrs,
-            target_ip=target_ip,
-            target_groups=target_groups,
-            target_ingress=set().union(
-                *[flatten(groups[g].get("IpPermissions")) for g in target_groups if g in groups]
-            ),
-            traffic_port=port,
-            health_port=health_port,
-        )
-        gaps += [g for g in reachability.lb_gaps(path, names) if g not in gaps]
-    return gaps
+    out: list[str] = []
+    for lb in evaluate.load_balancers_of(net, group.id):
+        for result in evaluate.target_results(net, lb, group):
+            target = next(t.host for t in group.targets if t.host.name == result.destination)
+            if target.id != target_ip and f"{target_ip}/32" not in target.addresses:
+                continue
+            out += [h for h in (hint(netcheck.target_rule(result, hop), hop) for hop in result.broken) if h not in out]
+    return out
 
 
 TARGET_HINTS = {
@@ -132,38 +78,84 @@ TARGET_HINTS = {
 
 
 def live_findings(ctx: Context) -> list[Any]:
-    """`check --live`: the registry path of every service's subnets and the path from the
-    load balancer to every registered target, read from what the deployment has in AWS."""
+    """`check --live`: the rules of `check` over what the deployment has in AWS — each service's
+    tasks to their registry, every load balancer to every registered target (on that target's
+    port), the Resolver's clients, and the scenario's declared flows."""
     from vpcctl.netcheck import Finding
 
+    vpcs = sorted(f.id for f in ctx.inventory.all("vpc").values())
+    if not vpcs:
+        return []
+    net = _network(ctx, vpcs, everything=True)
     findings: list[Finding] = []
-    elb = ctx.client("elbv2")
+
+    def add(rule_id: str, resource: str, message: str, fix: str) -> None:
+        finding = Finding(rule_id, "error", resource, message, fix)
+        if finding not in findings:
+            findings.append(finding)
+
     for service in ctx.inventory.all("ecs_service").values():
-        network = (service.raw.get("networkConfiguration") or {}).get("awsvpcConfiguration") or {}
-        groups = set(network.get("securityGroups") or [])
-        public = network.get("assignPublicIp") == "ENABLED"
-        uses_logs = _uses_awslogs(ctx, service.raw.get("taskDefinition", ""))
-        for subnet in network.get("subnets") or []:
-            for gap in pull_gaps(ctx, subnet, public, groups, uses_logs):
-                findings.append(
-                    Finding("live-pull-path", "error", service.logical_id, "its tasks cannot pull their image", gap)
-                )
-        for lb in service.raw.get("loadBalancers") or []:
-            group = elb.describe_target_groups(TargetGroupArns=[lb["targetGroupArn"]])["TargetGroups"][0]
-            for target in elb.describe_target_health(TargetGroupArn=group["TargetGroupArn"])[
-                "TargetHealthDescriptions"
-            ]:
-                for gap in lb_gaps(ctx, group, target["Target"]["Id"], groups):
-                    findings.append(
-                        Finding(
-                            "live-lb-path",
-                            "error",
-                            service.logical_id,
-                            f"target {target['Target']['Id']} cannot be reached",
-                            gap,
-                        )
-                    )
+        config = (service.raw.get("networkConfiguration") or {}).get("awsvpcConfiguration") or {}
+        subnets = tuple(config.get("subnets") or ())
+        vpc = net.vpc_of_subnets(subnets)
+        if vpc is None:
+            continue
+        tasks = network.Party(
+            f"tasks of {service.logical_id}",
+            vpc,
+            subnets,
+            net.cidrs(subnets),
+            tuple(config.get("securityGroups") or ()),
+            service.logical_id,
+            config.get("assignPublicIp") == "ENABLED",
+        )
+        for result in network.registry_results(net, tasks, _uses_awslogs(ctx, service.raw.get("taskDefinition", ""))):
+            for hop in result.broken:
+                add(netcheck.registry_rule(hop), service.logical_id, f"{hop.detail} ({result.destination})", hop.fix)
+    for lb, group, result in network.all_target_results(net):
+        for hop in result.broken:
+            add(
+                netcheck.target_rule(result, hop),
+                group.name,
+                f"{lb.name} → {result.destination}: {hop.detail}",
+                hop.fix,
+            )
+    for result in network.resolver_results(net):
+        for hop in result.broken:
+            add("resolver-sg-53", result.destination, hop.detail, hop.fix)
+    for rule in net.resolver_rules.values():
+        looped = [t for t in rule.targets if net.resolver_endpoints[t].vpc in rule.vpcs]
+        if looped:
+            add("resolver-rule-loop", rule.name, f"rule {rule.name} is associated with the VPC it forwards to", "")
+    for flow in ctx.scenario.flows if ctx.scenario else ():
+        result = _declared(ctx, net, flow)
+        if result is not None and not result.ok:
+            add("flow", flow.client, result.text(), result.broken[0].fix)
     return findings
+
+
+def _declared(ctx: Context, net: network.Network, flow: model.Flow) -> network.Result | None:
+    """A declared flow over AWS's state: logical ids become AWS ids, run-time values their values."""
+    by_name = {
+        thing.name: thing_id
+        for table in (net.hosts, net.load_balancers, net.endpoints)
+        for thing_id, thing in table.items()
+    }
+    client = "internet" if flow.client == "internet" else by_name.get(flow.client)
+    destination = by_name.get(flow.to, flow.to)
+    if client is None:
+        return None
+    if model.RUNTIME.search(destination):
+        try:
+            destination = ctx.resolve(destination)
+        except KeyError:
+            for lid, attr in model.RUNTIME.findall(destination):
+                kind = ctx.scenario.resources[lid].kind if ctx.scenario and lid in ctx.scenario.resources else None
+                found = ctx.inventory.get(kind, lid) if kind else None
+                if found is None or attr not in found.attributes:
+                    return None
+                destination = destination.replace(f"${{{lid}.{attr}}}", str(found.attributes[attr]))
+    return network.flow(net, client, destination, flow.protocol, flow.port)
 
 
 def _uses_awslogs(ctx: Context, task_definition: str) -> bool:

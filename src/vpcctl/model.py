@@ -396,6 +396,24 @@ class ResolverRule(Spec):
     vpcs: tuple[str, ...] = refs("vpc")
 
 
+# ---------------------------------------------------------------------- flows
+
+
+@dataclass(frozen=True)
+class Flow:
+    """A connection the scenario promises: `client` ('internet', an instance or an ECS
+    service) reaches `to` (a load balancer, instance, endpoint or a DNS name) on a port."""
+
+    client: str
+    to: str
+    port: int
+    protocol: Literal["tcp", "udp"] = "tcp"
+
+
+FLOW_CLIENTS = ("instance", "ecs_service")
+FLOW_DESTINATIONS = ("load_balancer", "instance", "vpc_endpoint", "resolver_endpoint")
+
+
 SPECS: dict[str, type[Spec]] = {
     cls.kind: cls
     for cls in (
@@ -459,6 +477,7 @@ class Scenario:
     resources: dict[str, Resource]
     outputs: dict[str, str]
     lines: dict[str, int]  # logical id -> line, for messages
+    flows: tuple[Flow, ...] = ()
     # Every key path's line (for checks that need the run's region, such as zone letters).
     key_lines: dict[tuple[str | int, ...], int] = field(default_factory=dict)
     # The step graph (step id -> the steps it waits for), built once when the file is read.

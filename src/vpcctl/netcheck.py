@@ -6,12 +6,10 @@ registered with ``@rule(id, summary)``; it yields findings and ``check`` stamps
 them with the rule's id. A new resource kind gets its rules by adding functions,
 not by editing the ones here.
 
-Security groups are evaluated the way AWS does for the flows that matter here
-(all TCP): a flow is admitted when one rule covers the port and either names
-one of the peer's groups as its source, or has CIDRs that together contain
-every subnet the peer's addresses come from. An egress of ``None`` is AWS's
-default allow-all. CIDRs known only at run time (``${bastion.private_ip}/32``)
-cannot be proven to contain anything, so they never count as admitting.
+The network reasoning (security groups, routes, endpoints, DNS, hop by hop) is the
+network model's (``vpcctl.network``): the rules here ask it over the snapshot of the
+scenario's specs and turn each broken hop into a finding with its rule id and fix.
+`check --live` and the sandbox ask the same model over AWS's and the emulator's state.
 """
 
 from __future__ import annotations
@@ -20,25 +18,19 @@ import dataclasses
 import fnmatch
 import ipaddress
 import json
-import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal
 
-from vpcctl import images, model
+from vpcctl import images, model, network
 from vpcctl.errors import FAILED, VpcctlError
+from vpcctl.network import evaluate, from_specs
 
 ERROR: Literal["error"] = "error"
 WARNING: Literal["warning"] = "warning"
 ANYWHERE = "0.0.0.0/0"
-HTTPS = 443
-# Where a Fargate task's image comes from: the registry's API and the registry
-# itself. The layers come from S3, and the task also needs CloudWatch Logs when it uses awslogs.
-REGISTRY = ("ecr.api", "ecr.dkr")
-# A stand-in for the VPC's default security group, which AWS attaches when a
-# resource names none: it admits only its own members and sends anywhere.
-DEFAULT_SG = "(default)"
+DEFAULT_SG = network.DEFAULT_GROUP
 
 
 @dataclass(frozen=True)
@@ -107,7 +99,7 @@ def summary(findings: list[Finding]) -> str:
 
 
 def report(scenario: model.Scenario, findings: list[Finding]) -> dict[str, Any]:
-    """The JSON document of `vpcctl check --output json`."""
+    """The JSON document of `vpcctl check --output json`: findings, and every flow with its hops."""
     return {
         "scenario": scenario.name,
         "file": scenario.file,
@@ -115,6 +107,7 @@ def report(scenario: model.Scenario, findings: list[Finding]) -> dict[str, Any]:
         "warnings": len(findings) - len(errors_in(findings)),
         "rules": [r.id for r in RULES],
         "findings": [dataclasses.asdict(f) for f in findings],
+        "flows": [r.as_dict() for r in flows(scenario)],
     }
 
 
@@ -127,24 +120,16 @@ def fail_on_errors(scenario: model.Scenario, findings: list[Finding]) -> None:
         )
 
 
-# ------------------------------------------------------------------ the model
-
-
-@dataclass(frozen=True)
-class Peer:
-    """One end of a TCP flow: its security groups and the subnets its addresses come from."""
-
-    name: str
-    groups: tuple[str, ...]
-    subnets: tuple[str, ...]
+# ------------------------------------------------------------ the look-ups
 
 
 class Net:
-    """Look-ups over one scenario that the rules share."""
+    """Look-ups over one scenario that the rules share, and its network model."""
 
     def __init__(self, scenario: model.Scenario) -> None:
         self.scenario = scenario
         self.res = scenario.resources
+        self.network = from_specs.build(scenario)
 
     def of(self, kind: str) -> list[tuple[str, Any]]:
         return [(lid, r.spec) for lid, r in self.res.items() if r.kind == kind]
@@ -152,36 +137,20 @@ class Net:
     def spec(self, lid: str) -> Any:
         return self.res[lid].spec
 
-    @cached_property
-    def route_tables(self) -> dict[str, str]:
-        """subnet -> the route table it is associated with."""
-        return {s: lid for lid, rt in self.of("route_table") for s in rt.subnets}
-
     def route_table(self, subnet: str) -> str | None:
         """None: the VPC's main route table, which vpcctl leaves with its local route only."""
-        return self.route_tables.get(subnet)
-
-    def default_route(self, subnet: str) -> model.Route | None:
-        table = self.route_table(subnet)
-        routes = self.spec(table).routes if table else ()
-        return next((r for r in routes if r.destination == ANYWHERE), None)
+        table = self.network.route_table(subnet)
+        return table.id if table else None
 
     def to_igw(self, subnet: str) -> bool:
-        route = self.default_route(subnet)
-        return bool(route and route.gateway)
-
-    def to_nat(self, subnet: str) -> bool:
-        route = self.default_route(subnet)
-        return bool(route and route.nat_gateway)
+        route = self.network.default_route(subnet)
+        return bool(route and route.kind == "igw")
 
     def table_name(self, subnet: str) -> str:
-        return self.route_table(subnet) or "the VPC's main route table"
+        return self.network.table_name(subnet)
 
     def vpc_of(self, subnets: Iterable[str]) -> str | None:
         return next((self.spec(s).vpc for s in subnets), None)
-
-    def cidr(self, subnet: str) -> ipaddress.IPv4Network:
-        return ipaddress.IPv4Network(self.spec(subnet).cidr)
 
     def zone(self, subnet: str) -> str:
         az = self.spec(subnet).az
@@ -195,96 +164,42 @@ class Net:
         lbs = [ls.load_balancer for _, ls in self.of("listener") if ls.target_group == target_group]
         return list(dict.fromkeys(lbs))
 
-    def rules(self, groups: tuple[str, ...], direction: str) -> tuple[model.Rule, ...] | None:
-        """The union of the groups' rules one way; None when any group sends anywhere."""
-        out: list[model.Rule] = []
-        for group in groups:
-            if group == DEFAULT_SG:
-                if direction == "egress":
-                    return None
-                out.append(model.Rule(protocol="all", source=DEFAULT_SG))
-                continue
-            rules = getattr(self.spec(group), direction)
-            if rules is None:
-                return None
-            out.extend(rules)
-        return tuple(out)
+    @cached_property
+    def registry(self) -> dict[str, list[network.Result]]:
+        """Service -> its tasks' flows to ecr.api, ecr.dkr, logs and S3, from the model."""
+        out = {}
+        for sid, svc in services(self):
+            tasks = evaluate.host_party(self.network.hosts[sid])
+            out[sid] = network.registry_results(self.network, tasks, bool(self.spec(svc.task_definition).log_group))
+        return out
 
-    def admits(self, rules: tuple[model.Rule, ...] | None, port: int, peer: Peer) -> bool:
-        """Whether these rules let TCP `port` through from (or to) the peer."""
-        if rules is None:
-            return True
-        covering = [r for r in rules if _covers(r, port)]
-        if any(r.source in peer.groups for r in covering):
-            return True
-        cidrs = [n for n in (_network(r.cidr) for r in covering) if n is not None]
-        return bool(peer.subnets) and all(any(self.cidr(s).subnet_of(n) for n in cidrs) for s in peer.subnets)
+    @cached_property
+    def targets(self) -> list[tuple[Any, Any, network.Result]]:
+        return network.all_target_results(self.network)
 
-    def ingress_ok(self, to: Peer, port: int, source: Peer) -> bool:
-        return self.admits(self.rules(to.groups, "ingress"), port, source)
+    @cached_property
+    def declared(self) -> list[network.Result]:
+        return [network.flow(self.network, f.client, f.to, f.protocol, f.port) for f in self.scenario.flows]
 
-    def egress_ok(self, source: Peer, port: int, to: Peer) -> bool:
-        return self.admits(self.rules(source.groups, "egress"), port, to)
 
-    def peer_clause(self, peer: Peer) -> str:
-        """How a rule names the peer: its first own group, else the CIDR its addresses come from."""
-        own = [g for g in peer.groups if g != DEFAULT_SG]
-        if own:
-            return f"source: {own[0]}"
-        if len(peer.subnets) == 1:
-            return f"cidr: {self.cidr(peer.subnets[0])}"
-        vpc = self.vpc_of(peer.subnets)
-        return f"cidr: {self.spec(vpc).cidr}" if vpc else "cidr: <its subnets>"
-
-    def add_rule(self, holder: Peer, direction: str, port: int, peer: Peer) -> str:
-        """The fix: one rule on the holder's first group (or a group of its own, if it has none)."""
-        body = f"{direction} {{protocol: tcp, port: {port}, {self.peer_clause(peer)}}}"
-        own = [g for g in holder.groups if g != DEFAULT_SG]
-        if own:
-            return f"add {body} to {own[0]}"
-        return f"give {holder.name} a security group of its own (it has the VPC's default one) with {body}"
-
-    def describe(self, peer: Peer) -> str:
-        """'sec-a or 10.0.1.0/24': what a rule would have to name to admit the peer."""
-        names = [g for g in peer.groups if g != DEFAULT_SG] + [str(self.cidr(s)) for s in peer.subnets]
-        return " or ".join(names) or "it"
+def flows(scenario: model.Scenario) -> list[network.Result]:
+    """Every flow over the scenario's model: the declared ones, then those vpcctl derives
+    (each service to its registry, each load balancer to every target, the Resolver's clients)."""
+    net = Net(scenario)
+    derived = [r for results in net.registry.values() for r in results] + [r for _, _, r in net.targets]
+    return net.declared + derived + network.resolver_results(net.network)
 
 
 def short_service(service: str) -> str:
-    """'com.amazonaws.ap-northeast-1.ecr.api' -> 'ecr.api'."""
-    return re.sub(r"^com\.amazonaws\.[a-z0-9-]+\.", "", service)
+    return from_specs.short_service(service)
 
 
-def refs_to(spec: Any, kind: str) -> list[str]:
-    """The logical ids a spec names in its fields that refer to `kind`. Read from the
-    model's ref metadata, so kinds added later (vpc_peering, nat_gateway) need no field names here."""
-    out: list[str] = []
-    for f in dataclasses.fields(spec):
-        if kind in f.metadata.get("ref", ()):
-            value = getattr(spec, f.name)
-            out.extend(value if isinstance(value, tuple) else [value] if value else [])
-    return out
+refs_to = from_specs.refs_to
 
 
 def groups(names: tuple[str, ...]) -> tuple[str, ...]:
     """AWS attaches the VPC's default group to an ENI that names none."""
     return names or (DEFAULT_SG,)
-
-
-def group_names(names: tuple[str, ...]) -> str:
-    return ", ".join("the VPC's default security group" if g == DEFAULT_SG else g for g in names)
-
-
-def _covers(r: model.Rule, port: int) -> bool:
-    if r.protocol == "all":
-        return True
-    if r.protocol != "tcp":
-        return False
-    if r.port is not None:
-        return r.port == port
-    low = r.from_port if r.from_port is not None else 0
-    high = r.to_port if r.to_port is not None else 65535
-    return low <= port <= high
 
 
 def _network(cidr: str | None) -> ipaddress.IPv4Network | None:
@@ -293,13 +208,23 @@ def _network(cidr: str | None) -> ipaddress.IPv4Network | None:
     return ipaddress.IPv4Network(cidr)
 
 
+def group_names(names: tuple[str, ...]) -> str:
+    return ", ".join("the VPC's default security group" if g == DEFAULT_SG else g for g in names)
+
+
+def services(net: Net) -> list[tuple[str, model.EcsService]]:
+    return net.of("ecs_service")
+
+
 def _port(value: Any) -> int | None:
     """A health-check port: a number (maybe as a string); None for 'traffic-port' or a run-time value."""
     text = str(value)
     return int(text) if text.isdigit() else None
 
 
-# ------------------------------------------------------------- ECS services
+def internet_path(net: Net, svc: model.EcsService, subnet: str) -> tuple[bool, str]:
+    """Whether tasks in the subnet reach public addresses, and if not, why not (the model's answer)."""
+    return evaluate.leaves(net.network, subnet, svc.assign_public_ip)
 
 
 @dataclass(frozen=True)
@@ -311,88 +236,53 @@ class Attachment:
     target_group: str
     tg: model.TargetGroup
     lb: str
-    lb_spec: model.LoadBalancer
     port: int  # the containerPort ECS registers: the traffic port
-
-    @property
-    def tasks(self) -> Peer:
-        return Peer(f"tasks of {self.service}", groups(self.spec.security_groups), self.spec.subnets)
-
-    @property
-    def balancer(self) -> Peer:
-        # A network load balancer may have no security group: then nothing filters
-        # what it sends, and targets see its nodes' addresses in its subnets.
-        sgs = self.lb_spec.security_groups
-        if not sgs and self.lb_spec.type == "application":
-            sgs = (DEFAULT_SG,)
-        return Peer(f"load balancer {self.lb}", sgs, self.lb_spec.subnets)
-
-    @property
-    def health_port(self) -> int | None:
-        """The health-check port when it differs from the traffic port."""
-        port = _port(self.tg.health_check.port)
-        return port if port is not None and port != self.port else None
-
-
-def services(net: Net) -> list[tuple[str, model.EcsService]]:
-    return net.of("ecs_service")
 
 
 def attachments(net: Net) -> Iterator[Attachment]:
     for sid, svc in services(net):
         for entry in svc.load_balancers:
-            tg = net.spec(entry.target_group)
-            if tg.protocol == "UDP":
-                continue  # the TCP reasoning below does not hold for UDP
             for lb in net.load_balancers_of(entry.target_group):
-                yield Attachment(sid, svc, entry.target_group, tg, lb, net.spec(lb), entry.port)
+                yield Attachment(sid, svc, entry.target_group, net.spec(entry.target_group), lb, entry.port)
 
 
-def internet_path(net: Net, svc: model.EcsService, subnet: str) -> tuple[bool, str]:
-    """Whether tasks in the subnet reach the internet, and if not, why not."""
-    if net.to_nat(subnet):
-        return True, ""
-    if net.to_igw(subnet):
-        if svc.assign_public_ip:
-            return True, ""
-        return False, f"{net.table_name(subnet)} routes to an internet gateway but assign_public_ip is false"
-    return False, f"no route to an internet gateway or NAT in {net.table_name(subnet)}"
+def registry_rule(hop: network.Hop) -> str:
+    """The rule a broken hop of a task's registry flow falls under (for live findings and hints)."""
+    if hop.kind == "route":
+        return "pull-path"
+    return "task-egress-443" if hop.public else "endpoint-sg-443"
 
 
-@dataclass(frozen=True)
-class Gap:
-    """One piece the PrivateLink path lacks."""
-
-    service: str
-    problem: str  # 'no ecr.api endpoint'
-    fix: str
+def target_rule(result: network.Result, hop: network.Hop) -> str:
+    """The rule a broken hop from a load balancer to a target falls under."""
+    if result.label == "target health-check":
+        return "health-check-port"
+    return "lb-egress" if hop.kind == "egress" else "target-ingress"
 
 
-def endpoint_gaps(net: Net, svc: model.EcsService, subnet: str) -> list[Gap]:
-    """What the PrivateLink path from the subnet to the registry (and logs) lacks."""
-    vpc = net.spec(subnet).vpc
-    needed = [*REGISTRY, *(["logs"] if net.spec(svc.task_definition).log_group else [])]
-    gaps = []
-    for service in needed:
-        found = [lid for lid, e in net.endpoints(vpc, service) if e.type == "interface"]
-        if not found:
-            gaps.append(Gap(service, f"no {service} endpoint", f"add an interface endpoint for {service} in {subnet}"))
-        elif not any(net.spec(lid).private_dns for lid in found):
-            gaps.append(
-                Gap(
-                    service,
-                    f"endpoint {found[0]} ({service}) has private DNS off, so {service} resolves to public "
-                    "addresses the tasks cannot reach",
-                    f"set private_dns: true on {found[0]}",
-                )
-            )
-    table = net.route_table(subnet)
-    if not any(e.type == "gateway" and table in e.route_tables for _, e in net.endpoints(vpc, "s3")):
-        fix = f"add a gateway endpoint for s3 with route_tables: [{table}]"
-        if table is None:  # a gateway endpoint attaches to route tables vpcctl manages
-            fix = f"list {subnet} in a route table's subnets and add a gateway endpoint for s3 on that table"
-        gaps.append(Gap("s3", f"no s3 gateway endpoint on {net.table_name(subnet)} (image layers come from S3)", fix))
-    return gaps
+def flow_rules(result: network.Result) -> set[str]:
+    """The rules a broken declared flow falls under: `flow`, and the Resolver's where it broke there."""
+    rules = {"flow"} if result.broken else set()
+    for hop in result.broken:
+        if hop.kind == "dns-loop":
+            rules.add("resolver-rule-loop")
+        elif hop.kind in ("egress", "ingress") and hop.port == network.DNS:
+            rules.add("resolver-sg-53")
+    return rules
+
+
+def _sg_findings(hops: Iterable[network.Hop], outcome: str, resource: str | None = None) -> Iterator[Finding]:
+    for hop in hops:
+        if hop.kind in ("egress", "ingress") and not hop.ok:
+            yield error(resource or hop.holder, f"{hop.detail}: {outcome}", hop.fix)
+
+
+def _unique(findings: Iterable[Finding]) -> Iterator[Finding]:
+    seen = set()
+    for f in findings:
+        if f not in seen:
+            seen.add(f)
+            yield f
 
 
 # -------------------------------------------------------------------- rules
@@ -400,23 +290,25 @@ def endpoint_gaps(net: Net, svc: model.EcsService, subnet: str) -> list[Gap]:
 
 @rule("pull-path", "every Fargate task's subnet has a way to its image registry (and CloudWatch Logs)")
 def pull_path(net: Net) -> Iterator[Finding]:
-    for sid, svc in services(net):
+    for sid, results in net.registry.items():
+        svc = net.spec(sid)
+        by_subnet: dict[str, list[tuple[str, network.Hop]]] = {}
+        for result in results:
+            for hop in result.broken:
+                if hop.kind == "route":
+                    by_subnet.setdefault(hop.where, []).append((result.destination, hop))
+        uses_endpoints = any(net.endpoints(net.vpc_of(svc.subnets) or "", s) for s in network.REGISTRY)
         for subnet in svc.subnets:
-            online, why = internet_path(net, svc, subnet)
-            if online:
-                continue
-            gaps = endpoint_gaps(net, svc, subnet)
-            if not gaps:
-                continue
-            uses_endpoints = any(net.endpoints(net.spec(subnet).vpc, s) for s in REGISTRY)
-            yield _pull_finding(net, sid, svc, subnet, why, gaps, uses_endpoints)
+            if subnet in by_subnet:
+                yield _pull_finding(net, sid, subnet, by_subnet[subnet], uses_endpoints)
 
 
 def _pull_finding(
-    net: Net, sid: str, svc: model.EcsService, subnet: str, why: str, gaps: list[Gap], uses_endpoints: bool
+    net: Net, sid: str, subnet: str, gaps: list[tuple[str, network.Hop]], uses_endpoints: bool
 ) -> Finding:
-    missing = ", ".join(g.problem for g in gaps)
-    if any(g.service != "logs" for g in gaps):
+    why = gaps[0][1].reason[0]
+    missing = ", ".join(h.reason[1] for _, h in gaps)
+    if any(service != "logs" for service, _ in gaps):
         what = f"cannot pull their image: {why}, and {missing}"
         then = "on AWS they stay PENDING, then stop with CannotPullContainerError"
     else:
@@ -426,11 +318,11 @@ def _pull_finding(
     fixes = [f"set assign_public_ip: true on {sid}"] if net.to_igw(subnet) else []
     if uses_endpoints:
         # The scenario chose PrivateLink: complete it rather than suggest another design.
-        fixes.append("; ".join(g.fix for g in gaps))
+        fixes.append("; ".join(h.reason[2] for _, h in gaps))
     else:
         fixes.append(f"route 0.0.0.0/0 in {table} to a NAT gateway")
-        interface = ", ".join(g.service for g in gaps if g.service != "s3")
-        s3 = f" and an s3 gateway endpoint on {table}" if any(g.service == "s3" for g in gaps) else ""
+        interface = ", ".join(service for service, _ in gaps if service != "s3")
+        s3 = f" and an s3 gateway endpoint on {table}" if any(service == "s3" for service, _ in gaps) else ""
         fixes.append(f"add interface endpoints {interface} in {subnet}{s3}")
     return error(sid, f"tasks of {sid} in {subnet} {what}; {then}", ", or ".join(fixes))
 
@@ -561,52 +453,29 @@ def health_check_answer(net: Net) -> Iterator[Finding]:
 
 @rule("endpoint-sg-443", "the interface endpoints tasks use admit HTTPS from them, and the tasks may send it")
 def endpoint_sg_443(net: Net) -> Iterator[Finding]:
-    for sid, svc in services(net):
-        vpc = net.vpc_of(svc.subnets)
-        used = [*REGISTRY, *(["logs"] if net.spec(svc.task_definition).log_group else [])]
-        tasks = Peer(f"tasks of {sid}", groups(svc.security_groups), svc.subnets)
-        for service in used:
-            for eid, endpoint in net.endpoints(vpc, service) if vpc else []:
-                # Without private DNS the tasks never resolve to this endpoint.
-                if endpoint.type != "interface" or not endpoint.private_dns:
-                    continue
-                yield from _endpoint_flow(net, sid, tasks, eid, endpoint)
-
-
-def _endpoint_flow(net: Net, sid: str, tasks: Peer, eid: str, endpoint: model.VpcEndpoint) -> Iterator[Finding]:
-    target = Peer(f"endpoint {eid}", groups(endpoint.security_groups), endpoint.subnets)
-    outcome = f"calls to {short_service(endpoint.service)} time out and the tasks stop before running"
-    if not net.ingress_ok(target, HTTPS, tasks):
-        yield error(
-            eid,
-            f"{group_names(target.groups)} of endpoint {eid} admits no TCP 443 from {net.describe(tasks)} "
-            f"(tasks of {sid}): {outcome}",
-            net.add_rule(target, "ingress", HTTPS, tasks),
-        )
-    if not net.egress_ok(tasks, HTTPS, target):
-        yield error(
-            sid,
-            f"egress of {group_names(tasks.groups)} (tasks of {sid}) sends no TCP 443 to endpoint {eid}: {outcome}",
-            net.add_rule(tasks, "egress", HTTPS, target),
-        )
+    for results in net.registry.values():
+        for result in results:
+            outcome = f"calls to {result.destination} time out and the tasks stop before running"
+            hops = [h for h in result.broken if h.holder in net.res and net.res[h.holder].kind == "vpc_endpoint"]
+            hops += [h for h in result.broken if h.kind == "egress" and not h.public]
+            yield from _unique(_sg_findings(hops, outcome))
 
 
 @rule("task-egress-443", "tasks may send HTTPS to the registry's public addresses when their path needs it")
 def task_egress_443(net: Net) -> Iterator[Finding]:
-    for sid, svc in services(net):
-        rules = net.rules(groups(svc.security_groups), "egress")
-        if rules is None or any(_covers(r, HTTPS) and r.cidr == ANYWHERE for r in rules):
-            continue
-        # The S3 gateway endpoint, a NAT and an internet gateway all carry traffic to
-        # public addresses that no scenario rule can name more narrowly than 0.0.0.0/0.
-        outward = [s for s in svc.subnets if internet_path(net, svc, s)[0] or not endpoint_gaps(net, svc, s)]
-        if outward:
+    for sid, results in net.registry.items():
+        broken = [h for r in results for h in r.broken if h.kind == "egress" and h.public]
+        if broken:
+            svc = net.spec(sid)
+            outward = [s for s in svc.subnets if evaluate.leaves(net.network, s, svc.assign_public_ip)[0]] or [
+                s for s in svc.subnets if net.route_table(s)
+            ]
             yield error(
                 sid,
                 f"egress of {group_names(groups(svc.security_groups))} (tasks of {sid}) sends no TCP 443 to "
                 f"0.0.0.0/0, so tasks in {', '.join(outward)} cannot fetch image layers from S3 or reach the "
                 "registry; on AWS they stop with CannotPullContainerError",
-                f"add egress {{protocol: tcp, port: 443, cidr: 0.0.0.0/0}} to {groups(svc.security_groups)[0]}",
+                broken[0].fix,
             )
 
 
@@ -685,50 +554,33 @@ def awsvpc_ip_target(net: Net) -> Iterator[Finding]:
                 )
 
 
+def _target_hops(net: Net, kind: str, direction: str) -> Iterator[tuple[Any, network.Hop]]:
+    for lb, _, result in net.targets:
+        if result.label == f"target {kind}":
+            for hop in result.broken:
+                if hop.kind == direction:
+                    yield lb, hop
+
+
+TIMEOUT = "targets go unhealthy (Target.Timeout) and requests get HTTP 504"
+HEALTH_TIMEOUT = "health checks time out, targets go unhealthy (Target.Timeout) and ECS keeps replacing the tasks"
+
+
 @rule("lb-egress", "the load balancer's security groups send the traffic port to the targets")
 def lb_egress(net: Net) -> Iterator[Finding]:
-    for a in attachments(net):
-        if a.balancer.groups and not net.egress_ok(a.balancer, a.port, a.tasks):
-            yield _lb_egress_finding(net, a, a.port, "requests time out (HTTP 504) and health checks fail")
-
-
-def _lb_egress_finding(net: Net, a: Attachment, port: int, outcome: str) -> Finding:
-    sgs = group_names(a.balancer.groups)
-    return error(
-        a.lb,
-        f"egress of {sgs} (load balancer {a.lb}) sends no TCP {port} to {net.describe(a.tasks)} "
-        f"(tasks of {a.service}): {outcome}",
-        net.add_rule(a.balancer, "egress", port, a.tasks),
-    )
+    hops = [h for _, h in _target_hops(net, "traffic", "egress")]
+    yield from _unique(_sg_findings(hops, "requests time out (HTTP 504) and health checks fail"))
 
 
 @rule("target-ingress", "the targets' security groups admit the traffic port from the load balancer")
 def target_ingress(net: Net) -> Iterator[Finding]:
-    for a in attachments(net):
-        if not net.ingress_ok(a.tasks, a.port, a.balancer):
-            yield _ingress_finding(net, a, a.port, "targets go unhealthy (Target.Timeout) and requests get HTTP 504")
-
-
-def _ingress_finding(net: Net, a: Attachment, port: int, outcome: str) -> Finding:
-    return error(
-        a.service,
-        f"{group_names(a.tasks.groups)} (tasks of {a.service}) admits no TCP {port} from "
-        f"{net.describe(a.balancer)} (load balancer {a.lb}): {outcome}",
-        net.add_rule(a.tasks, "ingress", port, a.balancer),
-    )
+    yield from _unique(_sg_findings([h for _, h in _target_hops(net, "traffic", "ingress")], TIMEOUT))
 
 
 @rule("health-check-port", "a separate health-check port is open from the load balancer to the targets")
 def health_check_port(net: Net) -> Iterator[Finding]:
-    outcome = "health checks time out, targets go unhealthy (Target.Timeout) and ECS keeps replacing the tasks"
-    for a in attachments(net):
-        port = a.health_port
-        if port is None:
-            continue
-        if a.balancer.groups and not net.egress_ok(a.balancer, port, a.tasks):
-            yield _lb_egress_finding(net, a, port, outcome)
-        if not net.ingress_ok(a.tasks, port, a.balancer):
-            yield _ingress_finding(net, a, port, outcome)
+    hops = [h for direction in ("egress", "ingress") for _, h in _target_hops(net, "health-check", direction)]
+    yield from _unique(_sg_findings(hops, HEALTH_TIMEOUT))
 
 
 @rule("alb-two-azs", "an Application Load Balancer spans at least two Availability Zones")
@@ -841,7 +693,6 @@ def _routes_through(net: Net, peering: str, vpc: str, peer: str) -> bool:
 # ------------------------------------------- API Gateway, VPC links, Resolver
 # Source-condition keys that name where a call comes from, in lower case as IAM compares them.
 SOURCE_KEYS = ("aws:sourcevpc", "aws:sourcevpce")
-DNS = 53
 
 
 def private_apis(net: Net) -> Iterator[tuple[str, model.RestApi]]:
@@ -951,66 +802,74 @@ def vpc_link_nlb(net: Net) -> Iterator[Finding]:
             )
 
 
-def _admits_dns(net: Net, rules: tuple[model.Rule, ...] | None, protocol: str, peer: Peer) -> bool:
-    """Like Net.admits, for TCP or UDP port 53."""
-    if rules is None:
-        return True
-    covering = [r for r in rules if _covers_dns(r, protocol)]
-    if any(r.source in peer.groups for r in covering):
-        return True
-    cidrs = [n for n in (_network(r.cidr) for r in covering) if n is not None]
-    return bool(peer.subnets) and all(any(net.cidr(s).subnet_of(n) for n in cidrs) for s in peer.subnets)
-
-
-def _covers_dns(r: model.Rule, protocol: str) -> bool:
-    """Whether a rule covers port 53 over this protocol (_covers reasons about TCP)."""
-    if r.protocol == "all":
-        return True
-    return r.protocol == protocol and _covers(dataclasses.replace(r, protocol="tcp"), DNS)
-
-
-def resolver_clients(net: Net, lid: str, endpoint: model.ResolverEndpoint) -> list[Peer]:
-    """Who asks an inbound endpoint: outbound endpoints whose rules forward to it, and
-    the subnets of the VPCs peered with its VPC."""
-    clients = []
-    for _, rule_spec in net.of("resolver_rule"):
-        if any(f"${{{lid}." in ip for ip in rule_spec.target_ips):
-            out = net.spec(rule_spec.endpoint)
-            clients.append(Peer(f"outbound endpoint {rule_spec.endpoint}", groups(out.security_groups), out.subnets))
-    vpc = net.vpc_of(endpoint.subnets)
-    for peering, a, b in peerings(net):
-        other = b if a == vpc else a if b == vpc else None
-        if other is not None:
-            subnets = tuple(s for s, spec in net.of("subnet") if spec.vpc == other)
-            clients.append(Peer(f"VPC {other} (peering {peering})", (), subnets))
-    return clients
-
-
 @rule("resolver-sg-53", "an inbound Resolver endpoint admits DNS on TCP and UDP 53 from its clients")
 def resolver_sg_53(net: Net) -> Iterator[Finding]:
-    for lid, endpoint in net.of("resolver_endpoint"):
-        if endpoint.direction != "INBOUND":
+    for result in network.resolver_results(net.network):
+        inbound = next(lid for lid, _ in net.of("resolver_endpoint") if result.destination.endswith(f" {lid}"))
+        outcome = (
+            "its DNS queries time out and the API's name does not resolve there"
+            if any(h.kind == "ingress" for h in result.broken)
+            else "forwarded queries time out"
+        )
+        yield from _unique(_sg_findings(result.broken, outcome, inbound))
+
+
+@rule("resolver-rule-loop", "a Resolver forwarding rule is not associated with the VPC it forwards to")
+def resolver_rule_loop(net: Net) -> Iterator[Finding]:
+    for lid, rule_spec in net.of("resolver_rule"):
+        for target in net.network.resolver_rules[lid].targets:
+            vpc = net.network.resolver_endpoints[target].vpc if target in net.network.resolver_endpoints else None
+            if vpc in rule_spec.vpcs:
+                yield error(
+                    lid,
+                    f"rule {lid} forwards {rule_spec.domain} to {target} in VPC {vpc} and is associated with {vpc} "
+                    "too: the inbound endpoint's own lookups are forwarded again, the queries loop and the name "
+                    "never resolves",
+                    f"associate {lid} only with the client VPCs: remove {vpc} from its vpcs",
+                )
+
+
+@rule("vpc-link-nlb-groups", "the NLB behind a REST API VPC link has no security groups")
+def vpc_link_nlb_groups(net: Net) -> Iterator[Finding]:
+    for lid, link in net.of("vpc_link"):
+        lb = net.spec(link.load_balancer)
+        if lb.type == "network" and lb.security_groups:
+            yield error(
+                link.load_balancer,
+                f"{link.load_balancer} has security groups and VPC link {lid} sends to it: AWS evaluates them on "
+                "the link's PrivateLink traffic, whose source addresses belong to API Gateway and cannot be named "
+                "in a rule, so the API's requests are dropped (504 from the API) unless that evaluation is turned "
+                "off on the load balancer",
+                f"remove security_groups from {link.load_balancer} (a REST VPC link needs none)",
+            )
+
+
+@rule("flow", "every flow the scenario declares reaches its destination, hop by hop")
+def declared_flows(net: Net) -> Iterator[Finding]:
+    for flow_spec, result in zip(net.scenario.flows, net.declared, strict=True):
+        if not result.ok:
+            hop = result.broken[0]
+            yield error(flow_spec.client, result.text(), hop.fix)
+
+
+@rule("open-ingress", "only an internet-facing load balancer admits 0.0.0.0/0")
+def open_ingress(net: Net) -> Iterator[Finding]:
+    users: dict[str, list[str]] = {}
+    for lid, r in net.res.items():
+        if r.kind == "load_balancer" and r.spec.scheme == "internet-facing":  # type: ignore[attr-defined]
             continue
-        target = Peer(f"inbound endpoint {lid}", groups(endpoint.security_groups), endpoint.subnets)
-        for client in resolver_clients(net, lid, endpoint):
-            for protocol in ("udp", "tcp"):
-                if not _admits_dns(net, net.rules(target.groups, "ingress"), protocol, client):
-                    yield error(
-                        lid,
-                        f"{group_names(target.groups)} of {lid} admits no {protocol.upper()} 53 from "
-                        f"{net.describe(client)} ({client.name}): its DNS queries time out and the API's name "
-                        "does not resolve there",
-                        f"add ingress {{protocol: {protocol}, port: 53, {net.peer_clause(client)}}} to "
-                        f"{target.groups[0]}",
-                    )
-                if client.groups and not _admits_dns(net, net.rules(client.groups, "egress"), protocol, target):
-                    yield error(
-                        lid,
-                        f"egress of {group_names(client.groups)} ({client.name}) sends no {protocol.upper()} 53 "
-                        f"to {lid}: forwarded queries time out",
-                        f"add egress {{protocol: {protocol}, port: 53, {net.peer_clause(target)}}} to "
-                        f"{client.groups[0]}",
-                    )
+        for group in refs_to(r.spec, "security_group") if r.kind != "security_group" else []:
+            users.setdefault(group, []).append(lid)
+    for gid, group in net.of("security_group"):
+        open_rules = [r for r in group.ingress if r.cidr == ANYWHERE]
+        if open_rules and gid in users:
+            ports = ", ".join(f"{r.protocol}/{r.port if r.port is not None else 'all'}" for r in open_rules)
+            yield warning(
+                gid,
+                f"{gid} admits {ports} from 0.0.0.0/0 and is attached to {', '.join(users[gid])}: anyone on the "
+                "internet who finds a path reaches them directly, not only through the load balancer",
+                f"admit only the load balancer's group or the clients' CIDR in {gid}",
+            )
 
 
 @rule("listener-certificate", "an HTTPS or TLS listener has a certificate, and only those do")

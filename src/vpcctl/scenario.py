@@ -16,7 +16,7 @@ from vpcctl.errors import BadInput, ScenarioError
 from vpcctl.yamlpos import Located
 from vpcctl.yamlpos import Path as KeyPath
 
-TOP_KEYS = {"scenario", "description", "region", "parameters", "resources", "outputs"}
+TOP_KEYS = {"scenario", "description", "region", "parameters", "resources", "outputs", "flows"}
 PARAM = re.compile(r"\$\{params\.([A-Za-z0-9_]+)\}")
 PARAM_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
 WHOLE_NUMBER = re.compile(r"[-+]?[0-9]+")
@@ -142,6 +142,7 @@ def parse(text: str, file: str, overrides: dict[str, str]) -> model.Scenario:
     region = top.get("region", DEFAULT_REGION)
     if not isinstance(region, str):
         raise doc.error(("region",), "'region' must be a Region name such as ap-northeast-1")
+    flows = _flows(doc, _substitute(doc, top.get("flows") or [], ("flows",), values), resources, left_out)
     scenario = model.Scenario(
         name=name,
         file=file,
@@ -152,6 +153,7 @@ def parse(text: str, file: str, overrides: dict[str, str]) -> model.Scenario:
         resources=resources,
         outputs=outputs,
         lines={lid: doc.lines.get(("resources", lid), 0) for lid in resources},
+        flows=flows,
         key_lines=dict(doc.lines),
     )
     _check_references(doc, scenario, left_out)
@@ -160,6 +162,39 @@ def parse(text: str, file: str, overrides: dict[str, str]) -> model.Scenario:
     _check_networks(doc, scenario)
     # Built once here (raising on cycles) and handed on with the scenario.
     return dataclasses.replace(scenario, steps=graph.build(scenario, doc))
+
+
+def _flows(doc: Located, raw: Any, resources: dict[str, model.Resource], left_out: Any = ()) -> tuple[model.Flow, ...]:
+    """`flows:`: a list of {client, to, port, protocol}; clients and destinations that look like
+    logical ids must name resources of a kind that can open or answer a connection. A flow
+    from or to a resource a `when:` leaves out goes with it."""
+    if not isinstance(raw, list):
+        raise doc.error(("flows",), "'flows' must be a list of {client, to, port}")
+    flows = []
+    for i, body in enumerate(raw):
+        path: KeyPath = ("flows", i)
+        flow = _convert(doc, model.Flow, body, path)
+        if flow.client in left_out or flow.to in left_out:
+            continue
+        if flow.client != "internet":
+            _check_flow_end(doc, (*path, "client"), flow.client, resources, model.FLOW_CLIENTS, "internet")
+        if "." not in flow.to and "${" not in flow.to:  # a DNS name is free text
+            _check_flow_end(doc, (*path, "to"), flow.to, resources, model.FLOW_DESTINATIONS, "a DNS name")
+        if not 0 < flow.port < 65536:
+            raise doc.error((*path, "port"), f"port {flow.port} is not between 1 and 65535")
+        flows.append(flow)
+    return tuple(flows)
+
+
+def _check_flow_end(
+    doc: Located, path: KeyPath, lid: str, resources: dict[str, model.Resource], kinds: tuple[str, ...], other: str
+) -> None:
+    if lid not in resources:
+        raise doc.error(path, f"'{lid}' refers to nothing", hint=f"{_ids_of(resources, kinds)}, or {other}")
+    if resources[lid].kind not in kinds:
+        raise doc.error(
+            path, f"'{lid}' is a {resources[lid].kind}, expected a {' or '.join(kinds)}", hint=_ids_of(resources, kinds)
+        )
 
 
 def _require_str(doc: Located, mapping: dict, key: str) -> str:

@@ -10,6 +10,8 @@ import botocore.exceptions
 from vpcctl import model
 from vpcctl.aws import error_code
 from vpcctl.aws import tags as tagging
+from vpcctl.network.from_specs import rule_permissions
+from vpcctl.network.snapshot import Permission, flatten
 from vpcctl.resources import kit
 from vpcctl.resources.base import (
     Context,
@@ -448,7 +450,6 @@ class RouteTableHandler(Ec2Handler):
 
 # ------------------------------------------------------------- security group
 
-Permission = tuple[str, int | None, int | None, str, str]  # protocol, from, to, 'cidr'|'group', value
 DEFAULT_EGRESS: set[Permission] = {("-1", None, None, "cidr", "0.0.0.0/0")}
 
 
@@ -576,34 +577,7 @@ def _default_egress() -> list[dict[str, Any]]:
 
 
 def permissions(ctx: Context, rule: model.Rule) -> list[Permission]:
-    protocol = {"all": "-1"}.get(rule.protocol, rule.protocol)
-    if protocol == "-1":
-        low, high = None, None
-    elif rule.port is not None:
-        low = high = rule.port
-    elif protocol == "icmp":
-        low, high = (
-            rule.from_port if rule.from_port is not None else -1,
-            rule.to_port if rule.to_port is not None else -1,
-        )
-    else:
-        low, high = rule.from_port, rule.to_port
-    if rule.source:
-        return [(protocol, low, high, "group", ctx.id_of(rule.source))]
-    return [(protocol, low, high, "cidr", str(rule.cidr))]
-
-
-def flatten(ip_permissions: list[dict[str, Any]] | None) -> set[Permission]:
-    out: set[Permission] = set()
-    for perm in ip_permissions or []:
-        protocol = perm["IpProtocol"]
-        low = perm.get("FromPort") if protocol != "-1" else None
-        high = perm.get("ToPort") if protocol != "-1" else None
-        for ip_range in perm.get("IpRanges") or []:
-            out.add((protocol, low, high, "cidr", ip_range["CidrIp"]))
-        for pair in perm.get("UserIdGroupPairs") or []:
-            out.add((protocol, low, high, "group", pair["GroupId"]))
-    return out
+    return rule_permissions(rule, ctx.id_of)
 
 
 def to_ip_permission(p: Permission, description: str = "") -> dict[str, Any]:

@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from vpcctl import reachability
 from vpcctl.sandbox import faults, health, refusals, registries
 
 # AWS's typical durations, in seconds; the sandbox multiplies them by its time scale.
@@ -474,26 +473,32 @@ def _deregister_task(backend: Any, service: Any, task: Any) -> None:
 
 
 def _start_failure(backend: Any, service: Any, task: Any) -> str | None:
-    """Why the task cannot start (AWS's words), or None when it can reach its registry."""
+    """Why the task cannot start (AWS's words), or None when the network model says its
+    address reaches the registry, S3 and (with awslogs) CloudWatch Logs."""
+    from vpcctl import network
+    from vpcctl.network import evaluate, from_moto
+
     ec2 = _ec2(backend)
     definition = backend.describe_task_definition(task.task_definition_arn)
     image = definition.container_definitions[0].get("image", "")
-    path = pull_path(
-        ec2,
-        task.sandbox_subnet,
-        task.sandbox_public_ip,
-        set(service.network_configuration["awsvpcConfiguration"].get("securityGroups") or []),
-        any((c.get("logConfiguration") or {}).get("logDriver") == "awslogs" for c in definition.container_definitions),
+    uses_logs = any(
+        (c.get("logConfiguration") or {}).get("logDriver") == "awslogs" for c in definition.container_definitions
     )
-    unreachable = registries.unreachable_registry(image, backend.region_name, reachability.reaches_internet(path))
+    vpc = ec2.get_subnet(task.sandbox_subnet).vpc_id
+    net = from_moto.build(ec2, [vpc])
+    online = evaluate.leaves(net, task.sandbox_subnet, task.sandbox_public_ip)[0]
+    unreachable = registries.unreachable_registry(image, backend.region_name, online)
     if unreachable:
         return unreachable
-    subnet_cidr = ec2.get_subnet(task.sandbox_subnet).cidr_block
-    gaps = reachability.pull_gaps(path, [subnet_cidr])
-    if not gaps:
+    groups = tuple(service.network_configuration["awsvpcConfiguration"].get("securityGroups") or [])
+    tasks = network.Party(
+        task.id, vpc, (task.sandbox_subnet,), (f"{task.sandbox_ip}/32",), groups, public_ip=task.sandbox_public_ip
+    )
+    broken = {r.destination for r in network.registry_results(net, tasks, uses_logs) if not r.ok}
+    if not broken:
         return registries.missing_image(backend, definition, image)
     region = backend.region_name
-    if any("logs" in gap and "ecr" not in gap for gap in gaps) and not any("ecr" in g or "s3" in g for g in gaps):
+    if broken == {"logs"}:
         return (
             "ResourceInitializationError: failed to validate logger args: create stream has been retried 1 times: "
             f"failed to create Cloudwatch log stream: RequestError: send request failed caused by: Post "
@@ -501,10 +506,10 @@ def _start_failure(backend: Any, service: Any, task: Any) -> str | None:
         )
     host = (
         f"api.ecr.{region}.amazonaws.com"
-        if any("ecr.api" in g for g in gaps)
+        if "ecr.api" in broken
         else (
             f"prod-{region}-starport-layer-bucket.s3.{region}.amazonaws.com"
-            if any("s3" in g for g in gaps)
+            if "s3" in broken
             else f"{backend.account_id}.dkr.ecr.{region}.amazonaws.com"
         )
     )
@@ -512,79 +517,6 @@ def _start_failure(backend: Any, service: Any, task: Any) -> str | None:
         f"CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref {image}: "
         f'failed to do request: Head "https://{host}/": dial tcp: i/o timeout'
     )
-
-
-def pull_path(ec2: Any, subnet_id: str, public_ip: bool, groups: set[str], uses_awslogs: bool) -> reachability.PullPath:
-    """The registry path of a task in a subnet, read from the emulator's EC2 state."""
-    subnet = ec2.get_subnet(subnet_id)
-    table = _route_table_of(ec2, subnet)
-    routes = {}
-    table_routes = (table.routes.values() if isinstance(table.routes, dict) else table.routes) if table else []
-    for route in table_routes:
-        target = route.gateway or route.nat_gateway or route.vpc_pcx
-        if route.destination_cidr_block and target is not None:
-            routes[route.destination_cidr_block] = getattr(target, "id", str(target))
-    interface: dict[str, set[reachability.Permission]] = {}
-    gateway: set[str] = set()
-    for endpoint in ec2.vpc_end_points.values():
-        if endpoint.vpc_id != subnet.vpc_id or endpoint.state in ("deleted", "deleting", "failed"):
-            continue
-        service = endpoint.service_name.split(f".{ec2.region_name}.", 1)[-1]
-        if (endpoint.vpc_endpoint_type or "").lower() == "gateway":
-            if table is not None and table.id in (endpoint.route_table_ids or []):
-                gateway.add(service)
-        else:
-            interface[service] = set().union(*[group_ingress(ec2, g) for g in endpoint.security_group_ids or []])
-    vpc = ec2.get_vpc(subnet.vpc_id)
-    dns = bool(getattr(vpc, "enable_dns_support", True)) and bool(getattr(vpc, "enable_dns_hostnames", False))
-    egress = set().union(*[group_egress(ec2, g) for g in groups]) if groups else set()
-    return reachability.PullPath(
-        region=ec2.region_name,
-        subnet=subnet_id,
-        routes=routes,
-        public_ip=public_ip,
-        task_groups=groups,
-        task_egress=egress,
-        interface_endpoints=interface,
-        gateway_endpoints=gateway,
-        dns_ready=dns,
-        uses_awslogs=uses_awslogs,
-    )
-
-
-def _route_table_of(ec2: Any, subnet: Any) -> Any:
-    main = None
-    for table in ec2.route_tables.values():
-        if table.vpc_id != subnet.vpc_id:
-            continue
-        if subnet.id in table._associations.values():
-            return table
-        if table.main_association_id:
-            main = table
-    return main
-
-
-def _permissions(rules: list[Any]) -> set[reachability.Permission]:
-    out: set[reachability.Permission] = set()
-    for rule in rules:
-        protocol = str(rule.ip_protocol)
-        low = None if protocol == "-1" else rule.from_port
-        high = None if protocol == "-1" else rule.to_port
-        if rule.ip_range.get("CidrIp"):
-            out.add((protocol, low, high, "cidr", rule.ip_range["CidrIp"]))
-        if rule.source_group.get("GroupId"):
-            out.add((protocol, low, high, "group", rule.source_group["GroupId"]))
-    return out
-
-
-def group_ingress(ec2: Any, group_id: str) -> set[reachability.Permission]:
-    group = ec2.get_security_group_from_id(group_id)
-    return _permissions(group.ingress_rules) if group else set()
-
-
-def group_egress(ec2: Any, group_id: str) -> set[reachability.Permission]:
-    group = ec2.get_security_group_from_id(group_id)
-    return _permissions(group.egress_rules) if group else set()
 
 
 # ------------------------------------------------------------------ targets
@@ -647,12 +579,9 @@ def target_health(group: Any, target_id: str, port: int, ec2: Any) -> tuple[str,
     if not WORLD.due(checks_from, "nlb_health", first_check):
         return "initial", "Elb.RegistrationInProgress", "Target registration is in progress"
     ip = _target_address(ec2, target_id, group.vpc_id)
-    if ip is None:
+    if ip is None or not target_reachable(ec2, group, target_id, port):
         return "unhealthy", "Target.Timeout", "Request timed out"
     health_port = port if str(group.health_check_port) in ("traffic-port", "None") else int(group.health_check_port)
-    for lb in lbs:
-        if reachability.lb_gaps(_lb_path(ec2, lb, ip, port, health_port, group.vpc_id)):
-            return "unhealthy", "Target.Timeout", "Request timed out"
     return health.check_answer(group, ip, health_port, group.vpc_id) or ("healthy", None, None)
 
 
@@ -683,6 +612,59 @@ def _forwards_to(listener: Any, arn: str) -> bool:
     return False
 
 
+def target_reachable(ec2: Any, group: Any, target_id: str, port: int) -> bool:
+    """Whether every load balancer of the group reaches the target on the traffic port and
+    the health-check port, in the network model over the emulator's state."""
+    from vpcctl import network
+    from vpcctl.network import evaluate, from_moto
+
+    net = from_moto.build(ec2, [group.vpc_id], elbv2=_elbv2(ec2))
+    host = net.hosts.get(target_id) or from_moto.interface_host(ec2, target_id, group.vpc_id)
+    tg = net.target_groups.get(group.arn)
+    if host is None or tg is None:
+        return False
+    health = tg.health_port or port
+    party = evaluate.host_party(host)
+    return all(
+        not [h for h in network.connect(net, evaluate.lb_party(net, lb), party, "tcp", p) if not h.ok]
+        for lb in evaluate.load_balancers_of(net, group.arn)
+        for p in {port, health}
+    )
+
+
+def request_arrives(
+    account_id: str, region: str, client: str, destination: str, port: int, protocol: str = "tcp"
+) -> Any:
+    """Whether a client's requests (an instance id, or 'internet') arrive at a destination (a
+    load balancer ARN, an endpoint or instance id, or a DNS name), hop by hop over the emulator's
+    state: AWS does not say, so the sandbox answers from the same network model as `check`."""
+    from moto.ec2.models import ec2_backends
+    from moto.elbv2.models import elbv2_backends
+    from moto.route53.models import route53_backends
+    from moto.route53resolver.models import route53resolver_backends
+
+    from vpcctl import network
+    from vpcctl.network import from_moto
+
+    ec2 = ec2_backends[account_id][region]
+    elb = elbv2_backends[account_id][region]
+    vpcs = set()
+    if client.startswith("i-"):
+        vpcs.add(ec2.get_instance_by_id(client).vpc_id)
+    if destination in elb.load_balancers:
+        vpcs.add(elb.load_balancers[destination].vpc_id)
+    if destination in ec2.vpc_end_points:
+        vpcs.add(ec2.vpc_end_points[destination].vpc_id)
+    net = from_moto.build(
+        ec2,
+        vpcs,
+        elbv2=elb,
+        route53=route53_backends[account_id]["aws"],
+        resolver=route53resolver_backends[account_id][region],
+    )
+    return network.flow(net, client, destination, protocol, port)
+
+
 def _interface(ec2: Any, ip: str, vpc_id: str) -> Any:
     """The network interface holding an address in a VPC (other VPCs may reuse the address)."""
     return next(
@@ -696,28 +678,6 @@ def _target_address(ec2: Any, target_id: str, vpc_id: str) -> str | None:
         instance = ec2.get_instance_by_id(target_id)
         return instance.private_ip if instance is not None and instance.state == "running" else None
     return target_id if _interface(ec2, target_id, vpc_id) is not None else None
-
-
-def _target_groups_of(ec2: Any, ip: str, vpc_id: str) -> set[str]:
-    eni = _interface(ec2, ip, vpc_id)
-    return {g.id for g in eni.group_set} if eni is not None else set()
-
-
-def _lb_path(ec2: Any, lb: Any, ip: str, port: int, health_port: int, vpc_id: str) -> reachability.LbPath:
-    lb_groups = set(lb.security_groups or [])
-    subnets = [s if isinstance(s, str) else s.id for s in lb.subnets]
-    cidrs = [ec2.get_subnet(s).cidr_block for s in subnets]
-    target_groups = _target_groups_of(ec2, ip, vpc_id)
-    return reachability.LbPath(
-        lb_groups=lb_groups,
-        lb_egress=set().union(*[group_egress(ec2, g) for g in lb_groups]) if lb_groups else set(),
-        lb_cidrs=cidrs,
-        target_ip=ip,
-        target_groups=target_groups,
-        target_ingress=set().union(*[group_ingress(ec2, g) for g in target_groups]) if target_groups else set(),
-        traffic_port=port,
-        health_port=health_port,
-    )
 
 
 # ---------------------------------------------------------------- deletions

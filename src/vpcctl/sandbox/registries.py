@@ -1,7 +1,7 @@
 """Image registries in the sandbox: ECR pull-through cache rules (which moto lacks), and
 whether a task's image can be pulled from where the task is.
 
-The network decides whether a task reaches ECR at all (`behaviour.pull_path`); this
+The network decides whether a task reaches ECR at all (the network model, in `behaviour._start_failure`); this
 decides what the pull finds: an image on a public registry needs a way to the internet
 (the ECR endpoints serve only this account's private registry in the region); an image
 under a pull-through cache rule's prefix is fetched through the rule; any other private
