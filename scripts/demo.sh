@@ -29,10 +29,12 @@ trap - EXIT
 cat <<'NEXT'
 
 Try next (start the sandbox again with `.venv/bin/vpcctl sandbox start` for --sandbox):
-  .venv/bin/vpcctl list                                   the shipped scenarios
   .venv/bin/vpcctl check closed-vpc-apigw                 the network preflight, offline
+  .venv/bin/vpcctl --sandbox plan alb-fargate-sg          what `up` would create
+  .venv/bin/vpcctl --sandbox up alb-fargate-sg            another scenario; then:
+  .venv/bin/vpcctl --sandbox status alb-fargate-sg        does it serve: tasks, targets, the verdict
+  .venv/bin/vpcctl --sandbox wait alb-fargate-sg          block until it serves (for scripts and CI)
   .venv/bin/vpcctl cost fargate-privatelink --compare nat what it costs, endpoints or NAT
-  .venv/bin/vpcctl graph fargate-privatelink              the topology as a Mermaid diagram
-  .venv/bin/vpcctl --sandbox up alb-fargate-sg            another scenario, then status and teardown
+  .venv/bin/vpcctl graph fargate-privatelink              the topology and its flows (Mermaid)
 The README's "Commands" section says what each command does and how it exits.
 NEXT

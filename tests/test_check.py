@@ -417,11 +417,13 @@ def test_error_exit_names_the_count_and_json_stays_clean(tmp_path) -> None:
     assert "error(s)" not in result.stderr and "1 error, " in result.stderr
 
 
-def test_table_output_on_error(tmp_path) -> None:
+@pytest.mark.parametrize("columns", [60, 100])
+def test_plain_output_on_error_wraps_at_the_terminal_width(tmp_path, columns: int) -> None:
     path = write_variant(tmp_path, "    dns_hostnames: true\n", "    dns_hostnames: false\n")
-    result = CliRunner().invoke(cli, ["check", str(path)])
+    result = CliRunner(env={"COLUMNS": str(columns)}).invoke(cli, ["check", str(path)])
     assert result.exit_code == 1
-    assert "endpoint-private-dns" in result.stdout and "what happens on AWS" in result.stdout
+    assert "error: endpoint-private-dns" in result.stdout and "  fix: " in result.stdout
+    assert max(len(line) for line in result.stdout.splitlines()) <= columns
     errors = len(netcheck.errors_in(netcheck.check(scenario.load(str(path)))))
     assert errors >= 3 and result.stderr.startswith(f"error: fargate-privatelink: {errors} errors")
 

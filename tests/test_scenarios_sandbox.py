@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from conftest import running_task_ips
 from vpcctl.cli import cli
+from vpcctl.errors import NOT_HERE
 
 
 def run(*args: str) -> Any:
@@ -43,7 +44,8 @@ def test_internal_alb_peering_up_up_output_teardown(sandbox_home: str) -> None:
 
     gone = run_json("teardown", "internal-alb-peering", "--name", "sbx-peer", "--yes")
     assert gone["left"] == []
-    assert run_json("--region", "ap-northeast-1", "status", "--name", "sbx-peer")["resources"] == []
+    gone_status = run("--region", "ap-northeast-1", "status", "--name", "sbx-peer", "-o", "json")
+    assert gone_status.exit_code == NOT_HERE and json.loads(gone_status.stdout)["resources"] == []
 
 
 def service_task_ips(endpoint: str, cluster: str) -> dict[str, str | None]:

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from conftest import write_variant
 from vpcctl.cli import cli
+from vpcctl.errors import NOT_HERE, NOT_SERVING, OK
 
 
 def run(*args: str):
@@ -28,8 +29,11 @@ def ec2(endpoint: str):
 
 def status_rows(name: str) -> list[dict]:
     result = run("-o", "json", "status", "--name", name, "--region", "ap-northeast-1")
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)["resources"]
+    rows = json.loads(result.stdout)["resources"]
+    # 7: nothing of it in the region; else it serves (0) or, half torn down, does not (6).
+    assert (result.exit_code == NOT_HERE) == (not rows), result.output
+    assert result.exit_code in (OK, NOT_SERVING, NOT_HERE), result.output
+    return rows
 
 
 def test_two_deployments_and_look_alikes_are_left_alone(sandbox_home: str) -> None:

@@ -23,6 +23,7 @@ Exit codes:
   4    teardown could not remove everything (what is left is listed)
   5    changes pending: `plan --detailed-exitcode` (0 then means no changes), or
        `status` found the deployment differs from the scenario (drift)
+  6    `status`: the deployment exists but does not serve (it wins over 5)
   7    nothing of the deployment is in this region (the message says where it is)
   8    another run holds the deployment's lock (past --lock-timeout)
   130  interrupted"""
@@ -255,8 +256,9 @@ def _renderer(settings: Settings, title: str, steps: list[tuple[str, str]]) -> A
         return render.Collect()
     if settings.quiet:
         return render.Quiet()
-    if sys.stderr.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb":
-        return render.Live(title, steps)
+    # NO_COLOR only removes colour (rich reads it); CI logs and pipes get plain lines.
+    if sys.stderr.isatty() and not os.environ.get("CI") and os.environ.get("TERM") != "dumb":
+        return render.Live(title, steps, verbose=settings.verbose)
     return render.Lines(verbose=settings.verbose)
 
 
@@ -505,7 +507,9 @@ def _preflight(loaded: Any, quiet: bool, skip_check: bool) -> None:
     if not quiet:
         for finding in findings:
             if finding.severity == "warning" or skip_check:
-                click.echo(f"{finding.severity}: {finding.rule} {finding.resource}: {finding.message}", err=True)
+                click.echo(
+                    _wrapped(f"{finding.severity}: {finding.rule} {finding.resource}: {finding.message}"), err=True
+                )
     if skip_check:
         return
     for finding in errors_found:
@@ -516,6 +520,15 @@ def _preflight(loaded: Any, quiet: bool, skip_check: bool) -> None:
             f"{len(errors_found)} network check errors: this scenario would not work on AWS",
             hint="fix them (see `vpcctl check`), or start anyway with --skip-check",
         )
+
+
+def _wrapped(text: str) -> str:
+    """A long message wrapped at the terminal's width (COLUMNS off a terminal, else 100)."""
+    import shutil
+    import textwrap
+
+    width = shutil.get_terminal_size((100, 24)).columns
+    return textwrap.fill(text, width, subsequent_indent="  ", break_on_hyphens=False)
 
 
 def _fail_run(report: Any) -> None:
@@ -555,57 +568,160 @@ def check(settings: Settings, scenario_name: str, sets: tuple[str, ...], live: b
     if settings.output == "json":
         render.emit_json(netcheck.report(loaded, findings))
     elif findings:
-        render.table(
-            f"{loaded.name}: {netcheck.summary(findings)}",
-            ["severity", "rule", "resource", "what happens on AWS", "fix"],
-            [[f.severity, f.rule, f.resource, f.message, f.fix] for f in findings],
-        )
+        render.findings(f"{loaded.name}: {netcheck.summary(findings)}", findings)
     elif not settings.quiet:
         click.echo(f"{loaded.name}: no findings ({len(netcheck.RULES)} rules checked)")
     netcheck.fail_on_errors(loaded, findings)
 
 
+def _status_once(settings: Settings, name: str, loaded: Any) -> tuple[Any, list[Any], list[Any] | None]:
+    """One look: (context, rows, problems); problems is None when nothing of it is in the region."""
+    from vpcctl import deploy, render
+
+    ctx = _context(settings, name, loaded, render.Quiet(), loaded.region if loaded else None)
+    rows = deploy.status(ctx, loaded, settings.parallelism)
+    if not deploy.deployed(rows):
+        return ctx, rows, None
+    problems = deploy.readiness(ctx, loaded) if loaded else deploy.observed_problems(rows)
+    return ctx, rows, problems
+
+
+def _not_here(ctx: Any, name: str) -> errors.NotHere:
+    from vpcctl import regions
+
+    elsewhere = sorted(r for r in regions.global_regions(ctx.aws, name) if r != ctx.region)
+    where = f"; it lives in {', '.join(elsewhere)}" if elsewhere else ""
+    return errors.NotHere(
+        f"nothing is deployed as '{name}' in {ctx.region}{where}",
+        hint=f"see what is deployed: vpcctl list --deployed{' --all-regions' if elsewhere else ''}",
+    )
+
+
+def _status_code(rows: list[Any], problems: list[Any]) -> int:
+    """Not serving (6) before drift (5): a deployment that does not serve is the news."""
+    if problems:
+        return errors.NOT_SERVING
+    return errors.CHANGES if any(r.drifted for r in rows) else errors.OK
+
+
 @cli.command()
 @global_options
 @click.argument("scenario_name", metavar="[SCENARIO]", required=False)
+@sets_option
 @name_option
+@click.option("--watch", is_flag=True, help="Refresh the view until Ctrl-C (on a terminal).")
 @click.pass_obj
-def status(settings: Settings, scenario_name: str | None, deployment: str | None) -> None:
-    """Every resource of a deployment with its AWS id and state; with a SCENARIO, each
-    resource's drift from it (what `up` would change). Exits 5 when, of a deployment that
-    exists, anything drifted, is missing, or is tagged for it but no longer in the scenario."""
-    from vpcctl import deploy, render
+def status(
+    settings: Settings, scenario_name: str | None, sets: tuple[str, ...], deployment: str | None, watch: bool
+) -> None:
+    """Whether the deployment serves, and every part of it: each resource with its AWS id
+    and state; each ECS service's tasks (status, IP, zone, health, stop reason) and recent
+    events; each target group's targets (state, AWS's reason, whose they are); then a
+    verdict: serving, or what does not serve and what to change. With a SCENARIO, also
+    each resource's drift from it (what `up` would change).
 
-    loaded = _load(scenario_name) if scenario_name else None
+    \b
+    Exits 0 serving; 6 the deployment exists but does not serve; 5 it serves but
+    drifted (is missing or has something the scenario no longer has); 7 nothing of it
+    is in the region. When several apply: 7, then 6, then 5."""
+    from vpcctl import render
+
+    loaded = _load(scenario_name, sets) if scenario_name else None
     name = _deployment(deployment, loaded)
-    ctx = _context(settings, name, loaded, render.Quiet(), loaded.region if loaded else None)
-    rows = deploy.status(ctx, loaded, settings.parallelism)
+    if watch:
+        sys.exit(_watch(settings, name, loaded))
+    ctx, rows, problems = _status_once(settings, name, loaded)
     if settings.output == "json":
-        render.emit_json({"deployment": name, "region": ctx.region, "resources": [vars(r) for r in rows]})
-    else:
-        render.table(
-            f"{name} ({ctx.region})",
-            ["logical id", "kind", "id", "state", "note"],
-            [[r.logical_id, r.kind, r.id, r.state, r.note or render.drift_text(r.drift)] for r in rows],
+        render.emit_json(
+            {
+                "deployment": name,
+                "region": ctx.region,
+                "deployed": problems is not None,
+                "serving": problems == [],
+                "problems": [vars(p) for p in problems or []],
+                "resources": [vars(r) for r in rows if problems is not None],
+            }
         )
+    if problems is None:
+        raise _not_here(ctx, name)
+    if settings.quiet and settings.output != "json":
+        click.echo(render.verdict_lines(problems)[0])
+    elif settings.output != "json":
+        render.status(f"{name} ({ctx.region})", rows, problems, settings.verbose)
     if settings.stats:
         render.calls_table(dict(ctx.aws.calls), 0.0)
-    deployed = any(r.state != "absent" for r in rows)  # nothing there at all is not drift
-    if deployed and any(r.drifted for r in rows):
-        sys.exit(errors.CHANGES)
+    code = _status_code(rows, problems)
+    if code:
+        sys.exit(code)
+
+
+def _watch(settings: Settings, name: str, loaded: Any) -> int:
+    """status, refreshed in place until Ctrl-C; then the exit code of the last look."""
+    import time
+
+    from rich.console import Console
+    from rich.live import Live
+
+    from vpcctl import render
+
+    code = errors.OK
+    with Live(console=Console(), auto_refresh=False, vertical_overflow="visible") as live:
+        try:
+            while True:
+                ctx, rows, problems = _status_once(settings, name, loaded)
+                if problems is None:
+                    raise _not_here(ctx, name)
+                code = _status_code(rows, problems)
+                title = f"{name} ({ctx.region}) at {time.strftime('%H:%M:%S')}; Ctrl-C to stop"
+                live.update(render.status_view(title, rows, problems, settings.verbose), refresh=True)
+                ctx.cancel.sleep(max(settings.poll_interval, 1.0))
+        except (KeyboardInterrupt, errors.Interrupted):
+            return code  # Ctrl-C is how a watch ends
+
+
+@cli.command()
+@global_options
+@click.argument("scenario_name", metavar="SCENARIO")
+@sets_option
+@name_option
+@timeout_option(900, "How long to wait; past it, exit 3.")
+@click.pass_obj
+def wait(settings: Settings, scenario_name: str, sets: tuple[str, ...], deployment: str | None, timeout: float) -> None:
+    """Block until the deployment serves (exit 0) or the timeout (exit 3), for shell
+    scripts and CI: the readiness gate `up` ends with (every task RUNNING, every target
+    healthy, endpoints available), asked again and again. Changes nothing."""
+    from vpcctl import deploy, render
+
+    loaded = _load(scenario_name, sets)
+    name = _deployment(deployment, loaded)
+    ctx = _context(settings, name, loaded, render.Quiet(), loaded.region)
+    problems = deploy.wait(ctx, loaded, timeout)
+    if problems:
+        for line in render.verdict_lines(problems)[1:]:
+            click.echo(line, err=True)
+        raise errors.TimedOut(
+            f"{name} does not serve after {timeout:.0f} s", hint=f"see: vpcctl status {scenario_name}"
+        )
+    if not settings.quiet:
+        click.echo(f"{name}: serving ({ctx.region})")
 
 
 @cli.command()
 @global_options
 @click.argument("scenario_name", metavar="SCENARIO")
 @click.argument("key", required=False)
+@sets_option
 @name_option
 @click.pass_obj
-def output(settings: Settings, scenario_name: str, key: str | None, deployment: str | None) -> None:
-    """The scenario's outputs (DNS names, URLs), for shell use: one value, or KEY=VALUE lines."""
+def output(
+    settings: Settings, scenario_name: str, key: str | None, sets: tuple[str, ...], deployment: str | None
+) -> None:
+    """The scenario's outputs (DNS names, URLs), for shell use: one value, or KEY=VALUE
+    lines; with -o json, a JSON object (or, with KEY, a JSON value). Give the --set
+    parameters `up` was given, so that outputs built from them (https://...) match."""
     from vpcctl import deploy, render
 
-    loaded = _load(scenario_name)
+    loaded = _load(scenario_name, sets)
     name = _deployment(deployment, loaded)
     if key is not None and key not in loaded.outputs:
         raise BadInput(f"the scenario has no output '{key}'", hint="outputs: " + ", ".join(loaded.outputs))
@@ -616,7 +732,10 @@ def output(settings: Settings, scenario_name: str, key: str | None, deployment: 
             raise VpcctlError(
                 f"output '{key}' is not known: the deployment is not (fully) up", hint=f"run: vpcctl up {scenario_name}"
             )
-        click.echo(values[key])
+        if settings.output == "json":
+            render.emit_json(values[key])
+        else:
+            click.echo(values[key])
     elif settings.output == "json":
         render.emit_json(values)
     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -13,11 +14,11 @@ from typing import Any
 from vpcctl import diagnose, engine, graph, model
 from vpcctl.aws import Aws, translate
 from vpcctl.engine import DELETED, DONE, StepResult
-from vpcctl.errors import BadInput
+from vpcctl.errors import BadInput, NotReady, TimedOut
 from vpcctl.resources import handler, handlers, kit
 from vpcctl.resources.base import Context, Found, known_after
 from vpcctl.resources.kit import CREATE, DELETE, REPLACE, Change
-from vpcctl.status import Emit
+from vpcctl.status import Emit, Event
 
 
 def check_deployment_name(name: str) -> str:
@@ -245,10 +246,22 @@ class Row:
     state: str
     note: str = ""
     drift: list[dict[str, Any]] = field(default_factory=list)  # changes `up` would make
+    tasks: list[dict[str, Any]] = field(default_factory=list)  # an ECS service's tasks
+    events: list[dict[str, Any]] = field(default_factory=list)  # an ECS service's recent events
+    targets: list[dict[str, Any]] = field(default_factory=list)  # a target group's targets
 
     @property
     def drifted(self) -> bool:
         return bool(self.drift)
+
+
+@dataclass
+class Problem:
+    """Why a resource does not serve, with what to change (the hint `up` gives)."""
+
+    logical_id: str
+    reason: str
+    hint: str | None = None
 
 
 def status(ctx: Context, scenario: model.Scenario | None, parallelism: int = 8) -> list[Row]:
@@ -268,7 +281,101 @@ def status(ctx: Context, scenario: model.Scenario | None, parallelism: int = 8) 
             rows.append(Row(item.logical_id, item.kind, item.id, f.state if f else "", "not in the scenario", drift))
         else:
             rows.append(Row(item.logical_id, item.kind, item.id, f.state if f else "", "", drift))
+    _add_details(ctx, rows)
     return rows
+
+
+def _add_details(ctx: Context, rows: list[Row]) -> None:
+    """Each service's tasks and events; each target group's targets, and whose they are."""
+    from vpcctl.resources import ecs, loadbalancing
+
+    owners: dict[str, str] = {}  # address -> "task <id>" / "instance <logical id>"
+    for row in rows:
+        found = ctx.inventory.get(row.kind, row.logical_id)
+        if row.kind == "ecs_service" and found is not None:
+            row.tasks = ecs.describe_service_tasks(ctx, found)
+            row.events = ecs.service_events(found)
+            owners |= {t["ip"]: f"task {t['id']}" for t in row.tasks if t["last_status"] == "RUNNING" and t["ip"]}
+        elif row.kind == "instance" and found is not None:
+            owners[found.id] = f"instance {row.logical_id}"
+    for row in rows:
+        found = ctx.inventory.get(row.kind, row.logical_id)
+        if row.kind == "target_group" and found is not None:
+            row.targets = [
+                {**t, "of_deployment": owners.get(t["id"], "")} for t in loadbalancing.describe_targets(ctx, found.id)
+            ]
+
+
+def deployed(rows: list[Row]) -> bool:
+    """Anything of the deployment exists (a scenario's resources all absent is nothing)."""
+    return any(r.state != "absent" for r in rows)
+
+
+def readiness(ctx: Context, scenario: model.Scenario) -> list[Problem]:
+    """Run once the readiness gate `up` ends each resource's steps with (tasks RUNNING,
+    targets healthy, endpoints available, ...), on what exists now: [] when it all serves.
+    A state that will not fix itself comes with `up`'s hint; one still on its way with its
+    current state."""
+    ctx.planning = False  # status plans first: here only what exists counts
+    kinds = scenario_kinds(scenario)
+    for kind in kinds:
+        ctx.inventory.forget(kind)  # fresh reads each time (`wait` asks again and again)
+    for by_lid in discover(ctx, kinds).values():
+        for f in by_lid.values():
+            ctx.record(f)
+    seen: list[Event] = []
+    emit, ctx.emit = ctx.emit, seen.append
+    problems = []
+    try:
+        for lid, resource in scenario.resources.items():
+            found = ctx.inventory.get(resource.kind, lid)
+            if found is None:
+                problems.append(Problem(lid, "absent", f"run: vpcctl up {scenario.name}"))
+                continue
+            ctx.deadline = time.monotonic()  # one look: the gate's polls stop after their first try
+            try:
+                handler(resource.kind).wait_ready(ctx, resource, found)
+            except NotReady as exc:
+                problems.append(Problem(lid, exc.message, exc.hint))
+            except TimedOut:
+                states = [e.data.get("state") or e.detail for e in seen if e.step == lid]
+                problems.append(Problem(lid, f"not yet: {states[-1] if states else found.state}"))
+    except Exception as exc:
+        raise translate(exc) from exc
+    finally:
+        ctx.emit = emit
+    return problems
+
+
+def observed_problems(rows: list[Row]) -> list[Problem]:
+    """Without a scenario: what the tasks and targets themselves say is not serving."""
+    problems = []
+    for row in rows:
+        counts = re.search(r"(\d+)/(\d+) running", row.state) if row.kind == "ecs_service" else None
+        if counts and int(counts[1]) < int(counts[2]):
+            problems.append(Problem(row.logical_id, f"tasks: {row.state}"))
+        for t in row.targets:
+            if t["state"] not in ("healthy", "draining"):
+                why = f" ({t['reason']})" if t["reason"] else ""
+                hint = diagnose.TARGET_HINTS.get(t["reason"] or "")
+                problems.append(Problem(row.logical_id, f"target {t['id']}:{t['port']} {t['state']}{why}", hint))
+    return problems
+
+
+def wait(ctx: Context, scenario: model.Scenario, timeout: float) -> list[Problem]:
+    """Ask the readiness gate again until everything serves or the timeout: [] or what
+    still does not serve. Changes nothing."""
+    from tenacity import retry, retry_if_result, stop_after_delay, wait_exponential_jitter
+
+    interval = ctx.poll_interval
+    ask = retry(
+        retry=retry_if_result(bool),
+        stop=stop_after_delay(timeout),
+        wait=wait_exponential_jitter(multiplier=interval, max=interval * 6, jitter=interval / 2),
+        sleep=ctx.sleep,
+        retry_error_callback=lambda state: state.outcome.result() if state.outcome else [],
+    )(readiness)
+    return ask(ctx, scenario)
 
 
 def outputs(ctx: Context, scenario: model.Scenario, parallelism: int = 8) -> dict[str, str | None]:

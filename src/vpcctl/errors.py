@@ -8,6 +8,7 @@ BAD_INPUT = 2
 TIMED_OUT = 3
 LEFTOVERS = 4
 CHANGES = 5  # plan --detailed-exitcode: changes pending; status: drift
+NOT_SERVING = 6  # status: the deployment exists but does not serve
 NOT_HERE = 7
 LOCKED = 8
 INTERRUPTED = 130

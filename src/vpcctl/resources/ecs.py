@@ -530,3 +530,49 @@ def task_private_ip(task: dict[str, Any]) -> str | None:
 def short_arn(arn: Any) -> Any:
     """'arn:aws:ecs:...:task-definition/dev-web:3' -> 'dev-web:3' (a value not known yet stays)."""
     return arn.rsplit("/", 1)[-1] if isinstance(arn, str) and arn.startswith("arn:") else arn
+
+
+def describe_service_tasks(ctx: Context, service: Found) -> list[dict[str, Any]]:
+    """The service's tasks AWS still lists (RUNNING and recently STOPPED), for `status`:
+    ids, states, address, zone, health, times, and the essential container's stop."""
+    ecs = ctx.client("ecs")
+    cluster, name = service.raw["clusterArn"], service.attributes["name"]
+    arns: list[str] = []
+    for desired in ("RUNNING", "STOPPED"):
+        pages = ecs.get_paginator("list_tasks").paginate(cluster=cluster, serviceName=name, desiredStatus=desired)
+        arns += [a for page in pages for a in page["taskArns"]]
+    tasks = [t for batch in chunks(arns, 100) for t in ecs.describe_tasks(cluster=cluster, tasks=batch)["tasks"]]
+    essential = _essential_containers(ctx, {t["taskDefinitionArn"] for t in tasks})
+    return [_task_facts(t, essential.get(t["taskDefinitionArn"], set())) for t in tasks]
+
+
+def _essential_containers(ctx: Context, definitions: set[str]) -> dict[str, set[str]]:
+    ecs = ctx.client("ecs")
+    out = {}
+    for arn in definitions:
+        containers = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]["containerDefinitions"]
+        out[arn] = {c["name"] for c in containers if c.get("essential", True)}
+    return out
+
+
+def _task_facts(task: dict[str, Any], essential: set[str]) -> dict[str, Any]:
+    container = next((c for c in task.get("containers") or [] if c.get("name") in essential), {})
+    return {
+        "id": task["taskArn"].rsplit("/", 1)[-1],
+        "last_status": task.get("lastStatus"),
+        "desired_status": task.get("desiredStatus"),
+        "ip": task_private_ip(task),
+        "zone": task.get("availabilityZone"),
+        "health": task.get("healthStatus", "UNKNOWN"),
+        "started_at": task.get("startedAt"),
+        "stopped_at": task.get("stoppedAt"),
+        "stopped_reason": task.get("stoppedReason"),
+        "stop_code": task.get("stopCode"),
+        "exit_code": container.get("exitCode"),
+        "task_definition": short_arn(task.get("taskDefinitionArn")),
+    }
+
+
+def service_events(service: Found, limit: int = 5) -> list[dict[str, Any]]:
+    """The service's most recent events (AWS lists the newest first)."""
+    return [{"at": e.get("createdAt"), "message": e.get("message", "")} for e in service.raw.get("events", [])[:limit]]

@@ -408,3 +408,19 @@ def target_address(ctx: Context, target_id: str, vpc_id: str) -> tuple[str, set[
         ]
     )["NetworkInterfaces"]
     return target_id, {g["GroupId"] for i in interfaces for g in i.get("Groups") or []}
+
+
+def describe_targets(ctx: Context, target_group_arn: str) -> list[dict[str, Any]]:
+    """Every target of a group with its health, for `status`: address, zone, state, AWS's reason."""
+    answer = ctx.client("elbv2").describe_target_health(TargetGroupArn=target_group_arn)
+    return [
+        {
+            "id": d["Target"]["Id"],
+            "port": d["Target"].get("Port"),
+            "zone": d["Target"].get("AvailabilityZone"),
+            "state": d["TargetHealth"].get("State"),
+            "reason": d["TargetHealth"].get("Reason"),
+            "description": d["TargetHealth"].get("Description"),
+        }
+        for d in answer["TargetHealthDescriptions"]
+    ]
