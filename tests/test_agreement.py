@@ -280,11 +280,11 @@ def aws(moto_module: None) -> Any:
 @pytest.fixture
 def new_ctx(aws: Any) -> Callable[..., Any]:
     """A fresh run context (its own inventory) on the module's session."""
-    from vpcctl.resources.base import Context
+    from vpcctl import deploy
 
     def make(loaded: Any, deployment: str, **options: Any) -> Any:
         options = {"poll_interval": 0, "wait_timeout": 30, "sleep": no_sleep, **options}
-        return Context(aws, deployment, loaded, lambda event: None, **options)
+        return deploy.context(aws, deployment, loaded, lambda event: None, **options)
 
     return make
 

@@ -13,6 +13,7 @@ import pytest
 import conftest
 from conftest import changed_steps, write_variant
 from vpcctl import deploy, graph, scenario
+from vpcctl.aws import Aws
 from vpcctl.engine import CREATED, UNCHANGED, UPDATED
 from vpcctl.resources import handler, handlers
 from vpcctl.resources.compute import DEFAULT_AMI_PARAMETER
@@ -130,6 +131,10 @@ def test_alb_home_is_an_alias_in_a_zone_private_to_both_vpcs(fresh) -> None:
     assert alias["AliasTarget"]["HostedZoneId"] == ctx.attr("foo-internal-alb", "zone_id")
     owner = next(r for r in records if r["Name"].startswith("_vpcctl-a.alb.home"))
     assert "vpcctl:logical-id=alb-home" in owner["ResourceRecords"][0]["Value"]
+    # Route 53 is global: the same deployment name in another region does not own this zone.
+    assert handler("hosted_zone").discover(ctx)[0].tags["vpcctl:region"] == conftest.REGION
+    elsewhere = deploy.context(Aws("us-east-1"), ctx.deployment, ctx.scenario, lambda e: None)
+    assert handler("hosted_zone").discover(elsewhere) == []
 
 
 # ------------------------------------------------------ each kind, changed once

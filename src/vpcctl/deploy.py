@@ -15,7 +15,7 @@ from vpcctl import diagnose, engine, graph, model, pace
 from vpcctl.aws import Aws, translate
 from vpcctl.engine import DELETED, DONE, StepResult
 from vpcctl.errors import BadInput, NotReady, TimedOut
-from vpcctl.resources import handler, handlers
+from vpcctl.resources import handler, handlers, kit
 from vpcctl.resources.base import Context, Found, known_after
 from vpcctl.resources.kit import CREATE, DELETE, REPLACE, Change
 from vpcctl.status import Emit, Event
@@ -199,13 +199,13 @@ def up(scenario: model.Scenario, ctx: Context, parallelism: int = 8, prune: bool
         current = ctx.inventory.get(resource.kind, lid)
         if step_id.endswith(graph.RULES):
             assert current is not None  # the resource's own step put it there
-            result = kind.ensure_late(ctx, resource, ctx.resolve(resource.spec), current)
+            result = kit.ensure_late(ctx, kind, resource, ctx.resolve(resource.spec), current)
             if lid in created:  # the rules of a resource made in this run are part of its creation
                 result.status = engine.CREATED
             else:
                 changes[lid] += result.changes
         else:
-            result = kind.ensure(ctx, resource, resolve_except(ctx, resource.spec, late), current)
+            result = kit.ensure(ctx, kind, resource, resolve_except(ctx, resource.spec, late), current)
             changes[lid] = list(result.changes)
             if result.status == engine.CREATED:
                 created.add(lid)
@@ -422,7 +422,7 @@ def delete(ctx: Context, items: Iterable[Found], parallelism: int = 8) -> dict[s
 
     def action(step: str) -> StepResult:
         item = by_step[step]
-        deleted = handler(item.kind).delete(ctx, item)
+        deleted = kit.delete(ctx, handler(item.kind), item)
         return StepResult(DELETED if deleted else engine.ABSENT, "", item.id)
 
     kinds_of = {step: item.kind for step, item in by_step.items()}

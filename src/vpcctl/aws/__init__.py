@@ -7,6 +7,8 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import boto3
@@ -24,6 +26,9 @@ TOKEN_MEMBERS = ("ClientToken", "clientToken", "CallerReference", "CreatorReques
 
 
 RETRY_MODES = ("legacy", "standard", "adaptive")
+
+# Operations that only read: a lost answer to one of them changes nothing.
+READS = ("Describe", "List", "Get", "Search", "Lookup")
 
 
 def resolve_region(
@@ -112,10 +117,35 @@ class Aws:
         self.started = time.monotonic()
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
+        self._local = threading.local()
         self.session.events.register("before-call", self._count)
+        self.session.events.register("needs-retry", self._note_ambiguous)
 
     def _count(self, model: Any, **_: Any) -> None:
         self.calls[f"{model.service_model.service_name}:{model.name}"] += 1
+
+    def _note_ambiguous(self, operation: Any, response: Any = None, caught_exception: Any = None, **_: Any) -> None:
+        """A change whose answer never came (timeout, reset) or came as a 5xx may have been
+        made all the same: botocore retries it, and the retry can make it twice or meet
+        "already exists". Throttling is not ambiguous: AWS did nothing."""
+        watching = getattr(self._local, "ambiguous", None)
+        if watching is None or operation.name.startswith(READS):
+            return
+        status = response[0].status_code if response else 0
+        if caught_exception is not None or status >= 500:
+            watching.append(operation.name)
+
+    @contextmanager
+    def ambiguity(self) -> Iterator[list[str]]:
+        """The changes of this thread, inside the block, whose first answer was lost or a 5xx."""
+        outer = getattr(self._local, "ambiguous", None)
+        self._local.ambiguous = seen = []
+        try:
+            yield seen
+        finally:
+            self._local.ambiguous = outer
+            if outer is not None:
+                outer.extend(seen)
 
     def client(self, service: str) -> Any:
         with self._lock:  # boto3 sessions are not thread-safe; clients are

@@ -43,7 +43,13 @@ def caller_reference(ctx: Context, logical_id: str) -> str:
 
 
 def reference_prefix(ctx: Context) -> str:
-    return f"vpcctl/{ctx.deployment}/"
+    """Route 53 is global: the region is part of the owner, as for IAM roles, so one
+    deployment name in two regions never shares (or takes over) a zone."""
+    return f"vpcctl/{ctx.deployment}/{ctx.region}/"
+
+
+def zone_owner_tags(ctx: Context, logical_id: str) -> dict[str, str]:
+    return {**ctx.tags(logical_id), tagging.REGION: ctx.region}
 
 
 # ---------------------------------------------------------------- hosted zone
@@ -63,17 +69,22 @@ class HostedZoneHandler(Handler):
         for zone in zones:
             zone_tag_set = tags.get(zone["ZoneId"], {})
             lid = self._owner(ctx, zone, zone_tag_set)
-            if lid:
-                vpcs = r53.get_hosted_zone(Id=zone["ZoneId"]).get("VPCs") or []
-                found.append(self._found(lid, zone, vpcs, zone_tag_set))
+            if not lid:
+                continue
+            vpcs = r53.get_hosted_zone(Id=zone["ZoneId"]).get("VPCs") or []
+            region = zone_tag_set.get(tagging.REGION)
+            # A zone tagged before zones carried their region is ours only if its VPCs are here.
+            if region is None and any(v.get("VPCRegion") != ctx.region for v in vpcs):
+                continue
+            found.append(self._found(lid, zone, vpcs, zone_tag_set))
         return found
 
     @staticmethod
     def _owner(ctx: Context, zone: dict[str, Any], tags: dict[str, str]) -> str | None:
-        """The logical id of a zone the deployment owns: by its tags, else by its CallerReference
-        (CreateHostedZone takes no tags: a run may have died before tagging it)."""
+        """The logical id of a zone the deployment owns in this region: by its tags, else by its
+        CallerReference (CreateHostedZone takes no tags: a run may have died before tagging it)."""
         if tagging.owned_by(tags, ctx.deployment) and tagging.LOGICAL_ID in tags:
-            return tags[tagging.LOGICAL_ID]
+            return tags[tagging.LOGICAL_ID] if tags.get(tagging.REGION, ctx.region) == ctx.region else None
         reference = str(zone.get("CallerReference", ""))
         if reference.startswith(reference_prefix(ctx)):
             return reference.removeprefix(reference_prefix(ctx)).split("/", 1)[0]
@@ -95,7 +106,7 @@ class HostedZoneHandler(Handler):
         changes += kit.replaced("private", private, bool(want_vpcs))
         have_vpcs = [v["VPCId"] for v in found.raw.get("VPCs") or []]
         changes += kit.members("vpc", have_vpcs, want_vpcs, ctx.logical_id_of)
-        return changes + kit.tag_changes(found.tags, ctx.tags(resource.id))
+        return changes + kit.tag_changes(found.tags, zone_owner_tags(ctx, resource.id))
 
     def apply(
         self, ctx: Context, resource: model.Resource, spec: model.HostedZone, found: Found | None, changes: list[Change]
@@ -103,9 +114,10 @@ class HostedZoneHandler(Handler):
         want_vpcs = ctx.ids_of(spec.vpcs)
         if found is None:
             found = self._create(ctx, resource.id, spec, want_vpcs)
-            changes = kit.members("vpc", want_vpcs[:1], want_vpcs) + kit.tag_changes({}, ctx.tags(resource.id))
+            changes = kit.members("vpc", want_vpcs[:1], want_vpcs)
+            changes += kit.tag_changes({}, zone_owner_tags(ctx, resource.id))
         kit.write_tags(ctx, "route53", found.id, changes)
-        found.tags = ctx.tags(resource.id)
+        found.tags = zone_owner_tags(ctx, resource.id)
         self._converge_vpcs(ctx, found, changes, want_vpcs)
         return found
 

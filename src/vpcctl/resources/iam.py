@@ -132,10 +132,11 @@ class IamRoleHandler(Handler):
                 )
             for page in iam.get_paginator("list_attached_role_policies").paginate(RoleName=name):
                 for policy in page["AttachedPolicies"]:
-                    iam.detach_role_policy(RoleName=name, PolicyArn=policy["PolicyArn"])
+                    # Each on its own: a retried detach that meets NoSuchEntity has done its work.
+                    absent_ok(lambda p=policy: iam.detach_role_policy(RoleName=name, PolicyArn=p["PolicyArn"]))
             for page in iam.get_paginator("list_role_policies").paginate(RoleName=name):
                 for policy in page["PolicyNames"]:
-                    iam.delete_role_policy(RoleName=name, PolicyName=policy)
+                    absent_ok(lambda p=policy: iam.delete_role_policy(RoleName=name, PolicyName=p))
             iam.delete_role(RoleName=name)
 
         return absent_ok(remove)

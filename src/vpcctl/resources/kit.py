@@ -13,11 +13,12 @@ from typing import Any
 
 import botocore.exceptions
 
-from vpcctl.aws import is_not_found
+from vpcctl import model
+from vpcctl.aws import error_code, is_not_found
 from vpcctl.aws import tags as tagging
 from vpcctl.errors import NotReady
 from vpcctl.resources import base
-from vpcctl.resources.base import Context, Found
+from vpcctl.resources.base import Context, Found, Handler, Outcome
 
 # Changes live with Found and Outcome in base; the kit hands them on to the kinds.
 CREATE, UPDATE, REPLACE, DELETE = base.CREATE, base.UPDATE, base.REPLACE, base.DELETE
@@ -309,3 +310,146 @@ def wait_gone(
         return state.lower() in gone, state
 
     ctx.poll(step, what, check, timeout=ctx.delete_timeout)
+
+
+# ---------------------------------------------------- ambiguous answers, settled
+
+# Codes with which AWS refuses to make what already exists (or is already attached).
+ALREADY_CODES = {
+    "EntityAlreadyExists",
+    "ResourceAlreadyExistsException",
+    "ResourceExistsException",
+    "RepositoryAlreadyExistsException",
+    "PullThroughCacheRuleAlreadyExistsException",
+    "ConflictException",
+    "DuplicateTargetGroupName",
+    "DuplicateLoadBalancerName",
+    "DuplicateListener",
+    "InvalidSubnet.Conflict",
+    "InvalidGroup.Duplicate",
+    "InvalidPermission.Duplicate",
+    "RouteAlreadyExists",
+    "Resource.AlreadyAssociated",
+    "HostedZoneAlreadyExists",
+}
+ALREADY_WORDS = ("already exist", "duplicate", "already associated", "already attached")
+# Codes with which a delete or detach says its work is done.
+GONE_WORDS = ("not attached", "notattached", "already disassociated", "is not associated")
+# A retried change can be ambiguous again: settle it at most this many times.
+SETTLE_ROUNDS = 4
+
+Attempt = Callable[[Found | None], Outcome]
+
+
+def already_done(exc: BaseException) -> bool:
+    """AWS refused a change because what it makes already exists."""
+    if not isinstance(exc, botocore.exceptions.ClientError):
+        return False
+    message = str(exc.response.get("Error", {}).get("Message", "")).lower()
+    return error_code(exc) in ALREADY_CODES or any(w in message for w in ALREADY_WORDS)
+
+
+def gone_already(exc: BaseException) -> bool:
+    """A delete or detach refused because its work is done (not found, not attached)."""
+    if not isinstance(exc, botocore.exceptions.ClientError):
+        return False
+    text = f"{error_code(exc)} {exc.response.get('Error', {}).get('Message', '')}".lower()
+    return is_not_found(exc) or any(w in text for w in GONE_WORDS)
+
+
+def live_twins(ctx: Context, handler: Handler, logical_id: str) -> list[Found]:
+    """Every live resource of the kind tagged for this logical id, read fresh from AWS."""
+    return [f for f in handler.discover(ctx) if f.logical_id == logical_id and not handler.is_gone(f)]
+
+
+def created_at(found: Found) -> float:
+    """When AWS made it, where AWS says; +inf where it does not."""
+    for key in ("CreateTime", "CreationTime", "CreatedTime", "CreateDate", "createdDate", "createdAt"):
+        value = found.raw.get(key)
+        if hasattr(value, "timestamp"):
+            return float(value.timestamp())
+    return float("inf")
+
+
+def keep_oldest(ctx: Context, handler: Handler, twins: list[Found], newest: str = "") -> tuple[Found, list[Change]]:
+    """Keep the oldest twin and delete the others (a create whose lost answer was retried
+    made more than one). Without creation times, the one the retry answered is the newest."""
+    ordered = sorted(twins, key=lambda f: (created_at(f), f.id == newest))
+    kept, extras = ordered[0], ordered[1:]
+    for extra in extras:
+        ctx.progress(kept.logical_id, f"deleting duplicate {extra.id} (a retried create made it)")
+        handler.delete(ctx, extra)
+    return kept, [Change("duplicate", extra.id, None, DELETE, member=True) for extra in extras]
+
+
+def settle(ctx: Context, handler: Handler, logical_id: str, found: Found | None, attempt: Attempt) -> Outcome:
+    """Run one diff-and-apply so that a lost or 5xx answer leaves neither a failure nor a
+    duplicate: a change refused as "already exists" is re-read by the ownership tags and
+    converged from there; a create made twice by a retry keeps the oldest and deletes the rest."""
+    creating = found is None
+    failure: BaseException | None = None
+    dropped: list[Change] = []
+    for _ in range(SETTLE_ROUNDS):
+        with ctx.aws.ambiguity() as ambiguous:
+            try:
+                outcome = attempt(found)
+            except Exception as exc:
+                if not (ambiguous or already_done(exc)):
+                    raise
+                failure = exc
+                twins = live_twins(ctx, handler, logical_id)
+                if not twins:
+                    raise
+                found, extra = keep_oldest(ctx, handler, twins)
+                dropped += extra
+                continue
+        twins = live_twins(ctx, handler, logical_id) if creating and ambiguous else []
+        if len(twins) > 1:
+            found, extra = keep_oldest(ctx, handler, twins, newest=outcome.found.id)
+            dropped += extra
+            if found.id != outcome.found.id:
+                outcome = attempt(found)  # converge the one kept
+        return _as_created(Outcome(outcome.status, outcome.found, outcome.changes + dropped), creating)
+    assert failure is not None
+    raise failure
+
+
+def _as_created(outcome: Outcome, creating: bool) -> Outcome:
+    if creating:
+        outcome.status = base.CREATED
+    return outcome
+
+
+def ensure(ctx: Context, handler: Handler, resource: model.Resource, spec: Any, found: Found | None) -> Outcome:
+    """handler.ensure, settled against lost answers."""
+    return settle(ctx, handler, resource.id, found, lambda f: handler.ensure(ctx, resource, spec, f))
+
+
+def ensure_late(ctx: Context, handler: Handler, resource: model.Resource, spec: Any, found: Found) -> Outcome:
+    """handler.ensure_late, settled against lost answers."""
+
+    def attempt(current: Found | None) -> Outcome:
+        assert current is not None
+        return handler.ensure_late(ctx, resource, spec, current)
+
+    return settle(ctx, handler, resource.id, found, attempt)
+
+
+def delete(ctx: Context, handler: Handler, found: Found) -> bool:
+    """handler.delete; when a retried delete or detach meets "not found / not attached", its
+    work is done: the resource is read again and what is left of it deleted."""
+    current: Found | None = found
+    deleted = False
+    for _ in range(SETTLE_ROUNDS):
+        if current is None:
+            return deleted
+        with ctx.aws.ambiguity() as ambiguous:
+            try:
+                return handler.delete(ctx, current) or deleted
+            except Exception as exc:
+                if not (ambiguous and gone_already(exc)):
+                    raise
+                deleted = True
+                twins = [f for f in live_twins(ctx, handler, found.logical_id) if f.id == found.id]
+                current = twins[0] if twins else None
+    return handler.delete(ctx, current) if current else deleted

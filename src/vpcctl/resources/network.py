@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import botocore.exceptions
+
 from vpcctl import model
+from vpcctl.aws import error_code
 from vpcctl.aws import tags as tagging
 from vpcctl.network.from_specs import rule_permissions
 from vpcctl.network.snapshot import Permission, flatten
@@ -699,7 +702,15 @@ class VpcPeeringHandler(Ec2Handler):
         ][0]
 
     def _accept(self, ctx: Context, found: Found) -> None:
-        ctx.client("ec2").accept_vpc_peering_connection(VpcPeeringConnectionId=found.id)
+        try:
+            ctx.client("ec2").accept_vpc_peering_connection(VpcPeeringConnectionId=found.id)
+        except botocore.exceptions.ClientError as exc:
+            # A retried accept whose first answer was lost finds the peering accepted already.
+            if error_code(exc) != "InvalidStateTransition" or self._read(ctx, found.id)["Status"]["Code"] not in (
+                "provisioning",
+                "active",
+            ):
+                raise
         found.state = "provisioning"
 
     @staticmethod

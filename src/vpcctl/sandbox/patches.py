@@ -26,6 +26,8 @@ def apply() -> None:
     _route53resolver_update_resolver_rule()
     _ssm_put_parameter_is_atomic()
     _ec2_interfaces_always_have_a_private_dns_name()
+    _ec2_client_token_is_idempotent()
+    _apigateway_delete_unknown_api_is_not_found()
 
 
 def _ecs_create_service_keeps_deployment_configuration() -> None:
@@ -218,3 +220,60 @@ def _ec2_interfaces_always_have_a_private_dns_name() -> None:
             self.private_dns_name = generate_dns_from_ip(self.private_ip_address)
 
     NetworkInterface.__init__ = init  # type: ignore[method-assign]
+
+
+# EC2 creates whose ClientToken moto ignores; AWS answers a repeat with the first result.
+EC2_TOKEN_OPERATIONS = (
+    ("moto.ec2.responses.vpcs", "VPCs", "create_vpc_endpoint"),
+    ("moto.ec2.responses.route_tables", "RouteTables", "create_route_table"),
+    ("moto.ec2.responses.nat_gateways", "NatGateways", "create_nat_gateway"),
+)
+
+
+def _ec2_client_token_is_idempotent() -> None:
+    """A create repeated with the same ClientToken and parameters makes nothing new and answers
+    with the same resource; with other parameters it is refused (IdempotentParameterMismatch)."""
+    import importlib
+
+    from moto.ec2.exceptions import EC2ClientError
+
+    made: dict[tuple[str, str, str, str], tuple[str, Any]] = {}
+
+    for module_name, class_name, method in EC2_TOKEN_OPERATIONS:
+        cls = getattr(importlib.import_module(module_name), class_name)
+        original = getattr(cls, method)
+
+        def create(self: Any, _original: Any = original, _method: str = method) -> Any:
+            token = self._get_param("ClientToken")
+            if not token:
+                return _original(self)
+            key = (self.current_account, self.region, _method, token)
+            asked = repr(sorted((k, v) for k, v in self.querystring.items() if k != "ClientToken"))
+            if key in made:
+                first, answer = made[key]
+                if first != asked:
+                    raise EC2ClientError(
+                        "IdempotentParameterMismatch",
+                        "The client token you have provided is associated with a resource that has "
+                        "different parameters.",
+                    )
+                return answer
+            answer = _original(self)
+            made[key] = (asked, answer)
+            return answer
+
+        setattr(cls, method, functools.wraps(original)(create))
+
+
+def _apigateway_delete_unknown_api_is_not_found() -> None:
+    """moto's DeleteRestApi of an unknown id fails with a KeyError (AWS: NotFoundException)."""
+    from moto.apigateway.models import APIGatewayBackend
+
+    original = APIGatewayBackend.delete_rest_api
+
+    @functools.wraps(original)
+    def delete_rest_api(self: Any, function_id: str) -> Any:
+        self.get_rest_api(function_id)  # raises AWS's NotFoundException
+        return original(self, function_id)
+
+    APIGatewayBackend.delete_rest_api = delete_rest_api  # type: ignore[method-assign]
