@@ -2,8 +2,9 @@
 nothing, for fargate-privatelink and closed-vpc-apigw.
 
 One moto for the module; each run its own deployment name. Losing the first answer of
-every mutating operation one at a time runs in full with VPCCTL_FAULTS_FULL=1; by default
-a fixed sample of the operations where a lost answer is most ambiguous runs (see README).
+every mutating operation one at a time runs in full with VPCCTL_FAULTS_FULL=1; with
+VPCCTL_FAULTS=1 a fixed sample of the operations where a lost answer is most ambiguous runs
+(see README). `make test` leaves the suite out: it costs minutes of CPU.
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ from faults import Faults, install, is_mutating, owned_twins, record_operations
 
 SCENARIO_NAMES = ("fargate-privatelink", "closed-vpc-apigw")
 FULL = os.environ.get("VPCCTL_FAULTS_FULL") == "1"
+# Minutes of CPU: more than `make test`'s budget on two cores, so the suite is asked for.
+pytestmark = pytest.mark.skipif(
+    not (FULL or os.environ.get("VPCCTL_FAULTS") == "1"), reason="fault suite: set VPCCTL_FAULTS=1 (or _FULL=1)"
+)
 
 # The default sample: creates without an idempotency token, creates of uniquely named or
 # duplicate-refusing things, and deletes/detaches that meet "not found" when retried.
