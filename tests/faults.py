@@ -79,15 +79,15 @@ class Faults:
     lost: list[str] = field(default_factory=list)
     refused: Counter[str] = field(default_factory=Counter)
 
-    def __post_init__(self) -> None:
-        self.random = random.Random(self.seed)
-
     def handler(self, moto_send: Callable[..., Any]) -> Callable[..., Any]:
         def before_send(event_name: str, request: Any, **kwargs: Any) -> Any:
             service, operation = operation_of(event_name)
             key = f"{service}:{operation}"
             self.seen[key] += 1
-            roll = self.random.random()
+            # The rolls of the n-th call of an operation depend on the seed alone, not on
+            # how the run's threads interleave, so a seed replays its run.
+            rolls = random.Random(f"{self.seed}:{key}:{self.seen[key]}")
+            roll = rolls.random()
             if roll < self.throttle_share:
                 self.refused["Throttling"] += 1
                 return _error_response(service, request, 400, "Throttling", "Rate exceeded")
@@ -99,7 +99,7 @@ class Faults:
                 self.succeeded[key] += 1
             # The first answer that says "done": losing a refusal makes nothing ambiguous.
             first = key in self.lose_first and self.succeeded[key] == 1 and response.status_code < 300
-            shared = is_mutating(operation) and self.random.random() < self.lose_share
+            shared = is_mutating(operation) and rolls.random() < self.lose_share
             if first or shared:
                 self.lost.append(key)
                 raise botocore.exceptions.ReadTimeoutError(endpoint_url=request.url)
@@ -169,6 +169,11 @@ def owned_twins(aws: Any, deployment: str) -> dict[str, list[str]]:
     for logical_id, resource_id in _owned(aws, deployment):
         found.setdefault(logical_id, []).append(resource_id)
     return {k: sorted(v) for k, v in found.items() if len(v) > 1}
+
+
+def owned_resources(aws: Any, deployment: str) -> list[str]:
+    """Every live resource tagged for the deployment (and its IAM roles), read straight from AWS."""
+    return sorted(f"{logical_id} {resource_id}" for logical_id, resource_id in _owned(aws, deployment))
 
 
 def _tag(tags: Any, key: str) -> str | None:

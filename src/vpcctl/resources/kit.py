@@ -378,7 +378,7 @@ def keep_oldest(ctx: Context, handler: Handler, twins: list[Found], newest: str 
     kept, extras = ordered[0], ordered[1:]
     for extra in extras:
         ctx.progress(kept.logical_id, f"deleting duplicate {extra.id} (a retried create made it)")
-        handler.delete(ctx, extra)
+        delete(ctx, handler, extra)  # settled: its answer may be lost too
     return kept, [Change("duplicate", extra.id, None, DELETE, member=True) for extra in extras]
 
 

@@ -71,6 +71,7 @@ def install(time_scale: float, clock: Callable[[], float] | None = None) -> Worl
 
 @functools.cache
 def _install_once() -> None:
+    _requests_one_at_a_time()
     _load_balancers_provision()
     _endpoints_come_up()
     _ecs_services_run_tasks()
@@ -79,6 +80,23 @@ def _install_once() -> None:
     _nat_vpc_link_resolver_take_time()
     refusals.install()
     registries.install()
+
+
+def _requests_one_at_a_time() -> None:
+    """moto keeps its state in plain dicts that are not safe across threads: a describe that
+    iterates them while another thread's create adds to them fails with "dictionary changed
+    size during iteration". AWS answers every request whatever runs beside it, so the
+    sandbox handles one request at a time, in the server (threaded) as in-process."""
+    from moto.core.responses import BaseResponse
+
+    original = BaseResponse._dispatch
+
+    @functools.wraps(original)
+    def dispatch(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with WORLD.lock:
+            return original(self, *args, **kwargs)
+
+    BaseResponse._dispatch = dispatch  # type: ignore[method-assign]
 
 
 def _wrap(

@@ -7,6 +7,7 @@ Each one is listed in docs/moto-gaps.md.
 from __future__ import annotations
 
 import functools
+import json
 from typing import Any
 
 _applied = False
@@ -26,8 +27,9 @@ def apply() -> None:
     _route53resolver_update_resolver_rule()
     _ssm_put_parameter_is_atomic()
     _ec2_interfaces_always_have_a_private_dns_name()
-    _ec2_client_token_is_idempotent()
+    _client_token_is_idempotent()
     _apigateway_delete_unknown_api_is_not_found()
+    _ec2_terminate_instances_is_idempotent()
 
 
 def _ecs_create_service_keeps_deployment_configuration() -> None:
@@ -222,47 +224,68 @@ def _ec2_interfaces_always_have_a_private_dns_name() -> None:
     NetworkInterface.__init__ = init  # type: ignore[method-assign]
 
 
-# EC2 creates whose ClientToken moto ignores; AWS answers a repeat with the first result.
-EC2_TOKEN_OPERATIONS = (
-    ("moto.ec2.responses.vpcs", "VPCs", "create_vpc_endpoint"),
-    ("moto.ec2.responses.route_tables", "RouteTables", "create_route_table"),
-    ("moto.ec2.responses.nat_gateways", "NatGateways", "create_nat_gateway"),
+# Creates whose idempotency token moto ignores; AWS answers a repeat with the first result.
+# (module, response class, action, token member, what the token is scoped to besides the region)
+TOKEN_OPERATIONS = (
+    ("moto.ec2.responses.vpcs", "VPCs", "create_vpc_endpoint", "ClientToken", None),
+    ("moto.ec2.responses.route_tables", "RouteTables", "create_route_table", "ClientToken", None),
+    ("moto.ec2.responses.nat_gateways", "NatGateways", "create_nat_gateway", "ClientToken", None),
+    ("moto.ec2.responses.instances", "InstanceResponse", "run_instances", "ClientToken", None),
+    ("moto.ecs.responses", "EC2ContainerServiceResponse", "create_service", "clientToken", "cluster"),
 )
 
 
-def _ec2_client_token_is_idempotent() -> None:
-    """A create repeated with the same ClientToken and parameters makes nothing new and answers
-    with the same resource; with other parameters it is refused (IdempotentParameterMismatch)."""
+def _client_token_is_idempotent() -> None:
+    """A create repeated with the same token and parameters makes nothing new and answers
+    with the same resource; with other parameters it is refused."""
     import importlib
 
-    from moto.ec2.exceptions import EC2ClientError
+    made: dict[tuple[str, ...], tuple[str, Any]] = {}
 
-    made: dict[tuple[str, str, str, str], tuple[str, Any]] = {}
-
-    for module_name, class_name, method in EC2_TOKEN_OPERATIONS:
+    for module_name, class_name, method, member, scope in TOKEN_OPERATIONS:
         cls = getattr(importlib.import_module(module_name), class_name)
         original = getattr(cls, method)
 
-        def create(self: Any, _original: Any = original, _method: str = method) -> Any:
-            token = self._get_param("ClientToken")
+        def create(
+            self: Any, _original: Any = original, _method: str = method, _member: str = member, _scope: Any = scope
+        ) -> Any:
+            token = self._get_param(_member)
             if not token:
                 return _original(self)
-            key = (self.current_account, self.region, _method, token)
-            asked = repr(sorted((k, v) for k, v in self.querystring.items() if k != "ClientToken"))
+            key = (self.current_account, self.region, _method, str(self._get_param(_scope)) if _scope else "", token)
+            asked = _parameters_but(self, _member)
             if key in made:
                 first, answer = made[key]
                 if first != asked:
-                    raise EC2ClientError(
-                        "IdempotentParameterMismatch",
-                        "The client token you have provided is associated with a resource that has "
-                        "different parameters.",
-                    )
+                    raise _token_mismatch(_method)
                 return answer
             answer = _original(self)
             made[key] = (asked, answer)
             return answer
 
         setattr(cls, method, functools.wraps(original)(create))
+
+
+def _parameters_but(response: Any, member: str) -> str:
+    """The request's parameters (query or JSON body) without its token, comparable as text."""
+    if response.querystring:
+        return repr(sorted((k, v) for k, v in response.querystring.items() if k != member))
+    body = json.loads(response.body or "{}")
+    body.pop(member, None)
+    return json.dumps(body, sort_keys=True)
+
+
+def _token_mismatch(method: str) -> Exception:
+    if method == "create_service":
+        from moto.ecs.exceptions import InvalidParameterException
+
+        return InvalidParameterException("Creation of service was not idempotent.")
+    from moto.ec2.exceptions import EC2ClientError
+
+    return EC2ClientError(
+        "IdempotentParameterMismatch",
+        "The client token you have provided is associated with a resource that has different parameters.",
+    )
 
 
 def _apigateway_delete_unknown_api_is_not_found() -> None:
@@ -277,3 +300,22 @@ def _apigateway_delete_unknown_api_is_not_found() -> None:
         return original(self, function_id)
 
     APIGatewayBackend.delete_rest_api = delete_rest_api  # type: ignore[method-assign]
+
+
+def _ec2_terminate_instances_is_idempotent() -> None:
+    """moto's TerminateInstances of a terminated instance deletes its interfaces again and
+    fails with InvalidNetworkInterfaceID.NotFound; AWS: "if you terminate an instance more
+    than once, each call succeeds" (nothing more happens)."""
+    import copy
+
+    from moto.ec2.models.instances import Instance
+
+    original = Instance.terminate
+
+    @functools.wraps(original)
+    def terminate(self: Any) -> Any:
+        if self._state.name == "terminated":
+            return copy.copy(self._state)
+        return original(self)
+
+    Instance.terminate = terminate  # type: ignore[method-assign]
