@@ -33,6 +33,7 @@ from typing import Any
 
 import botocore.exceptions
 
+from vpcctl import processes
 from vpcctl.aws import error_code
 from vpcctl.errors import LockHeld
 
@@ -73,7 +74,7 @@ class Holder:
     def is_stale(self, now: float) -> bool:
         if self.released or self.expires <= now:
             return True
-        return bool(self.machine) and self.machine == this_machine() and not _alive(self.pid)
+        return bool(self.machine) and self.machine == this_machine() and not processes.alive(self.pid)
 
     def describe(self) -> str:
         return f"{self.who} ({self.command}, since {_iso(self.acquired)}, lease until {_iso(self.expires)})"
@@ -113,16 +114,6 @@ def this_machine() -> str:
     except OSError:
         return ""
     return f"{socket.gethostname()}/{boot}/{namespace}"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return pid > 0
 
 
 def who_am_i() -> str:
