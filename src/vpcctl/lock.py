@@ -161,21 +161,24 @@ class Lock:
         self._write()
 
 
+def _parameters(ssm: Any, deployment: str) -> list[dict[str, Any]]:
+    """Every parameter of the deployment's lock, one per generation."""
+    pages = ssm.get_paginator("get_parameters_by_path").paginate(Path=path(deployment), Recursive=False)
+    return [item for page in pages for item in page["Parameters"]]
+
+
 def current(ssm: Any, deployment: str) -> Holder | None:
     """The newest generation of the deployment's lock, or None when there is none."""
     newest: tuple[int, str] | None = None
-    pages = ssm.get_paginator("get_parameters_by_path").paginate(Path=path(deployment), Recursive=False)
-    for page in pages:
-        for item in page["Parameters"]:
-            tail = item["Name"].rsplit("/", 1)[-1]
-            if tail.isdigit() and (newest is None or int(tail) > newest[0]):
-                newest = (int(tail), item["Value"])
+    for item in _parameters(ssm, deployment):
+        tail = item["Name"].rsplit("/", 1)[-1]
+        if tail.isdigit() and (newest is None or int(tail) > newest[0]):
+            newest = (int(tail), item["Value"])
     return Holder.parse(*newest) if newest else None
 
 
 def generations(ssm: Any, deployment: str) -> list[str]:
-    pages = ssm.get_paginator("get_parameters_by_path").paginate(Path=path(deployment), Recursive=False)
-    return [item["Name"] for page in pages for item in page["Parameters"]]
+    return [item["Name"] for item in _parameters(ssm, deployment)]
 
 
 def remove(ssm: Any, deployment: str) -> int:
