@@ -182,10 +182,10 @@ class TaskDefinitionHandler(EcsHandler):
     def delete(self, ctx: Context, found: Found) -> bool:
         ecs = ctx.client("ecs")
         family = found.attributes["family"]
-        pages = ecs.get_paginator("list_task_definitions").paginate(familyPrefix=family, status="ACTIVE")
-        arns = [
-            a for page in pages for a in page["taskDefinitionArns"] if a.rsplit("/", 1)[-1].rsplit(":", 1)[0] == family
-        ]
+        listed = kit.listed(
+            ctx, "ecs", "list_task_definitions", "taskDefinitionArns", familyPrefix=family, status="ACTIVE"
+        )
+        arns = [a for a in listed if a.rsplit("/", 1)[-1].rsplit(":", 1)[0] == family]
         for arn in arns:
             absent_ok(lambda a=arn: ecs.deregister_task_definition(taskDefinition=a))
         return bool(arns)
@@ -532,8 +532,9 @@ def service_tasks(
     ecs = ctx.client("ecs")
     arns: list[str] = []
     for status in desired:
-        pages = ecs.get_paginator("list_tasks").paginate(cluster=cluster, serviceName=name, desiredStatus=status)
-        arns += [a for page in pages for a in page["taskArns"]]
+        arns += kit.listed(
+            ctx, "ecs", "list_tasks", "taskArns", cluster=cluster, serviceName=name, desiredStatus=status
+        )
     return [t for batch in chunks(arns, 100) for t in ecs.describe_tasks(cluster=cluster, tasks=batch)["tasks"]]
 
 
