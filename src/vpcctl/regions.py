@@ -13,7 +13,7 @@ from vpcctl import deploy
 from vpcctl.aws import Aws
 from vpcctl.aws import tags as tagging
 from vpcctl.errors import NotHere
-from vpcctl.resources import handler, handlers
+from vpcctl.resources import handler
 from vpcctl.resources.base import Context
 from vpcctl.resources.iam import role_path
 
@@ -42,7 +42,7 @@ def global_regions(aws: Aws, deployment: str) -> dict[str, int]:
 def refuse_if_elsewhere(ctx: Context, parallelism: int = 8) -> None:
     """Before a teardown: when nothing of the deployment is in this region but global
     resources name another region, delete nothing and say where it lives."""
-    found = deploy.discover(ctx, list(handlers()), parallelism)
+    found = deploy.discover(ctx, deploy.owned_kinds(ctx), parallelism)
     if any(f for by_lid in found.values() for f in by_lid.values() if not handler(f.kind).is_gone(f)):
         return
     others = {r: n for r, n in global_regions(ctx.aws, ctx.deployment).items() if r != ctx.region}
@@ -79,7 +79,7 @@ def live(aws: Aws, name: str, scenario: str, parallelism: int = 8) -> Deployment
     """What the deployment has in the region now, as its kinds find it: no stopped task,
     inactive task definition or deleted NAT gateway is counted."""
     ctx = deploy.context(aws, name, None, lambda event: None)
-    found = deploy.discover(ctx, list(handlers()), parallelism)
+    found = deploy.discover(ctx, deploy.owned_kinds(ctx), parallelism)
     kinds: Counter[str] = Counter()
     for kind, by_lid in found.items():
         for item in by_lid.values():

@@ -161,6 +161,8 @@ class Context:
         self.inventory = Inventory(self, kinds or {})
         self.attrs: dict[str, dict[str, Any]] = {}
         self.made_at: dict[str, float] = {}  # logical id -> when this run created it (on self.clock)
+        self.tag_index: dict[str, dict[str, str]] | None = None  # ARN -> tags, read once (kit.tag_index)
+        self.index_lock = threading.Lock()
         self._attr_lock = threading.Lock()
 
     @property
@@ -394,6 +396,9 @@ class Handler:
 
     kind: ClassVar[str]
     service: ClassVar[str]
+    # The Resource Groups Tagging API types its items are listed under ("ec2:subnet"); a kind
+    # with none is always read directly (see kit.present).
+    tagged_as: ClassVar[tuple[str, ...]] = ()
 
     def discover(self, ctx: Context) -> list[Found]:
         """Everything of this kind tagged for the deployment, in as few calls as AWS allows."""

@@ -35,6 +35,7 @@ def cache_prefix(deployment: str, logical_id: str) -> str:
 
 class EcrPullThroughCacheHandler(Handler):
     kind = "ecr_pull_through_cache"
+    # Read directly (no tagged_as): cache rules take no tags: the prefix names them.
     service = "ecr"
 
     def discover(self, ctx: Context) -> list[Found]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,12 +12,7 @@ from vpcctl.aws import tags as tagging
 from vpcctl.errors import NotReady
 from vpcctl.resources import kit
 from vpcctl.resources.base import Context, Found, Handler, absent_ok
-from vpcctl.resources.kit import Change
-
-
-def chunks(items: list[Any], size: int) -> list[list[Any]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
-
+from vpcctl.resources.kit import Change, chunks
 
 # -------------------------------------------------------------------- cluster
 
@@ -33,6 +30,7 @@ class EcsHandler(Handler):
 
 class EcsClusterHandler(EcsHandler):
     kind = "ecs_cluster"
+    tagged_as = ("ecs:cluster",)
 
     def discover(self, ctx: Context) -> list[Found]:
         ecs = ctx.client("ecs")
@@ -82,21 +80,32 @@ class EcsClusterHandler(EcsHandler):
 
 class TaskDefinitionHandler(EcsHandler):
     kind = "task_definition"
+    tagged_as = ("ecs:task-definition",)
     renews = ("arn",)  # any change is a new revision, with a new ARN
 
     def discover(self, ctx: Context) -> list[Found]:
+        """The latest revision of each active family, from the tag index: its ARN and tags, no
+        containers (diff reads those only when the digest tag says they may differ)."""
         ecs = ctx.client("ecs")
         # The family name narrows the listing (families carry no tags); the tags decide.
         families = kit.listed(
             ctx, "ecs", "list_task_definition_families", "families", familyPrefix=f"{ctx.deployment}-", status="ACTIVE"
         )
-        answers = [ecs.describe_task_definition(taskDefinition=family, include=["TAGS"]) for family in families]
-        definitions = [
-            {**a["taskDefinition"], "tags": a.get("tags")}
-            for a in answers
-            if a["taskDefinition"].get("status") != "INACTIVE"  # deregistered: AWS keeps listing it
-        ]
-        return kit.owned(ctx, definitions, kit.inline("taskDefinitionArn", "tags"), "taskDefinitionArn", self._found)
+        latest: dict[str, dict[str, Any]] = {}
+        for arn in kit.tag_index(ctx):
+            if kit.arn_type(arn) == "ecs:task-definition":
+                family, _, revision = arn.rsplit("/", 1)[-1].rpartition(":")
+                if family in families and int(revision) > latest.get(family, {}).get("revision", 0):
+                    latest[family] = {"taskDefinitionArn": arn, "family": family, "revision": int(revision)}
+        # A family the index does not hold yet (a revision registered moments ago): read it.
+        for family in (f for f in families if f not in latest):
+            answer = ecs.describe_task_definition(taskDefinition=family, include=["TAGS"])
+            if answer["taskDefinition"].get("status") != "INACTIVE":  # deregistered: AWS keeps listing it
+                latest[family] = {**answer["taskDefinition"], "tags": tagging.to_dict(answer.get("tags"))}
+        definitions = list(latest.values())
+        index = kit.tag_index(ctx)
+        tags = {d["taskDefinitionArn"]: d.get("tags") or index.get(d["taskDefinitionArn"], {}) for d in definitions}
+        return kit.owned(ctx, definitions, lambda _: tags, "taskDefinitionArn", self._found)
 
     def _found(self, lid: str, definition: dict[str, Any], tags: dict[str, str]) -> Found:
         arn = definition["taskDefinitionArn"]
@@ -113,7 +122,28 @@ class TaskDefinitionHandler(EcsHandler):
         wanted = self._definition(ctx, family, spec)
         if found is None:
             return [kit.create(ctx, spec, family=family)]
-        have, want = _comparable(found.raw), _comparable(wanted)
+        want_tags = self._tags(ctx, resource.id, family, wanted)
+        changes = []
+        if found.tags.get(tagging.DEFINITION) != want_tags[tagging.DEFINITION]:
+            changes = self._content_changes(self._content(ctx, found), wanted)
+        return changes + kit.tag_changes(found.tags, want_tags)
+
+    @staticmethod
+    def _tags(ctx: Context, logical_id: str, family: str, wanted: dict[str, Any]) -> dict[str, str]:
+        digest = hashlib.sha256(json.dumps(_comparable(wanted), sort_keys=True).encode()).hexdigest()[:32]
+        return {**ctx.tags(logical_id, family), tagging.DEFINITION: digest}
+
+    @staticmethod
+    def _content(ctx: Context, found: Found) -> dict[str, Any]:
+        """The registered revision itself (discovery reads only its ARN and tags)."""
+        if "containerDefinitions" not in found.raw:
+            answer = ctx.client("ecs").describe_task_definition(taskDefinition=found.id)
+            found.raw = {**found.raw, **answer["taskDefinition"]}
+        return found.raw
+
+    @staticmethod
+    def _content_changes(registered: dict[str, Any], wanted: dict[str, Any]) -> list[Change]:
+        have, want = _comparable(registered), _comparable(wanted)
         changes = []
         for key in ("cpu", "memory", "executionRoleArn", "taskRoleArn", "networkMode"):
             changes += kit.updated(key, have[key], want[key])
@@ -125,8 +155,7 @@ class TaskDefinitionHandler(EcsHandler):
                 continue
             for key, value in container.items():
                 changes += kit.updated(f"container {container['name']} {key}", before[key], value)
-        changes += [Change("container", name, None, member=True) for name in have_containers]
-        return changes + self.tag_changes(ctx, resource, found, family)
+        return changes + [Change("container", name, None, member=True) for name in have_containers]
 
     def apply(
         self,
@@ -140,10 +169,10 @@ class TaskDefinitionHandler(EcsHandler):
         if found is not None and all(c.attribute.startswith("tag ") for c in changes):
             kit.write_tags(ctx, "ecs", found.id, changes)
             return found
-        answer = ctx.client("ecs").register_task_definition(
-            **self._definition(ctx, family, spec), tags=tagging.as_lower_list(ctx.tags(resource.id, family))
-        )
-        return self._found(resource.id, answer["taskDefinition"], ctx.tags(resource.id, family))
+        definition = self._definition(ctx, family, spec)
+        tags = self._tags(ctx, resource.id, family, definition)
+        answer = ctx.client("ecs").register_task_definition(**definition, tags=tagging.as_lower_list(tags))
+        return self._found(resource.id, answer["taskDefinition"], tags)
 
     @staticmethod
     def _definition(ctx: Context, family: str, spec: model.TaskDefinition) -> dict[str, Any]:
@@ -242,6 +271,7 @@ SERVICE_SETTINGS: dict[str, tuple[str, Any]] = {
 
 class EcsServiceHandler(EcsHandler):
     kind = "ecs_service"
+    tagged_as = ("ecs:service",)
     renews = ("tasks",)  # a change rolls the service onto new tasks, with new IPs
 
     def discover(self, ctx: Context) -> list[Found]:

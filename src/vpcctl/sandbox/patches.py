@@ -21,6 +21,7 @@ def apply() -> None:
     _ec2_modify_vpc_endpoint_sets_private_dns()
     _ecs_inactive_services_refuse_changes()
     _ecs_list_tasks_filters_by_service()
+    _ecs_list_task_definition_families_by_status()
     _ec2_revoke_ignores_rule_descriptions()
     _apigateway_integrations_keep_connection_id()
     _route53resolver_update_resolver_rule()
@@ -117,6 +118,27 @@ def _ecs_list_tasks_filters_by_service() -> None:
         return tasks
 
     EC2ContainerServiceBackend.list_tasks = list_tasks  # type: ignore[method-assign]
+
+
+def _ecs_list_task_definition_families_by_status() -> None:
+    """moto's ListTaskDefinitionFamilies ignores status; AWS returns, for ACTIVE, only the
+    families with an ACTIVE revision and, for INACTIVE, only those without one."""
+    from moto.ecs.responses import EC2ContainerServiceResponse
+
+    original = EC2ContainerServiceResponse.list_task_definition_families
+
+    @functools.wraps(original)
+    def list_task_definition_families(self: Any) -> Any:
+        result = original(self)
+        status = self._get_param("status")
+        if status in ("ACTIVE", "INACTIVE"):
+            revisions = self.ecs_backend.task_definitions
+            active = {f for f in result.result["families"] if any(d.status == "ACTIVE" for d in revisions[f].values())}
+            keep = active if status == "ACTIVE" else set(result.result["families"]) - active
+            result.result["families"] = [f for f in result.result["families"] if f in keep]
+        return result
+
+    EC2ContainerServiceResponse.list_task_definition_families = list_task_definition_families  # type: ignore[method-assign]
 
 
 def _ec2_revoke_ignores_rule_descriptions() -> None:
