@@ -214,10 +214,16 @@ def tag_index(ctx: Context) -> dict[str, dict[str, str]]:
     deployment in the region: one paginated read per run, shared by every kind."""
     with ctx.index_lock:
         if ctx.tag_index is None:
+            # Only the types kinds are listed under: not the tasks and interfaces AWS tags for us.
+            types = sorted({t for h in ctx.inventory.kinds.values() for t in h.tagged_as})
             pages = (
                 ctx.client("resourcegroupstaggingapi")
                 .get_paginator("get_resources")
-                .paginate(TagFilters=[{"Key": tagging.DEPLOYMENT, "Values": [ctx.deployment]}], ResourcesPerPage=100)
+                .paginate(
+                    TagFilters=[{"Key": tagging.DEPLOYMENT, "Values": [ctx.deployment]}],
+                    ResourcesPerPage=100,
+                    **({"ResourceTypeFilters": types} if types else {}),
+                )
             )
             # Keyed as the services' own reads give ARNs (CloudWatch Logs may end one with ':*').
             ctx.tag_index = {
