@@ -56,8 +56,7 @@ def test_teardown_with_nothing_deployed_reads_each_possible_kind_once(moto_modul
 @pytest.fixture(scope="module")
 def two_sizes(moto_module: None, tmp_path_factory: pytest.TempPathFactory) -> dict[int, Any]:
     """The synthetic scenario at two sizes, each made once (no waits: only requests count)."""
-    from tests.conftest import REGION, no_sleep
-
+    from conftest import REGION, no_sleep
     from vpcctl.aws import Aws
 
     made = {}
