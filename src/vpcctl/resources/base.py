@@ -396,8 +396,8 @@ class Handler:
 
     kind: ClassVar[str]
     service: ClassVar[str]
-    # The Resource Groups Tagging API types its items are listed under ("ec2:subnet"); a kind
-    # with none is always read directly (see kit.present).
+    # The service and resource type of its items' ARNs ("ec2:subnet", kit.arn_type), by which
+    # the tag index shows whether any exist; a kind with none is always read directly (kit.present).
     tagged_as: ClassVar[tuple[str, ...]] = ()
 
     def discover(self, ctx: Context) -> list[Found]:

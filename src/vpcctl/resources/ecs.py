@@ -122,28 +122,24 @@ class TaskDefinitionHandler(EcsHandler):
         wanted = self._definition(ctx, family, spec)
         if found is None:
             return [kit.create(ctx, spec, family=family)]
-        want_tags = self._tags(ctx, resource.id, family, wanted)
-        changes = []
-        if found.tags.get(tagging.DEFINITION) != want_tags[tagging.DEFINITION]:
-            changes = self._content_changes(self._content(ctx, found), wanted)
-        return changes + kit.tag_changes(found.tags, want_tags)
+        # The digest names its revision: a revision made out of band with the tags copied (as
+        # the console does) carries another revision's digest, and so is read and compared.
+        own = f"{_digest(wanted)}@{found.raw.get('revision')}"
+        content = [] if found.tags.get(tagging.DEFINITION) == own else self._content_changes(ctx, found, wanted)
+        want_tags = ctx.tags(resource.id, family)
+        if content:  # a new revision gets a digest of its own
+            have_tags = {k: v for k, v in found.tags.items() if k != tagging.DEFINITION}
+        else:
+            have_tags, want_tags = found.tags, {**want_tags, tagging.DEFINITION: own}
+        return content + kit.tag_changes(have_tags, want_tags)
 
     @staticmethod
-    def _tags(ctx: Context, logical_id: str, family: str, wanted: dict[str, Any]) -> dict[str, str]:
-        digest = hashlib.sha256(json.dumps(_comparable(wanted), sort_keys=True).encode()).hexdigest()[:32]
-        return {**ctx.tags(logical_id, family), tagging.DEFINITION: digest}
-
-    @staticmethod
-    def _content(ctx: Context, found: Found) -> dict[str, Any]:
-        """The registered revision itself (discovery reads only its ARN and tags)."""
+    def _content_changes(ctx: Context, found: Found, wanted: dict[str, Any]) -> list[Change]:
+        """What differs in the registered revision itself (discovery reads only its ARN and tags)."""
         if "containerDefinitions" not in found.raw:
             answer = ctx.client("ecs").describe_task_definition(taskDefinition=found.id)
             found.raw = {**found.raw, **answer["taskDefinition"]}
-        return found.raw
-
-    @staticmethod
-    def _content_changes(registered: dict[str, Any], wanted: dict[str, Any]) -> list[Change]:
-        have, want = _comparable(registered), _comparable(wanted)
+        have, want = _comparable(found.raw), _comparable(wanted)
         changes = []
         for key in ("cpu", "memory", "executionRoleArn", "taskRoleArn", "networkMode"):
             changes += kit.updated(key, have[key], want[key])
@@ -169,10 +165,14 @@ class TaskDefinitionHandler(EcsHandler):
         if found is not None and all(c.attribute.startswith("tag ") for c in changes):
             kit.write_tags(ctx, "ecs", found.id, changes)
             return found
+        ecs = ctx.client("ecs")
         definition = self._definition(ctx, family, spec)
-        tags = self._tags(ctx, resource.id, family, definition)
-        answer = ctx.client("ecs").register_task_definition(**definition, tags=tagging.as_lower_list(tags))
-        return self._found(resource.id, answer["taskDefinition"], tags)
+        tags = ctx.tags(resource.id, family)
+        registered = ecs.register_task_definition(**definition, tags=tagging.as_lower_list(tags))["taskDefinition"]
+        # Its revision is known only now: the digest that names it is a tag of its own.
+        digest = {tagging.DEFINITION: f"{_digest(definition)}@{registered['revision']}"}
+        ecs.tag_resource(resourceArn=registered["taskDefinitionArn"], tags=tagging.as_lower_list(digest))
+        return self._found(resource.id, registered, {**tags, **digest})
 
     @staticmethod
     def _definition(ctx: Context, family: str, spec: model.TaskDefinition) -> dict[str, Any]:
@@ -218,6 +218,11 @@ class TaskDefinitionHandler(EcsHandler):
         for arn in arns:
             absent_ok(lambda a=arn: ecs.deregister_task_definition(taskDefinition=a))
         return bool(arns)
+
+
+def _digest(definition: dict[str, Any]) -> str:
+    """A digest of the parts of a task definition vpcctl sets."""
+    return hashlib.sha256(json.dumps(_comparable(definition), sort_keys=True).encode()).hexdigest()[:32]
 
 
 def _comparable(definition: dict[str, Any]) -> dict[str, Any]:

@@ -201,7 +201,7 @@ def chunks(items: list[Any], size: int) -> list[list[Any]]:
 
 
 def arn_type(arn: str) -> str:
-    """The Resource Groups Tagging API's type of an ARN: 'ec2:subnet', 'ecs:task-definition',
+    """The service and resource type an ARN names: 'ec2:subnet', 'ecs:task-definition',
     'elasticloadbalancing:loadbalancer', 'logs:log-group'."""
     parts = arn.split(":", 5)
     if len(parts) < 6:
@@ -214,8 +214,9 @@ def tag_index(ctx: Context) -> dict[str, dict[str, str]]:
     deployment in the region: one paginated read per run, shared by every kind."""
     with ctx.index_lock:
         if ctx.tag_index is None:
-            # Only the types kinds are listed under: not the tasks and interfaces AWS tags for us.
-            types = sorted({t for h in ctx.inventory.kinds.values() for t in h.tagged_as})
+            # Only the services the kinds are in (a service filter takes all of its types: the
+            # type names of the filter are not the ARNs' own, so none is guessed).
+            types = sorted({t.split(":")[0] for h in ctx.inventory.kinds.values() for t in h.tagged_as})
             pages = (
                 ctx.client("resourcegroupstaggingapi")
                 .get_paginator("get_resources")
