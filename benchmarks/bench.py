@@ -2,7 +2,7 @@
 
 Run with `make bench`. Prints two tables; asserts nothing:
 - each command once on the bare emulator (time scale 0: nothing takes AWS's time), and with
-  --synthetic `up` of a generated scenario at 23 and at 315 resources (benchmarks/synthetic.py);
+  --synthetic `up` and `plan` of a generated scenario at 27 and at 315 resources (benchmarks/synthetic.py);
 - `up` and `teardown` of each shipped scenario on the sandbox at a time scale, next to the
   critical path of AWS's own dependency graph at the sandbox's durations (vpcctl.pace):
   `up / critical path` and `teardown / deletion critical path`.
@@ -93,7 +93,7 @@ def main() -> int:
     parser.add_argument("--parallelism", type=int, help="pass --parallelism to up and teardown of the ratio table")
     parser.add_argument("--only-paced", action="store_true", help="skip the bare-emulator table")
     parser.add_argument(
-        "--synthetic", action="store_true", help="also up a generated 315-resource scenario (and a 23-resource one)"
+        "--synthetic", action="store_true", help="also up a generated 315-resource scenario (and a 27-resource one)"
     )
     args = parser.parse_args()
     if not args.only_paced:
@@ -116,9 +116,9 @@ def synthetic_rows(env: dict[str, str]) -> list[tuple[str, float, dict[str, int]
         with open(path, "w", encoding="utf-8") as out:
             out.write(scenario_text(subnets, services, name))
         size = resource_count(subnets, services)
-        for label in ("cold", "no change"):
-            seconds, calls, code = run(["--sandbox", "--stats", "-q", "up", path], env)
-            rows.append((f"up {size} ({label})", seconds, calls, code))
+        for label, command in (("up", "cold"), ("up", "no change"), ("plan", "no change")):
+            seconds, calls, code = run(["--sandbox", "--stats", "-q", label, path], env)
+            rows.append((f"{label} {size} ({command})", seconds, calls, code))
     return rows
 
 
