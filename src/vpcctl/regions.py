@@ -54,8 +54,9 @@ def refuse_if_elsewhere(ctx: Context, parallelism: int = 8) -> None:
         )
 
 
-def names_in_region(aws: Aws) -> dict[str, str]:
-    """Deployment name -> scenario, for every deployment with a tagged resource or a role here."""
+def names_in_region(aws: Aws, index: dict[str, dict[str, dict[str, str]]] | None = None) -> dict[str, str]:
+    """Deployment name -> scenario, for every deployment with a tagged resource or a role here.
+    Given an index, fills it with each deployment's tag index (ARN -> tags) from the same read."""
     names: dict[str, str] = {}
     pages = (
         aws.client("resourcegroupstaggingapi")
@@ -67,6 +68,8 @@ def names_in_region(aws: Aws) -> dict[str, str]:
             tags = tagging.to_dict(mapping.get("Tags"))
             if tags.get(tagging.DEPLOYMENT):
                 names.setdefault(tags[tagging.DEPLOYMENT], tags.get(tagging.SCENARIO, ""))
+                if index is not None:
+                    index.setdefault(tags[tagging.DEPLOYMENT], {})[mapping["ResourceARN"].removesuffix(":*")] = tags
     for page in aws.client("iam").get_paginator("list_roles").paginate(PathPrefix="/vpcctl/"):
         for role in page["Roles"]:
             parts = role["Path"].strip("/").split("/")
@@ -75,10 +78,13 @@ def names_in_region(aws: Aws) -> dict[str, str]:
     return names
 
 
-def live(aws: Aws, name: str, scenario: str, parallelism: int = 8) -> Deployment:
+def live(
+    aws: Aws, name: str, scenario: str, parallelism: int = 8, index: dict[str, dict[str, str]] | None = None
+) -> Deployment:
     """What the deployment has in the region now, as its kinds find it: no stopped task,
-    inactive task definition or deleted NAT gateway is counted."""
+    inactive task definition or deleted NAT gateway is counted. `index`: its tag index, if read already."""
     ctx = deploy.context(aws, name, None, lambda event: None)
+    ctx.tag_index = index
     found = deploy.discover(ctx, deploy.owned_kinds(ctx), parallelism)
     kinds: Counter[str] = Counter()
     for kind, by_lid in found.items():
@@ -91,7 +97,9 @@ def live(aws: Aws, name: str, scenario: str, parallelism: int = 8) -> Deployment
 
 def deployments(aws: Aws, parallelism: int = 8) -> list[Deployment]:
     """The deployments of one region that still have a live resource there."""
-    out = [live(aws, name, scenario, parallelism) for name, scenario in sorted(names_in_region(aws).items())]
+    index: dict[str, dict[str, dict[str, str]]] = {}
+    names = sorted(names_in_region(aws, index).items())
+    out = [live(aws, name, scenario, parallelism, index.get(name, {})) for name, scenario in names]
     return [d for d in out if d.resources]
 
 
