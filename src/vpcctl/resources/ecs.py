@@ -8,7 +8,7 @@ from typing import Any
 from vpcctl import images, model
 from vpcctl.aws import tags as tagging
 from vpcctl.errors import NotReady
-from vpcctl.resources import kit
+from vpcctl.resources import ecr, kit
 from vpcctl.resources.base import Context, Found, Handler, absent_ok
 from vpcctl.resources.kit import Change
 
@@ -471,6 +471,10 @@ class ServiceWatch:
         public = [
             c["image"] for c in containers if not images.registry_of(c["image"]).through_endpoints(self.ctx.region)
         ]
+        for image in [] if public else [c["image"] for c in containers]:
+            prefix = ecr.cold_image(self.ctx, image)
+            if prefix is not None:
+                return images.first_pull_hint(image, prefix)
         return images.pull_hint((public or [containers[0]["image"]])[0], self.ctx.region) if containers else None
 
     def _uses_awslogs(self) -> bool:
