@@ -41,7 +41,15 @@ VERDICT_RULES = {
     "flow",
     "pull-through-first-pull",
 }
-READINESS = {"pull-through-first-pull", "pull-path", "endpoint-sg-443", "task-egress-443", "lb-egress", "target-ingress", "health-check-port"}
+READINESS = {
+    "pull-through-first-pull",
+    "pull-path",
+    "endpoint-sg-443",
+    "task-egress-443",
+    "lb-egress",
+    "target-ingress",
+    "health-check-port",
+}
 HINT_RULE = re.compile(r"(?:^|; )(" + "|".join(sorted(VERDICT_RULES, key=len, reverse=True)) + r"): ")
 
 
@@ -107,7 +115,7 @@ CORPUS = [
     v(
         "cold cache, warm-up off",
         FP,
-        ("    upstream: public.ecr.aws\n", "    upstream: public.ecr.aws\n    warm: false\n"),
+        ("    warm: true\n", "    warm: false\n"),
         expect=("pull-through-first-pull",),
     ),
     v("no ecr.api endpoint", FP, ("    service: ecr.api\n", "    service: sts\n"), expect=("pull-path",)),

@@ -78,7 +78,7 @@ class EcrPullThroughCacheHandler(Handler):
         else:
             # A rule's upstream cannot change: a new upstream is a new rule.
             changes = kit.replaced("upstream", found.raw["upstreamRegistryUrl"], spec.upstream)
-        if not spec.warm or changes and changes[0].action == kit.REPLACE:
+        if not spec.warm or (changes and changes[0].action == kit.REPLACE):
             return changes
         wanted = pulled_through(ctx.scenario, resource.id)
         have = [ref for ref in wanted if found is not None and is_cached(ctx.client("ecr"), prefix, ref)]
@@ -164,7 +164,9 @@ def cold_image(ctx: Context, image: str) -> str | None:
     if not found.through_endpoints(ctx.region):
         return None
     pages = ctx.client("ecr").get_paginator("describe_pull_through_cache_rules").paginate()
-    prefix = images.cache_prefix(found, [r["ecrRepositoryPrefix"] for page in pages for r in page["pullThroughCacheRules"]])
+    prefix = images.cache_prefix(
+        found, [r["ecrRepositoryPrefix"] for page in pages for r in page["pullThroughCacheRules"]]
+    )
     if prefix is None:
         return None
     reference = f"{found.repository.removeprefix(prefix.strip('/') + '/')}:{found.tag}"

@@ -37,7 +37,9 @@ PREFIX = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-
 
 # The Docker Registry HTTP API of an account's private registry, by host.
 REGISTRY_BASE = r"https?://\d{12}\.dkr\.ecr\.(.+)\.amazonaws\.com"
-MANIFEST_URL = re.compile(r"^https?://(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?::\d+)?/v2/(.+)/manifests/([^/]+)$")
+MANIFEST_URL = re.compile(
+    r"^https?://(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?::\d+)?/v2/(.+)/manifests/([^/]+)$"
+)
 MANIFEST_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
 
 
