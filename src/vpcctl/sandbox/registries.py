@@ -159,12 +159,16 @@ def serve_registry(request: Any, full_url: str, headers: Any) -> tuple[int, dict
     given = str(dict(headers).get("Authorization") or dict(headers).get("authorization") or "")
     if given != "Basic " + base64.b64encode(token.encode()).decode():
         return _registry_answer(401, "UNAUTHORIZED", "authentication required")
-    ecr = ecr_backends[account][region]
+    from vpcctl.sandbox.behaviour import WORLD
+
+    with WORLD.lock:  # the scheduler's pulls import into the same cache
+        return _manifest(ecr_backends[account][region], request, parts.netloc, name, reference)
+
+
+def _manifest(ecr: Any, request: Any, host: str, name: str, reference: str) -> tuple[int, dict[str, str], str]:
     image = cached_image(ecr, name, reference)
     if image is None:
-        from vpcctl import images
-
-        prefix = images.cache_prefix(images.registry_of(f"{parts.netloc.split(':')[0]}/{name}"), list(cache_rules(ecr)))
+        prefix = images.cache_prefix(images.registry_of(f"{host.split(':')[0]}/{name}"), list(cache_rules(ecr)))
         if prefix is None:
             if name not in ecr.repositories:
                 return _registry_answer(404, "NAME_UNKNOWN", f"The repository with name '{name}' does not exist")
