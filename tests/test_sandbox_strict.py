@@ -253,7 +253,7 @@ def test_shipped_privatelink_scenarios_serve_through_the_cache_rule(moto, name) 
     assert findings == []  # no image-registry finding; no first-pull finding, as up warms the cache
     deployment = f"ship-{name[:6]}"
     planned = CliRunner().invoke(cli, ["plan", name, "--name", deployment])
-    assert "cached image nginx/nginx:stable" in planned.output, planned.output
+    assert "images=[nginx/nginx:stable]" in planned.output, planned.output  # the rule and what up caches
     result = up(name, "--name", deployment)
     try:
         assert result.exit_code == 0, result.output

@@ -73,16 +73,16 @@ class EcrPullThroughCacheHandler(Handler):
         self, ctx: Context, resource: model.Resource, spec: model.EcrPullThroughCache, found: Found | None
     ) -> list[Change]:
         prefix = cache_prefix(ctx.deployment, resource.id)
+        wanted = pulled_through(ctx.scenario, resource.id) if spec.warm else []
         if found is None:
-            changes = [kit.create(ctx, spec, prefix=prefix)]
-        else:
-            # A rule's upstream cannot change: a new upstream is a new rule.
-            changes = kit.replaced("upstream", found.raw["upstreamRegistryUrl"], spec.upstream)
-        if not spec.warm or (changes and changes[0].action == kit.REPLACE):
+            extra = {"images": wanted} if wanted else {}
+            return [kit.create(ctx, spec, prefix=prefix, **extra), *kit.members(CACHED, [], wanted)]
+        # A rule's upstream cannot change: a new upstream is a new rule.
+        changes = kit.replaced("upstream", found.raw["upstreamRegistryUrl"], spec.upstream)
+        if changes:
             return changes
-        wanted = pulled_through(ctx.scenario, resource.id)
-        have = [ref for ref in wanted if found is not None and is_cached(ctx.client("ecr"), prefix, ref)]
-        return changes + kit.members(CACHED, have, wanted)
+        have = [ref for ref in wanted if is_cached(ctx.client("ecr"), prefix, ref)]
+        return kit.members(CACHED, have, wanted)
 
     def apply(
         self,
