@@ -10,7 +10,7 @@ from typing import Any
 from vpcctl import images, model
 from vpcctl.aws import tags as tagging
 from vpcctl.errors import NotReady
-from vpcctl.resources import kit
+from vpcctl.resources import ecr, kit
 from vpcctl.resources.base import Context, Found, Handler, absent_ok
 from vpcctl.resources.kit import Change, chunks
 
@@ -403,7 +403,7 @@ class EcsServiceHandler(EcsHandler):
         spec: model.EcsService = resource.spec  # type: ignore[assignment]
         # Stops since this run made the service count (the wait may begin after a settle).
         since = datetime.now(UTC) - timedelta(seconds=5 + ctx.age(resource.id))
-        watch = ServiceWatch(ctx, found, spec, since)
+        watch = ServiceWatch(ctx, found, spec, since, made_now=ctx.age(resource.id) > 0)
         ctx.poll(resource.id, "serving", watch.check)
         svc = ctx.client("ecs").describe_services(cluster=found.raw["clusterArn"], services=[found.id])["services"][0]
         return self._found(resource.id, svc, found.tags)
@@ -427,12 +427,19 @@ class EcsServiceHandler(EcsHandler):
 class ServiceWatch:
     """One look at a service's tasks and targets per poll; fails at once on what will not fix itself."""
 
-    def __init__(self, ctx: Context, found: Found, spec: model.EcsService, since: datetime) -> None:
+    def __init__(
+        self, ctx: Context, found: Found, spec: model.EcsService, since: datetime, made_now: bool = True
+    ) -> None:
         self.ctx = ctx
         self.cluster = found.raw["clusterArn"]
         self.name = found.attributes["name"]
         self.spec = spec
         self.since = since
+        # A service this run did not make: tasks already stopped at the first look were
+        # launched before this run's changes (the cache it warmed, a rule it added), and
+        # their stops say nothing about them; the scheduler's next tasks do.
+        self.stale: set[str] = set()
+        self.looked = made_now  # a service made now has no stale stops to set aside
         self.target_groups = [ctx.attr(lb.target_group, "arn") for lb in spec.load_balancers]
 
     def tasks(self) -> list[dict[str, Any]]:
@@ -455,7 +462,12 @@ class ServiceWatch:
 
     def _fail_on_stopped(self, tasks: list[dict[str, Any]]) -> None:
         explain = self.ctx.explain
+        if not self.looked:
+            self.stale = {t["taskArn"] for t in tasks if t.get("lastStatus") == "STOPPED"}
+            self.looked = True
         for task in tasks:
+            if task["taskArn"] in self.stale:
+                continue
             stopped_at = task.get("stoppedAt")
             reason = task.get("stoppedReason") or ""
             if task.get("lastStatus") != "STOPPED" or not stopped_at or stopped_at < self.since:
@@ -497,6 +509,10 @@ class ServiceWatch:
         public = [
             c["image"] for c in containers if not images.registry_of(c["image"]).through_endpoints(self.ctx.region)
         ]
+        for image in [] if public else [c["image"] for c in containers]:
+            prefix = ecr.cold_image(self.ctx, image)
+            if prefix is not None:
+                return images.first_pull_hint(image, prefix)
         return images.pull_hint((public or [containers[0]["image"]])[0], self.ctx.region) if containers else None
 
     def _uses_awslogs(self) -> bool:

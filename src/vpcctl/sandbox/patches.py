@@ -6,6 +6,7 @@ Each one is listed in docs/moto-gaps.md.
 
 from __future__ import annotations
 
+import copy
 import functools
 from typing import Any
 
@@ -23,6 +24,7 @@ def apply() -> None:
     _ecs_list_tasks_filters_by_service()
     _ecs_list_task_definition_families_by_status()
     _ec2_revoke_ignores_rule_descriptions()
+    _ec2_group_rules_change_one_request_at_a_time()
     _apigateway_integrations_keep_connection_id()
     _route53resolver_update_resolver_rule()
     _ssm_put_parameter_is_atomic()
@@ -147,16 +149,43 @@ def _ec2_revoke_ignores_rule_descriptions() -> None:
 
     original = SecurityGroupRule.__eq__
 
+    def without_description(rule: Any) -> Any:
+        # A copy: the rules themselves are shared by every request thread.
+        bare = copy.copy(rule)
+        bare.source_group = {k: v for k, v in rule.source_group.items() if k != "Description"}
+        return bare
+
     def same_rule(self: Any, other: Any) -> bool:
-        mine, theirs = self.source_group, other.source_group
-        try:
-            self.source_group = {k: v for k, v in mine.items() if k != "Description"}
-            other.source_group = {k: v for k, v in theirs.items() if k != "Description"}
-            return bool(original(self, other))
-        finally:
-            self.source_group, other.source_group = mine, theirs
+        if not isinstance(other, SecurityGroupRule):
+            return NotImplemented
+        return bool(original(without_description(self), without_description(other)))
 
     SecurityGroupRule.__eq__ = same_rule  # type: ignore[method-assign,assignment]
+
+
+def _ec2_group_rules_change_one_request_at_a_time() -> None:
+    """moto's revoke finds a rule's index in a group's rule list and then reads the list
+    again, while another request may have replaced the list: two revokes on one group at
+    once can fail with IndexError (an internal error). AWS answers each revoke on its own:
+    the rule is removed, or `InvalidPermission.NotFound`."""
+    import threading
+
+    from moto.ec2.models.security_groups import SecurityGroupBackend
+
+    guard = threading.RLock()
+    for name in (
+        "authorize_security_group_ingress",
+        "authorize_security_group_egress",
+        "revoke_security_group_ingress",
+        "revoke_security_group_egress",
+    ):
+        original = getattr(SecurityGroupBackend, name)
+
+        def one_at_a_time(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            with guard:
+                return _original(self, *args, **kwargs)
+
+        setattr(SecurityGroupBackend, name, functools.wraps(original)(one_at_a_time))
 
 
 def _apigateway_integrations_keep_connection_id() -> None:
