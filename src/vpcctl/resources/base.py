@@ -162,6 +162,8 @@ class Context:
         self.inventory = Inventory(self, kinds or {})
         self.attrs: dict[str, dict[str, Any]] = {}
         self.made_at: dict[str, float] = {}  # logical id -> when this run created it (on self.clock)
+        self.tag_index: dict[str, dict[str, str]] | None = None  # ARN -> tags, read once (kit.tag_index)
+        self.index_lock = threading.Lock()
         self._attr_lock = threading.Lock()
 
     @property
@@ -405,6 +407,9 @@ class Handler:
 
     kind: ClassVar[str]
     service: ClassVar[str]
+    # The service and resource type of its items' ARNs ("ec2:subnet", kit.arn_type), by which
+    # the tag index shows whether any exist; a kind with none is always read directly (kit.present).
+    tagged_as: ClassVar[tuple[str, ...]] = ()
 
     def discover(self, ctx: Context) -> list[Found]:
         """Everything of this kind tagged for the deployment, in as few calls as AWS allows."""
