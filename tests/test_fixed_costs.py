@@ -91,3 +91,20 @@ def test_cold_up_associates_route_tables_in_one_read_each(two_sizes: dict[int, A
     small, large = (two_sizes[size][2] for size in (1, 3))
     # Two route tables at either size: one association read each, whatever their subnets.
     assert small.calls["ec2:DescribeRouteTables"] == large.calls["ec2:DescribeRouteTables"]
+
+
+def test_a_lagging_tag_index_cannot_make_teardown_miss_a_resource(
+    two_sizes: dict[int, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vpcctl.resources import kit
+
+    context = two_sizes[1][1]
+    # The index lists nothing yet, during the whole teardown (how soon AWS's does is not documented).
+    monkeypatch.setattr(kit, "tag_index", lambda ctx: {})
+    report = deploy.teardown(context())
+    assert report.results, "the kinds read directly (endpoints, the role) were found and deleted"
+    left = {f.kind for f in report.leftovers}
+    assert {"vpc", "subnet", "ecs_service"} <= left, left  # the sweep reads every kind itself
+    monkeypatch.undo()
+    again = deploy.teardown(context())
+    assert again.leftovers == []
