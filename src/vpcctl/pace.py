@@ -52,7 +52,7 @@ NETWORK_PROTOCOLS = ("TCP", "UDP", "TLS", "TCP_UDP")
 # gets. docs/readiness.md gives the AWS source of each pair.
 EXISTS_ENOUGH: set[tuple[str, str]] = {
     ("listener", "load_balancer"),  # CreateListener has no error for a load balancer not active yet
-    ("vpc_link", "load_balancer"),  # CreateVpcLink asks only for an NLB of the same account
+    ("route_table", "vpc_peering"),  # a route to a peering pending acceptance is a blackhole until active
     ("rest_api", "vpc_link"),  # "Deploying an API will wait if the status is PENDING"
     ("ecs_service", "listener"),  # ECS needs the target group attached to a load balancer
     ("ecs_service", "target_group"),
