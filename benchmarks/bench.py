@@ -42,6 +42,11 @@ def run(args: list[str], env: dict[str, str]) -> tuple[float, dict[str, int], in
     return seconds, calls, done.returncode
 
 
+def warm(scenario: str, env: dict[str, str]) -> None:
+    """Warm the emulator (it loads AWS's managed policies on first use); nothing is deployed yet."""
+    subprocess.run([sys.executable, "-m", "vpcctl", "--sandbox", "status", scenario], env=env, capture_output=True)
+
+
 def sandbox_env() -> dict[str, str]:
     env = {**os.environ, "VPCCTL_HOME": tempfile.mkdtemp(prefix="vpcctl-bench-"), "NO_COLOR": "1"}
     env.pop("AWS_ENDPOINT_URL", None)
@@ -76,7 +81,7 @@ def paced(scenarios: list[str], time_scale: float, parallelism: int | None) -> N
         env = sandbox_env()
         start_sandbox(env, time_scale)
         try:
-            run(["--sandbox", "status", name], env)  # warm the emulator (managed policies load on first use)
+            warm(name, env)
             up_s, up_calls, up_code = run(["--sandbox", "--stats", "-q", "up", name, *extra], env)
             down_s, down_calls, down_code = run(["--sandbox", "--stats", "-q", "teardown", name, "--yes", *extra], env)
         finally:
@@ -114,8 +119,7 @@ def bare(args: argparse.Namespace) -> None:
     start_sandbox(env, 0)
     rows = []
     try:
-        # Warm the emulator (it loads AWS's managed policies on first use) so cold `up` measures vpcctl.
-        run(["--sandbox", "status", args.scenario], env)
+        warm(args.scenario, env)
         start = time.perf_counter()
         subprocess.run([sys.executable, "-m", "vpcctl", "--help"], env=env, capture_output=True, check=True)
         rows.append(("vpcctl --help", time.perf_counter() - start, {}, 0))
