@@ -35,6 +35,7 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempP
     monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
     monkeypatch.setenv("VPCCTL_POLL_INTERVAL", "0")
+    monkeypatch.setenv("VPCCTL_PACE", "0")  # in-process moto has no delays: no first poll at AWS's typical time
 
 
 @pytest.fixture

@@ -118,3 +118,16 @@ def test_unreachable_endpoint_is_one_clear_line(monkeypatch) -> None:
     result = run("--endpoint-url", "http://127.0.0.1:9", "status", "fargate-privatelink")
     assert result.exit_code == 1
     assert result.output.startswith("error: Could not connect to the endpoint URL")
+
+
+def test_pace_and_poll_interval_follow_the_aws_endpoint_unless_set(monkeypatch) -> None:
+    from vpcctl.cli import Settings
+
+    for var in ("VPCCTL_PACE", "VPCCTL_POLL_INTERVAL"):
+        monkeypatch.delenv(var, raising=False)
+    aws, emulator = Settings(), Settings(endpoint_url="http://127.0.0.1:4566")
+    assert (aws.pace, aws.poll_interval) == (1.0, 5.0)  # AWS's own pace: the first poll near its typical time
+    assert (emulator.pace, emulator.poll_interval) == (0.0, 0.5)
+    monkeypatch.setenv("VPCCTL_PACE", "0.25")
+    monkeypatch.setenv("VPCCTL_POLL_INTERVAL", "2")
+    assert (aws.pace, aws.poll_interval) == (0.25, 2.0)

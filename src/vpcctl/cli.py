@@ -82,7 +82,11 @@ class Settings:
 
     @property
     def pace(self) -> float:
-        """Seconds here per second AWS takes: the sandbox's time scale, 0 for another emulator."""
+        """Seconds here per second AWS takes: the sandbox's time scale, 0 for another emulator;
+        VPCCTL_PACE sets it (0: poll from the start, as against an emulator that never waits)."""
+        configured = os.environ.get("VPCCTL_PACE")
+        if configured:
+            return float(configured)
         if self.sandbox and not self.endpoint_url:
             from vpcctl import sandbox
 

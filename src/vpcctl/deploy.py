@@ -344,9 +344,9 @@ def readiness(ctx: Context, scenario: model.Scenario) -> list[Problem]:
             if found is None:
                 problems.append(Problem(lid, "absent", f"run: vpcctl up {scenario.name}"))
                 continue
-            ctx.deadline = time.monotonic()  # one look: the gate's polls stop after their first try
             try:
-                handler(resource.kind).wait_ready(ctx, resource, found)
+                with ctx.once():
+                    handler(resource.kind).wait_ready(ctx, resource, found)
             except NotReady as exc:
                 problems.append(Problem(lid, exc.message, exc.hint))
             except TimedOut:

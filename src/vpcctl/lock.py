@@ -33,6 +33,7 @@ from typing import Any
 
 import botocore.exceptions
 
+from vpcctl import processes
 from vpcctl.aws import error_code
 from vpcctl.errors import LockHeld
 
@@ -73,7 +74,7 @@ class Holder:
     def is_stale(self, now: float) -> bool:
         if self.released or self.expires <= now:
             return True
-        return bool(self.machine) and self.machine == this_machine() and not _alive(self.pid)
+        return bool(self.machine) and self.machine == this_machine() and not processes.alive(self.pid)
 
     def describe(self) -> str:
         return f"{self.who} ({self.command}, since {_iso(self.acquired)}, lease until {_iso(self.expires)})"
@@ -113,16 +114,6 @@ def this_machine() -> str:
     except OSError:
         return ""
     return f"{socket.gethostname()}/{boot}/{namespace}"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return pid > 0
 
 
 def who_am_i() -> str:
@@ -170,21 +161,24 @@ class Lock:
         self._write()
 
 
+def _parameters(ssm: Any, deployment: str) -> list[dict[str, Any]]:
+    """Every parameter of the deployment's lock, one per generation."""
+    pages = ssm.get_paginator("get_parameters_by_path").paginate(Path=path(deployment), Recursive=False)
+    return [item for page in pages for item in page["Parameters"]]
+
+
 def current(ssm: Any, deployment: str) -> Holder | None:
     """The newest generation of the deployment's lock, or None when there is none."""
     newest: tuple[int, str] | None = None
-    pages = ssm.get_paginator("get_parameters_by_path").paginate(Path=path(deployment), Recursive=False)
-    for page in pages:
-        for item in page["Parameters"]:
-            tail = item["Name"].rsplit("/", 1)[-1]
-            if tail.isdigit() and (newest is None or int(tail) > newest[0]):
-                newest = (int(tail), item["Value"])
+    for item in _parameters(ssm, deployment):
+        tail = item["Name"].rsplit("/", 1)[-1]
+        if tail.isdigit() and (newest is None or int(tail) > newest[0]):
+            newest = (int(tail), item["Value"])
     return Holder.parse(*newest) if newest else None
 
 
 def generations(ssm: Any, deployment: str) -> list[str]:
-    pages = ssm.get_paginator("get_parameters_by_path").paginate(Path=path(deployment), Recursive=False)
-    return [item["Name"] for page in pages for item in page["Parameters"]]
+    return [item["Name"] for item in _parameters(ssm, deployment)]
 
 
 def remove(ssm: Any, deployment: str) -> int:

@@ -30,13 +30,18 @@ class Deployment:
 def global_regions(aws: Aws, deployment: str) -> dict[str, int]:
     """Region -> how many IAM roles of the deployment carry it (their path names the region)."""
     found: Counter[str] = Counter()
-    pages = aws.client("iam").get_paginator("list_roles").paginate(PathPrefix=role_path(deployment))
-    for page in pages:
-        for role in page["Roles"]:
-            parts = role["Path"].strip("/").split("/")  # vpcctl / <deployment> / <region>
-            if len(parts) == 3 and parts[1] == deployment:
-                found[parts[2]] += 1
+    for name, region in _role_paths(aws, role_path(deployment)):
+        if name == deployment:
+            found[region] += 1
     return dict(found)
+
+
+def _role_paths(aws: Aws, prefix: str) -> list[tuple[str, str]]:
+    """(deployment, region) of each vpcctl role under this path prefix: a role's path is
+    /vpcctl/<deployment>/<region>/."""
+    pages = aws.client("iam").get_paginator("list_roles").paginate(PathPrefix=prefix)
+    parts = [role["Path"].strip("/").split("/") for page in pages for role in page["Roles"]]
+    return [(p[1], p[2]) for p in parts if len(p) == 3]
 
 
 def refuse_if_elsewhere(ctx: Context, parallelism: int = 8) -> None:
@@ -67,11 +72,9 @@ def names_in_region(aws: Aws) -> dict[str, str]:
             tags = tagging.to_dict(mapping.get("Tags"))
             if tags.get(tagging.DEPLOYMENT):
                 names.setdefault(tags[tagging.DEPLOYMENT], tags.get(tagging.SCENARIO, ""))
-    for page in aws.client("iam").get_paginator("list_roles").paginate(PathPrefix="/vpcctl/"):
-        for role in page["Roles"]:
-            parts = role["Path"].strip("/").split("/")
-            if len(parts) == 3 and parts[2] == aws.region:
-                names.setdefault(parts[1], "")
+    for name, region in _role_paths(aws, "/vpcctl/"):
+        if region == aws.region:
+            names.setdefault(name, "")
     return names
 
 

@@ -25,6 +25,11 @@ def as_lower_list(tags: dict[str, str]) -> list[dict[str, str]]:
     return [{"key": k, "value": v} for k, v in tags.items()]
 
 
+def keys_only(keys: list[str]) -> list[dict[str, str]]:
+    """EC2 style, for tags to remove whatever their value: [{'Key': k}]."""
+    return [{"Key": k} for k in keys]
+
+
 def to_dict(tags: list[dict[str, Any]] | None) -> dict[str, str]:
     out = {}
     for tag in tags or []:

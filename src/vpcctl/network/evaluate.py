@@ -216,42 +216,30 @@ def _rule_fix(net: Network, holder: Party, direction: str, protocol: str, port: 
 # ----------------------------------------------------------------- the hops
 
 
-def egress_hop(net: Network, source: Party, destination: Party, protocol: str, port: int) -> Hop | None:
-    if source.groups is None:
+def sg_hop(net: Network, direction: str, source: Party, destination: Party, protocol: str, port: int) -> Hop | None:
+    """The security-group hop of a connection: 'egress' at the source's groups, 'ingress'
+    at the destination's; None where no group filters that end."""
+    holder, peer = (source, destination) if direction == "egress" else (destination, source)
+    if holder.groups is None:
         return None
-    component = group_names(net, source.groups)
-    if admits(net.rules(source.groups, "egress"), protocol, port, destination.groups or (), destination.addresses):
-        return Hop(component, "egress", None, holder=source.owner, port=port, protocol=protocol)
+    component = group_names(net, holder.groups)
+    if admits(net.rules(holder.groups, direction), protocol, port, peer.groups or (), peer.addresses):
+        return Hop(component, direction, None, holder=holder.owner, port=port, protocol=protocol)
+    what = f"{protocol.upper()} {port}"
+    if direction == "egress":
+        detail = f"egress of {component} ({holder.name}) sends no {what} to {peer.name} ({describe(net, peer)})"
+    else:
+        detail = f"{component} ({holder.name}) admits no {what} from {describe(net, peer)}"
     return Hop(
         component,
-        "egress",
+        direction,
         SG_MISMATCH,
-        f"egress of {component} ({source.name}) sends no {protocol.upper()} {port} to {destination.name} "
-        f"({describe(net, destination)})",
-        _rule_fix(net, source, "egress", protocol, port, destination),
-        source.owner,
+        detail,
+        _rule_fix(net, holder, direction, protocol, port, peer),
+        holder.owner,
         port,
         protocol,
-        public=destination.vpc is None,
-    )
-
-
-def ingress_hop(net: Network, source: Party, destination: Party, protocol: str, port: int) -> Hop | None:
-    if destination.groups is None:
-        return None
-    component = group_names(net, destination.groups)
-    if admits(net.rules(destination.groups, "ingress"), protocol, port, source.groups or (), source.addresses):
-        return Hop(component, "ingress", None, holder=destination.owner, port=port, protocol=protocol)
-    return Hop(
-        component,
-        "ingress",
-        SG_MISMATCH,
-        f"{component} ({destination.name}) admits no {protocol.upper()} {port} from {describe(net, source)}",
-        _rule_fix(net, destination, "ingress", protocol, port, source),
-        destination.owner,
-        port,
-        protocol,
-        public=source.vpc is None,
+        public=peer.vpc is None,
     )
 
 
@@ -308,9 +296,9 @@ def route_hops(net: Network, source: Party, destination: Party) -> list[Hop]:
 
 def connect(net: Network, source: Party, destination: Party, protocol: str, port: int) -> list[Hop]:
     """The hops of one connection: egress at the source, the routes, ingress at the destination."""
-    hops = [egress_hop(net, source, destination, protocol, port)]
+    hops = [sg_hop(net, "egress", source, destination, protocol, port)]
     hops += route_hops(net, source, destination)
-    hops.append(ingress_hop(net, source, destination, protocol, port))
+    hops.append(sg_hop(net, "ingress", source, destination, protocol, port))
     return [h for h in hops if h is not None]
 
 
@@ -365,7 +353,7 @@ def to_load_balancer(net: Network, source: Party, lb: LoadBalancer, port: int) -
             )
         )
     if source.vpc is None:
-        ingress = ingress_hop(net, source, lb_party(net, lb), "tcp", port)
+        ingress = sg_hop(net, "ingress", source, lb_party(net, lb), "tcp", port)
         return hops + ([ingress] if ingress else [])
     return hops + connect(net, source, lb_party(net, lb), "tcp", port)
 
@@ -496,7 +484,7 @@ def _out_to_public(net: Network, tasks: Party, routes: list[Hop]) -> list[Hop]:
     the registry's or S3's public addresses more narrowly)."""
     if not any(h.ok for h in routes):
         return []
-    hop = egress_hop(net, tasks, AWS_PUBLIC, "tcp", HTTPS)
+    hop = sg_hop(net, "egress", tasks, AWS_PUBLIC, "tcp", HTTPS)
     return [hop] if hop else []
 
 

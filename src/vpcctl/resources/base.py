@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -239,6 +240,16 @@ class Context:
         """Seconds left for a wait: its own bound, within the run's shared deadline."""
         left = max(0.0, self.deadline - time.monotonic())
         return min(timeout, left) if timeout else left
+
+    @contextlib.contextmanager
+    def once(self) -> Iterator[None]:
+        """Within it, each readiness wait takes one look: the shared deadline is now, so a
+        poll stops after its first try (`status` asks what serves without waiting)."""
+        deadline, self.deadline = self.deadline, time.monotonic()
+        try:
+            yield
+        finally:
+            self.deadline = deadline
 
     def poll(self, step: str, what: str, check: Callable[[], tuple[bool, str]], timeout: float | None = None) -> str:
         """Poll check() until it answers (True, state), reporting each state as progress.

@@ -344,8 +344,8 @@ def owner_tags(record: dict[str, Any]) -> dict[str, str]:
 
 
 def list_records(ctx: Context, zone: str) -> dict[tuple[str, str], dict[str, Any]]:
-    pages = ctx.client("route53").get_paginator("list_resource_record_sets").paginate(HostedZoneId=zone)
-    return {(fqdn(r["Name"]), r["Type"]): r for page in pages for r in page["ResourceRecordSets"]}
+    records = kit.listed(ctx, "route53", "list_resource_record_sets", "ResourceRecordSets", HostedZoneId=zone)
+    return {(fqdn(r["Name"]), r["Type"]): r for r in records}
 
 
 def current_record(ctx: Context, zone: str, name: str, record_type: str) -> dict[str, Any] | None:

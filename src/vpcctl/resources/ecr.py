@@ -84,8 +84,7 @@ class EcrPullThroughCacheHandler(Handler):
 
     def delete(self, ctx: Context, found: Found) -> bool:
         ecr = ctx.client("ecr")
-        pages = ecr.get_paginator("describe_repositories").paginate()
-        cached = [r["repositoryName"] for page in pages for r in page["repositories"]]
+        cached = [r["repositoryName"] for r in kit.listed(ctx, "ecr", "describe_repositories", "repositories")]
         for name in (n for n in cached if n.startswith(f"{found.id}/")):
             absent_ok(lambda n=name: ecr.delete_repository(repositoryName=n, force=True))
         return absent_ok(lambda: ecr.delete_pull_through_cache_rule(ecrRepositoryPrefix=found.id))

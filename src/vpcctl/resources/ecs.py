@@ -182,10 +182,10 @@ class TaskDefinitionHandler(EcsHandler):
     def delete(self, ctx: Context, found: Found) -> bool:
         ecs = ctx.client("ecs")
         family = found.attributes["family"]
-        pages = ecs.get_paginator("list_task_definitions").paginate(familyPrefix=family, status="ACTIVE")
-        arns = [
-            a for page in pages for a in page["taskDefinitionArns"] if a.rsplit("/", 1)[-1].rsplit(":", 1)[0] == family
-        ]
+        listed = kit.listed(
+            ctx, "ecs", "list_task_definitions", "taskDefinitionArns", familyPrefix=family, status="ACTIVE"
+        )
+        arns = [a for a in listed if a.rsplit("/", 1)[-1].rsplit(":", 1)[0] == family]
         for arn in arns:
             absent_ok(lambda a=arn: ecs.deregister_task_definition(taskDefinition=a))
         return bool(arns)
@@ -401,16 +401,7 @@ class ServiceWatch:
         self.target_groups = [ctx.attr(lb.target_group, "arn") for lb in spec.load_balancers]
 
     def tasks(self) -> list[dict[str, Any]]:
-        ecs = self.ctx.client("ecs")
-        arns: list[str] = []
-        for status in ("RUNNING", "STOPPED"):
-            pages = ecs.get_paginator("list_tasks").paginate(
-                cluster=self.cluster, serviceName=self.name, desiredStatus=status
-            )
-            arns += [a for page in pages for a in page["taskArns"]]
-        return [
-            t for batch in chunks(arns, 100) for t in ecs.describe_tasks(cluster=self.cluster, tasks=batch)["tasks"]
-        ]
+        return service_tasks(self.ctx, self.cluster, self.name)
 
     def check(self) -> tuple[bool, str]:
         tasks = self.tasks()
@@ -533,16 +524,24 @@ def short_arn(arn: Any) -> Any:
     return arn.rsplit("/", 1)[-1] if isinstance(arn, str) and arn.startswith("arn:") else arn
 
 
+def service_tasks(
+    ctx: Context, cluster: str, name: str, desired: tuple[str, ...] = ("RUNNING", "STOPPED")
+) -> list[dict[str, Any]]:
+    """The service's tasks AWS lists with these desired statuses (by default all it still
+    lists: RUNNING and recently STOPPED), described (DescribeTasks takes up to 100 at once)."""
+    ecs = ctx.client("ecs")
+    arns: list[str] = []
+    for status in desired:
+        arns += kit.listed(
+            ctx, "ecs", "list_tasks", "taskArns", cluster=cluster, serviceName=name, desiredStatus=status
+        )
+    return [t for batch in chunks(arns, 100) for t in ecs.describe_tasks(cluster=cluster, tasks=batch)["tasks"]]
+
+
 def describe_service_tasks(ctx: Context, service: Found) -> list[dict[str, Any]]:
     """The service's tasks AWS still lists (RUNNING and recently STOPPED), for `status`:
     ids, states, address, zone, health, times, and the essential container's stop."""
-    ecs = ctx.client("ecs")
-    cluster, name = service.raw["clusterArn"], service.attributes["name"]
-    arns: list[str] = []
-    for desired in ("RUNNING", "STOPPED"):
-        pages = ecs.get_paginator("list_tasks").paginate(cluster=cluster, serviceName=name, desiredStatus=desired)
-        arns += [a for page in pages for a in page["taskArns"]]
-    tasks = [t for batch in chunks(arns, 100) for t in ecs.describe_tasks(cluster=cluster, tasks=batch)["tasks"]]
+    tasks = service_tasks(ctx, service.raw["clusterArn"], service.attributes["name"])
     essential = _essential_containers(ctx, {t["taskDefinitionArn"] for t in tasks})
     return [_task_facts(t, essential.get(t["taskDefinitionArn"], set())) for t in tasks]
 

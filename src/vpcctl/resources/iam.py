@@ -71,8 +71,8 @@ class IamRoleHandler(Handler):
         if found is None:
             return [kit.create(ctx, spec, name=name)]
         iam = ctx.client("iam")
-        pages = iam.get_paginator("list_attached_role_policies").paginate(RoleName=name)
-        attached = {p["PolicyArn"] for page in pages for p in page["AttachedPolicies"]}
+        policies = kit.listed(ctx, "iam", "list_attached_role_policies", "AttachedPolicies", RoleName=name)
+        attached = {p["PolicyArn"] for p in policies}
         changes = kit.members("policy", attached, spec.managed_policies)
         have = self._inline_policy(iam, name)
         want = json.loads(spec.policy) if spec.policy else None

@@ -103,50 +103,33 @@ def tags_of(changes: list[Change]) -> tuple[dict[str, str], list[str]]:
     return {c.payload: c.after for c in tag if c.after is not None}, [c.payload for c in tag if c.after is None]
 
 
-TagWriter = Callable[[Context, str, dict[str, str], list[str]], None]
+@dataclasses.dataclass(frozen=True)
+class TagCalls:
+    """How one service sets and unsets tags: its operations, their parameters, the shape of its tags."""
+
+    tag: str  # the operation that sets tags
+    untag: str  # the operation that unsets tag keys
+    target: str  # the parameter naming the resource (an id, an ARN, a role name)
+    tags: str  # the parameter of the tags to set
+    keys: str  # the parameter of the keys to unset
+    tag_format: Callable[[dict[str, str]], Any] = tagging.as_list  # [{Key, Value}], [{key, value}] or {k: v}
+    key_format: Callable[[list[str]], Any] = list
+    many: bool = False  # the target goes in a list (the call takes several resources)
 
 
-def _ec2(ctx: Context, target: str, to_set: dict[str, str], to_unset: list[str]) -> None:
-    ec2 = ctx.client("ec2")
-    if to_set:
-        ec2.create_tags(Resources=[target], Tags=tagging.as_list(to_set))
-    if to_unset:
-        ec2.delete_tags(Resources=[target], Tags=[{"Key": k} for k in to_unset])
-
-
-def _elbv2(ctx: Context, target: str, to_set: dict[str, str], to_unset: list[str]) -> None:
-    elb = ctx.client("elbv2")
-    if to_set:
-        elb.add_tags(ResourceArns=[target], Tags=tagging.as_list(to_set))
-    if to_unset:
-        elb.remove_tags(ResourceArns=[target], TagKeys=to_unset)
-
-
-def _ecs(ctx: Context, target: str, to_set: dict[str, str], to_unset: list[str]) -> None:
-    ecs = ctx.client("ecs")
-    if to_set:
-        ecs.tag_resource(resourceArn=target, tags=tagging.as_lower_list(to_set))
-    if to_unset:
-        ecs.untag_resource(resourceArn=target, tagKeys=to_unset)
-
-
-def _logs(ctx: Context, target: str, to_set: dict[str, str], to_unset: list[str]) -> None:
-    logs = ctx.client("logs")
-    if to_set:
-        logs.tag_resource(resourceArn=target, tags=to_set)
-    if to_unset:
-        logs.untag_resource(resourceArn=target, tagKeys=to_unset)
-
-
-def _iam(ctx: Context, target: str, to_set: dict[str, str], to_unset: list[str]) -> None:
-    iam = ctx.client("iam")
-    if to_set:
-        iam.tag_role(RoleName=target, Tags=tagging.as_list(to_set))
-    if to_unset:
-        iam.untag_role(RoleName=target, TagKeys=to_unset)
+TAG_CALLS: dict[str, TagCalls] = {
+    "ec2": TagCalls("create_tags", "delete_tags", "Resources", "Tags", "Tags", key_format=tagging.keys_only, many=True),
+    "elbv2": TagCalls("add_tags", "remove_tags", "ResourceArns", "Tags", "TagKeys", many=True),
+    "ecs": TagCalls("tag_resource", "untag_resource", "resourceArn", "tags", "tagKeys", tagging.as_lower_list),
+    "logs": TagCalls("tag_resource", "untag_resource", "resourceArn", "tags", "tagKeys", dict),
+    "iam": TagCalls("tag_role", "untag_role", "RoleName", "Tags", "TagKeys"),
+    "apigateway": TagCalls("tag_resource", "untag_resource", "resourceArn", "tags", "tagKeys", dict),
+    "route53resolver": TagCalls("tag_resource", "untag_resource", "ResourceArn", "Tags", "TagKeys"),
+}
 
 
 def _route53(ctx: Context, target: str, to_set: dict[str, str], to_unset: list[str]) -> None:
+    """Route 53 sets and unsets a hosted zone's tags in one call."""
     params: dict[str, Any] = {}
     if to_set:
         params["AddTags"] = tagging.as_list(to_set)
@@ -155,39 +138,25 @@ def _route53(ctx: Context, target: str, to_set: dict[str, str], to_unset: list[s
     ctx.client("route53").change_tags_for_resource(ResourceType="hostedzone", ResourceId=target, **params)
 
 
-def _apigateway(ctx: Context, target: str, to_set: dict[str, str], to_unset: list[str]) -> None:
-    api = ctx.client("apigateway")
+def _tag_calls(ctx: Context, service: str, target: str, to_set: dict[str, str], to_unset: list[str]) -> None:
+    calls = TAG_CALLS[service]
+    client = ctx.client(service)
+    resource = {calls.target: [target] if calls.many else target}
     if to_set:
-        api.tag_resource(resourceArn=target, tags=to_set)
+        getattr(client, calls.tag)(**resource, **{calls.tags: calls.tag_format(to_set)})
     if to_unset:
-        api.untag_resource(resourceArn=target, tagKeys=to_unset)
-
-
-def _resolver(ctx: Context, target: str, to_set: dict[str, str], to_unset: list[str]) -> None:
-    client = ctx.client("route53resolver")
-    if to_set:
-        client.tag_resource(ResourceArn=target, Tags=tagging.as_list(to_set))
-    if to_unset:
-        client.untag_resource(ResourceArn=target, TagKeys=to_unset)
-
-
-TAG_WRITERS: dict[str, TagWriter] = {
-    "ec2": _ec2,
-    "elbv2": _elbv2,
-    "ecs": _ecs,
-    "logs": _logs,
-    "iam": _iam,
-    "route53": _route53,
-    "apigateway": _apigateway,
-    "route53resolver": _resolver,
-}
+        getattr(client, calls.untag)(**resource, **{calls.keys: calls.key_format(to_unset)})
 
 
 def write_tags(ctx: Context, service: str, target: str, changes: list[Change]) -> None:
     """Apply the tag changes of a change list through the service's own tag calls."""
     to_set, to_unset = tags_of(changes)
-    if to_set or to_unset:
-        TAG_WRITERS[service](ctx, target, to_set, to_unset)
+    if not (to_set or to_unset):
+        return
+    if service == "route53":
+        _route53(ctx, target, to_set, to_unset)
+    else:
+        _tag_calls(ctx, service, target, to_set, to_unset)
 
 
 # ------------------------------------------------------------------ discovery

@@ -9,7 +9,7 @@ from vpcctl.aws import tags as tagging
 from vpcctl.errors import NotReady
 from vpcctl.resources import kit
 from vpcctl.resources.base import Context, Found, Handler, absent_ok, exists, known_after
-from vpcctl.resources.ecs import chunks, task_private_ip
+from vpcctl.resources.ecs import service_tasks, task_private_ip
 from vpcctl.resources.kit import Change
 
 NAME_LIMIT = 32  # load balancer and target group names
@@ -342,22 +342,15 @@ def registered_targets(ctx: Context, target_group_arn: str) -> set[str]:
 
 def service_task_ips(ctx: Context, services: tuple[str, ...]) -> set[str]:
     """Private IPs of the RUNNING tasks of these ECS services (logical ids)."""
-    ecs = ctx.client("ecs")
     ips: set[str] = set()
     for lid in services:
         service = ctx.inventory.get("ecs_service", lid)
         if service is None:
             continue
-        cluster = service.raw["clusterArn"]
-        pages = ecs.get_paginator("list_tasks").paginate(
-            cluster=cluster, serviceName=service.attributes["name"], desiredStatus="RUNNING"
-        )
-        arns = [arn for page in pages for arn in page["taskArns"]]
-        for batch in chunks(arns, 100):
-            for task in ecs.describe_tasks(cluster=cluster, tasks=batch)["tasks"]:
-                ip = task_private_ip(task)
-                if task.get("lastStatus") == "RUNNING" and ip:
-                    ips.add(ip)
+        for task in service_tasks(ctx, service.raw["clusterArn"], service.attributes["name"], ("RUNNING",)):
+            ip = task_private_ip(task)
+            if task.get("lastStatus") == "RUNNING" and ip:
+                ips.add(ip)
     return ips
 
 

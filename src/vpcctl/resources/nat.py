@@ -68,11 +68,9 @@ class ElasticIpHandler(Ec2Handler):
 
 def nat_gateways_using(ctx: Context, allocation_id: str) -> list[str]:
     """NAT gateways (not yet deleted) that hold this Elastic IP."""
-    pages = ctx.client("ec2").get_paginator("describe_nat_gateways").paginate()
     return [
         f"{nat['NatGatewayId']} (NAT gateway, {nat['State']})"
-        for page in pages
-        for nat in page["NatGateways"]
+        for nat in kit.listed(ctx, "ec2", "describe_nat_gateways", "NatGateways")
         if nat["State"] != "deleted"
         and any(a.get("AllocationId") == allocation_id for a in nat.get("NatGatewayAddresses") or [])
     ]

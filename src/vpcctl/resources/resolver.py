@@ -139,12 +139,9 @@ class ResolverEndpointHandler(Handler):
 
 
 def endpoint_ips(ctx: Context, endpoint_id: str) -> list[dict[str, Any]]:
-    pages = (
-        ctx.client("route53resolver")
-        .get_paginator("list_resolver_endpoint_ip_addresses")
-        .paginate(ResolverEndpointId=endpoint_id)
+    return kit.listed(
+        ctx, "route53resolver", "list_resolver_endpoint_ip_addresses", "IpAddresses", ResolverEndpointId=endpoint_id
     )
-    return [ip for page in pages for ip in page["IpAddresses"]]
 
 
 # ---------------------------------------------------------------------- rule

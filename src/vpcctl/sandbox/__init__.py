@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from vpcctl.errors import SandboxError
+from vpcctl.processes import alive
 
 HOST = "127.0.0.1"
 DEFAULT_TIME_SCALE = 0.02
@@ -59,16 +60,6 @@ def responds(endpoint: str, timeout: float = 1.0) -> bool:
             return bool(answer.status == 200)
     except (urllib.error.URLError, OSError):
         return False
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def current() -> Sandbox | None:

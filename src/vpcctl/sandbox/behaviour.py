@@ -244,7 +244,9 @@ def reconcile_ecs(backend: Any) -> None:
                 _advance_tasks(backend, service)
                 if service.status == "ACTIVE":
                     _schedule(backend, service)
-                replaying = WORLD.now() > getattr(service, "sandbox_next_start", 0.0)
+                # At time scale 0 no time passes between a failure and its replacement, so there is
+                # no pause to catch up on: one look, one step (else each look replays REPLAY_LIMIT).
+                replaying = WORLD.time_scale > 0 and WORLD.now() > getattr(service, "sandbox_next_start", 0.0)
                 if _task_states(backend, service) == before or not replaying:
                     break
             _update_counts(backend, service)
