@@ -307,11 +307,12 @@ class Context:
 
     def _until_released(self) -> Any:
         """The wait after a refused delete: until the next release still to come, at least one
-        short interval (without one to come: the interval)."""
+        short interval (without one to come: the interval), and not past the delete's deadline."""
 
-        def wait(_: RetryCallState) -> float:
+        def wait(state: RetryCallState) -> float:
             now = self.clock()
-            return max(self.poll_interval, min((t - now for t in self.releases if t > now), default=0.0))
+            due = max(self.poll_interval, min((t - now for t in self.releases if t > now), default=0.0))
+            return min(due, max(0.0, self.delete_timeout - (state.seconds_since_start or 0.0)))  # a last try at the end
 
         return wait
 
