@@ -1,7 +1,8 @@
 """Wall time and AWS API calls per command, against the emulator on 127.0.0.1.
 
 Run with `make bench`. Prints two tables; asserts nothing:
-- each command once on the bare emulator (time scale 0: nothing takes AWS's time);
+- each command once on the bare emulator (time scale 0: nothing takes AWS's time), and with
+  --synthetic `up` and `plan` of a generated scenario at 27 and at 315 resources (benchmarks/synthetic.py);
 - `up` and `teardown` of each shipped scenario on the sandbox at a time scale, next to the
   critical path of AWS's own dependency graph at the sandbox's durations (vpcctl.pace):
   `up / critical path` and `teardown / deletion critical path`. Each ratio is given twice: of the
@@ -106,6 +107,9 @@ def main() -> int:
     parser.add_argument("--paced", nargs="*", default=list(PACED_SCENARIOS), help="scenarios of the ratio table")
     parser.add_argument("--parallelism", type=int, help="pass --parallelism to up and teardown of the ratio table")
     parser.add_argument("--only-paced", action="store_true", help="skip the bare-emulator table")
+    parser.add_argument(
+        "--synthetic", action="store_true", help="also up a generated 315-resource scenario (and a 27-resource one)"
+    )
     args = parser.parse_args()
     if not args.only_paced:
         bare(args)
@@ -114,16 +118,37 @@ def main() -> int:
     return 0
 
 
+def synthetic_rows(env: dict[str, str]) -> list[tuple[str, float, dict[str, int], int]]:
+    """The generated scenario at 4 subnets / 2 services and at 100 / 50 (315 resources): a
+    no-op `up` must read each kind in as many requests at either size."""
+    from synthetic import resource_count, scenario_text
+
+    rows = []
+    folder = tempfile.mkdtemp(prefix="vpcctl-synthetic-")
+    for subnets, services in ((4, 2), (100, 50)):
+        name = f"syn-{subnets}x{services}"
+        path = os.path.join(folder, f"{name}.yaml")
+        with open(path, "w", encoding="utf-8") as out:
+            out.write(scenario_text(subnets, services, name))
+        size = resource_count(subnets, services)
+        for label, command in (("up", "cold"), ("up", "no change"), ("plan", "no change")):
+            seconds, calls, code = run(["--sandbox", "--stats", "-q", label, path], env)
+            rows.append((f"{label} {size} ({command})", seconds, calls, code))
+    return rows
+
+
 def bare(args: argparse.Namespace) -> None:
     env = sandbox_env()
     start_sandbox(env, 0)
     rows = []
     try:
         warm(args.scenario, env)
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "vpcctl", "--help"], env=env, capture_output=True, check=True)
-        rows.append(("vpcctl --help", time.perf_counter() - start, {}, 0))
+        for label, command in (("vpcctl --help", ["--help"]), ("check", ["check", args.scenario])):
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "vpcctl", *command], env=env, capture_output=True, check=True)
+            rows.append((label, time.perf_counter() - start, {}, 0))
         for label, command in (
+            ("teardown (none)", ["teardown", args.scenario, "--yes"]),
             ("plan (empty)", ["plan", args.scenario]),
             ("up (cold)", ["up", args.scenario]),
             ("up (no change)", ["up", args.scenario]),
@@ -134,17 +159,19 @@ def bare(args: argparse.Namespace) -> None:
         ):
             seconds, calls, code = run(["--sandbox", "--stats", "-q", *command], env)
             rows.append((label, seconds, calls, code))
+        if args.synthetic:
+            rows += synthetic_rows(env)
     finally:
         stop_sandbox(env)
-    print(f"{'command':<16} {'wall s':>7} {'API calls':>10} {'exit':>5}")
+    print(f"{'command':<18} {'wall s':>7} {'API calls':>10} {'exit':>5}")
     for label, seconds, calls, code in rows:
         total = calls.get("total", 0)
-        print(f"{label:<16} {seconds:>7.2f} {total:>10} {code:>5}")
+        print(f"{label:<18} {seconds:>7.2f} {total:>10} {code:>5}")
     if args.by_operation:
         for label, _, calls, _ in rows:
             for op, n in sorted(calls.items()):
                 if op not in ("total", "run ms"):
-                    print(f"  {label:<16} {op:<40} {n}")
+                    print(f"  {label:<18} {op:<40} {n}")
 
 
 if __name__ == "__main__":

@@ -39,8 +39,17 @@ VERDICT_RULES = {
     "resolver-sg-53",
     "resolver-rule-loop",
     "flow",
+    "pull-through-first-pull",
 }
-READINESS = {"pull-path", "endpoint-sg-443", "task-egress-443", "lb-egress", "target-ingress", "health-check-port"}
+READINESS = {
+    "pull-through-first-pull",
+    "pull-path",
+    "endpoint-sg-443",
+    "task-egress-443",
+    "lb-egress",
+    "target-ingress",
+    "health-check-port",
+}
 HINT_RULE = re.compile(r"(?:^|; )(" + "|".join(sorted(VERDICT_RULES, key=len, reverse=True)) + r"): ")
 
 
@@ -101,6 +110,13 @@ CORPUS = [
         "target group on 8080, tasks registered on 80",
         FP,
         ("    port: ${params.container_port}\n    target_type: ip", "    port: 8080\n    target_type: ip"),
+    ),
+    # The first pull through the cache rule needs the internet: vpcctl warms the cache unless told not to.
+    v(
+        "cold cache, warm-up off",
+        FP,
+        ("    warm: true\n", "    warm: false\n"),
+        expect=("pull-through-first-pull",),
     ),
     v("no ecr.api endpoint", FP, ("    service: ecr.api\n", "    service: sts\n"), expect=("pull-path",)),
     v("no logs endpoint (awslogs)", FP, ("    service: logs\n", "    service: ssmmessages\n"), expect=("pull-path",)),

@@ -74,13 +74,10 @@ def test_private_ecr_image_in_region_has_no_finding() -> None:
     assert (code, data["findings"]) == (0, [])
 
 
-def test_shipped_privatelink_scenarios_warn_about_the_first_pull_through_the_cache() -> None:
+def test_shipped_privatelink_scenarios_have_no_finding_as_up_warms_their_cache() -> None:
     for name in ("fargate-privatelink", "closed-vpc-apigw"):
         code, data = run_check(name)
-        assert code == 0 and [(f["rule"], f["severity"]) for f in data["findings"]] == [
-            ("pull-through-first-pull", "warning")
-        ]
-        assert "NAT route" in data["findings"][0]["fix"] and "seed the cache" in data["findings"][0]["fix"]
+        assert (code, data["findings"]) == (0, []), name
 
 
 def test_table_output_and_no_findings_line() -> None:
@@ -103,6 +100,14 @@ ALB_INGRESS = "      - {protocol: tcp, port: 80, cidr: 0.0.0.0/0, description: H
 
 # (case id, replacements, rule expected, resource expected, exit code, words the finding must hold)
 CASES = [
+    (
+        "the cache rule's warm-up turned off, tasks without internet",
+        [("    warm: true\n", "    warm: false\n")],
+        "pull-through-first-pull",
+        "web-service",
+        1,
+        ["private-subnet1", "ecr-public has warm: false", "CannotPullContainerError", "warm: true", "NAT route"],
+    ),
     (
         "no ecr.api endpoint (the article's table)",
         [("    service: ecr.api\n", "    service: sts\n")],
@@ -347,7 +352,6 @@ def test_broken_variant_is_reported(tmp_path, pairs, rule, resource, code, words
 def test_every_rule_has_a_broken_variant() -> None:
     # image-registry is tested with a public image above; the NAT and peering rules below.
     covered = {c[2] for c in CASES} | {"image-registry", "nat-public-subnet", "peering-overlap", "peering-routes"}
-    covered |= {"pull-through-first-pull"}  # on the shipped privatelink scenarios
     # The API Gateway, Resolver and listener rules are tested on closed-vpc-apigw and alb-fargate-sg below.
     covered |= {"execute-api-endpoint", "private-api-policy", "vpc-link-nlb", "resolver-sg-53", "listener-certificate"}
     # The flows, the Resolver loop, the NLB's groups and open ingress are tested under "flows" below.

@@ -8,10 +8,10 @@ carries the limit (min/max/pattern), the model is the source and is read here.
 
 from __future__ import annotations
 
+import json
 import re
 from functools import cache
-
-import botocore.session
+from importlib import resources
 
 # Deployment and scenario names end up in every physical name (`<deployment>-<id>`)
 # and in tags. The tightest consumers are ELB names (32 characters, letters, digits and
@@ -193,11 +193,15 @@ AZ_LETTERS: dict[str, str] = {
 
 @cache
 def known_regions() -> frozenset[str]:
-    """Every Region botocore's endpoint data knows, in the commercial, China and GovCloud partitions."""
-    session = botocore.session.get_session()
+    """Every Region botocore's partition data knows, in the commercial, China and GovCloud partitions.
+
+    Read from the data file itself: a botocore session (and its endpoint data, a megabyte
+    of JSON) would cost `check` half a second."""
+    text = resources.files("botocore").joinpath("data", "partitions.json").read_text()
     regions: set[str] = set()
-    for partition in ("aws", "aws-cn", "aws-us-gov"):
-        regions.update(session.get_available_regions("ec2", partition))
+    for partition in json.loads(text)["partitions"]:
+        if partition["id"] in ("aws", "aws-cn", "aws-us-gov"):
+            regions.update(r for r in partition["regions"] if not r.endswith("-global"))
     return frozenset(regions)
 
 

@@ -64,6 +64,15 @@ def discover(ctx: Context, kinds: list[str], parallelism: int = 8) -> dict[str, 
         raise translate(exc) from exc
 
 
+def owned_kinds(ctx: Context, scenario: model.Scenario | None = None) -> list[str]:
+    """The kinds to read for what the deployment owns: the scenario's own, whatever the tag
+    index says (it may lag a resource just made), and every other kind that can hold
+    something of the deployment (one tag index read decides, kit.present)."""
+    wanted = set(scenario_kinds(scenario)) if scenario else set()
+    present = set(kit.present(ctx, handlers()))
+    return [k for k in handlers() if k in wanted or k in present]
+
+
 def scenario_kinds(scenario: model.Scenario) -> list[str]:
     used = {r.kind for r in scenario.resources.values()}
     return [k for k in handlers() if k in used]
@@ -134,7 +143,7 @@ def plan(scenario: model.Scenario, ctx: Context, parallelism: int = 8) -> Plan:
     a new revision will give (an id, an ARN) reads as "(known after <logical id>)"."""
     start = time.monotonic()
     ctx.planning = True
-    found = discover(ctx, list(handlers()), parallelism)
+    found = discover(ctx, owned_kinds(ctx, scenario), parallelism)
     for by_lid in found.values():
         for f in by_lid.values():
             ctx.record(f)
@@ -183,7 +192,7 @@ def up(scenario: model.Scenario, ctx: Context, parallelism: int = 8, prune: bool
     that the scenario no longer has are listed and kept; with prune, deleted afterwards."""
     start = time.monotonic()
     steps = steps_of(scenario)
-    found = discover(ctx, list(handlers()), parallelism)
+    found = discover(ctx, owned_kinds(ctx, scenario), parallelism)
     for by_lid in found.values():
         for f in by_lid.values():
             ctx.record(f)
@@ -280,7 +289,7 @@ def status(ctx: Context, scenario: model.Scenario | None, parallelism: int = 8) 
     """Every resource with its id and state; with a scenario, each one's drift from it
     (what `up` would change) and what is tagged for the deployment but not in it."""
     if scenario is None:
-        found = discover(ctx, list(handlers()), parallelism)
+        found = discover(ctx, owned_kinds(ctx), parallelism)
         return [Row(lid, kind, f.id, f.state) for kind, by_lid in found.items() for lid, f in by_lid.items()]
     planned = plan(scenario, ctx, parallelism)
     rows = []
@@ -435,14 +444,15 @@ def delete(ctx: Context, items: Iterable[Found], parallelism: int = 8) -> dict[s
 def teardown(ctx: Context, parallelism: int = 8) -> RunReport:
     """Delete everything tagged for the deployment, in an order AWS accepts, then sweep."""
     start = time.monotonic()
-    found = discover(ctx, list(handlers()), parallelism)
+    found = discover(ctx, owned_kinds(ctx), parallelism)
     results = delete(ctx, [f for by_lid in found.values() for f in by_lid.values()], parallelism)
-    leftovers = sweep(ctx, parallelism)
+    # Nothing found, nothing deleted: a sweep would only read the same again.
+    leftovers = sweep(ctx, parallelism) if results else []
     return RunReport(results, dict(ctx.aws.calls), time.monotonic() - start, leftovers)
 
 
 def sweep(ctx: Context, parallelism: int = 8) -> list[Found]:
-    """Look again, with fresh reads, for anything still tagged for the deployment."""
+    """Look again, with fresh reads (a fresh tag index too), for anything still tagged for the deployment."""
     fresh = context(ctx.aws, ctx.deployment, ctx.scenario, ctx.emit, cancel=ctx.cancel)
-    found = discover(fresh, list(handlers()), parallelism)
+    found = discover(fresh, owned_kinds(fresh), parallelism)
     return [f for kind, by_lid in found.items() for f in by_lid.values() if not handler(kind).is_gone(f)]

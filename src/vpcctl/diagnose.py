@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from vpcctl import model, netcheck, network
+from vpcctl import images, model, netcheck, network
 from vpcctl.network import evaluate, from_aws
+from vpcctl.resources import ecr
 from vpcctl.resources.base import Context
 
 PULL_FAILURES = ("CannotPullContainerError", "ResourceInitializationError")
@@ -109,9 +110,19 @@ def live_findings(ctx: Context) -> list[Any]:
             service.logical_id,
             config.get("assignPublicIp") == "ENABLED",
         )
-        for result in network.registry_results(net, tasks, _uses_awslogs(ctx, service.raw.get("taskDefinition", ""))):
+        definition = _definition(ctx, service.raw.get("taskDefinition", ""))
+        for result in network.registry_results(net, tasks, _uses_awslogs(definition)):
             for hop in result.broken:
                 add(netcheck.registry_rule(hop), service.logical_id, f"{hop.detail} ({result.destination})", hop.fix)
+        if not any(evaluate.leaves(net, subnet, tasks.public_ip)[0] for subnet in subnets):
+            for image, prefix in _cold_images(ctx, definition):
+                add(
+                    "pull-through-first-pull",
+                    service.logical_id,
+                    f"tasks of {service.logical_id} have no route to the internet, and {image} is not in the cache "
+                    f"of pull-through rule {prefix} yet: its first pull needs one",
+                    images.first_pull_hint(image, prefix).split(": ", 1)[1],
+                )
     for lb, group, result in network.all_target_results(net):
         for hop in result.broken:
             add(
@@ -158,10 +169,23 @@ def _declared(ctx: Context, net: network.Network, flow: model.Flow) -> network.R
     return network.flow(net, client, destination, flow.protocol, flow.port)
 
 
-def _uses_awslogs(ctx: Context, task_definition: str) -> bool:
+def _definition(ctx: Context, task_definition: str) -> dict[str, Any]:
     if not task_definition:
-        return False
-    definition = ctx.client("ecs").describe_task_definition(taskDefinition=task_definition)["taskDefinition"]
+        return {"containerDefinitions": []}
+    return dict(ctx.client("ecs").describe_task_definition(taskDefinition=task_definition)["taskDefinition"])
+
+
+def _uses_awslogs(definition: dict[str, Any]) -> bool:
     return any(
         (c.get("logConfiguration") or {}).get("logDriver") == "awslogs" for c in definition["containerDefinitions"]
     )
+
+
+def _cold_images(ctx: Context, definition: dict[str, Any]) -> list[tuple[str, str]]:
+    """(image, rule prefix) of each container image pulled through a cache rule that does not hold it yet."""
+    out = []
+    for container in definition["containerDefinitions"]:
+        prefix = ecr.cold_image(ctx, container.get("image", ""))
+        if prefix is not None:
+            out.append((container["image"], prefix))
+    return out

@@ -18,6 +18,8 @@ PUBLIC_ECR = "public.ecr.aws"
 # repository does not exist yet): ECR user guide, "IAM permissions required to sync an
 # upstream registry with an Amazon ECR private registry".
 FIRST_PULL_ACTIONS = ("ecr:CreateRepository", "ecr:BatchImportUpstreamImage")
+# Once the cache's repository exists: importing a tag it does not hold yet.
+IMPORT_ACTIONS = ("ecr:BatchImportUpstreamImage",)
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,11 @@ def registry_of(image: str) -> Registry:
     return Registry(DOCKER_HUB, name if "/" in name else f"library/{name}", tag)
 
 
+def split_reference(reference: str) -> tuple[str, str]:
+    """`<repository>:<tag>` or `<repository>@<digest>` as (repository, tag or digest); tag 'latest' when none."""
+    return _split_tag(reference)
+
+
 def _split_tag(image: str) -> tuple[str, str]:
     if "@" in image:
         name, digest = image.split("@", 1)
@@ -70,6 +77,18 @@ def public_pull_failure(image: str, registry: Registry) -> str:
         f"CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref {image}: "
         f'failed to do request: Head "https://{registry.host}/v2/{registry.repository}/manifests/{registry.tag}": '
         "dial tcp: i/o timeout"
+    )
+
+
+def first_pull_hint(image: str, prefix: str) -> str:
+    """What to change when the tasks make the first pull of an image through a cache rule
+    without a way to the internet (the rule `pull-through-first-pull` of `check`)."""
+    return (
+        f"pull-through-first-pull: {image} is not in the cache of pull-through rule {prefix} yet, and its first "
+        "pull needs a route to the internet from the tasks' VPC (and an execution role allowed "
+        f"{' and '.join(FIRST_PULL_ACTIONS)}); later pulls come from the cache; let vpcctl warm the cache "
+        "before the service starts (warm: true on the rule, the default), or give the subnets a NAT route "
+        "for the first deployment"
     )
 
 

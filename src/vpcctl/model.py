@@ -176,6 +176,9 @@ class EcrPullThroughCache(Spec):
     kind = "ecr_pull_through_cache"
     attributes = ("id", "prefix", "uri", "repositories")
     upstream: Literal["public.ecr.aws"] = "public.ecr.aws"
+    # Pull each image the tasks name through the rule once at `up`, before the services start:
+    # the first pull needs a way to the internet, which tasks behind the endpoints lack.
+    warm: bool = True
 
 
 # ------------------------------------------------------------------------ ecs

@@ -399,21 +399,24 @@ def _allowed_actions(policy: str | None) -> list[str]:
 
 
 @rule(
-    "pull-through-first-pull", "the first pull through a cache rule has a way to the internet, or the cache is seeded"
+    "pull-through-first-pull",
+    "tasks without a way to the internet pull through a cache rule that vpcctl warms (warm: true)",
 )
 def pull_through_first_pull(net: Net) -> Iterator[Finding]:
     for sid, svc in services(net):
         offline = [s for s in svc.subnets if not internet_path(net, svc, s)[0]]
         task = net.spec(svc.task_definition)
-        rules = [r for r in (_through_cache(net, c.image) for c in task.containers) if r]
-        if offline and rules:
-            yield warning(
+        cold = [r for r in (_through_cache(net, c.image) for c in task.containers) if r and not net.spec(r).warm]
+        if offline and cold:
+            yield error(
                 sid,
-                f"tasks of {sid} in {', '.join(offline)} pull through cache rule {rules[0]} over the ECR endpoints "
-                "only: AWS documents that the first pull of an image through a cache rule over interface endpoints "
-                "needs a route to the internet from the VPC (later pulls come from the cache)",
-                "seed the cache once (pull each image and tag through the rule from a network with internet "
-                "access), or give the subnets a NAT route for the first deployment",
+                f"tasks of {sid} in {', '.join(offline)} pull through cache rule {cold[0]} over the ECR endpoints "
+                f"only, and {cold[0]} has warm: false: AWS documents that the first pull of an image through a "
+                "cache rule over interface endpoints needs a route to the internet from the VPC (later pulls come "
+                "from the cache); on a fresh account the tasks stop with CannotPullContainerError",
+                f"set warm: true on {cold[0]} (up then pulls each image through the rule once, before the service "
+                "starts), or give the subnets a NAT route for the first deployment; if the cache already holds "
+                "the images, check --live says so",
             )
 
 

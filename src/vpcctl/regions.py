@@ -13,7 +13,7 @@ from vpcctl import deploy
 from vpcctl.aws import Aws
 from vpcctl.aws import tags as tagging
 from vpcctl.errors import NotHere
-from vpcctl.resources import handler, handlers
+from vpcctl.resources import handler
 from vpcctl.resources.base import Context
 from vpcctl.resources.iam import role_path
 
@@ -47,7 +47,7 @@ def _role_paths(aws: Aws, prefix: str) -> list[tuple[str, str]]:
 def refuse_if_elsewhere(ctx: Context, parallelism: int = 8) -> None:
     """Before a teardown: when nothing of the deployment is in this region but global
     resources name another region, delete nothing and say where it lives."""
-    found = deploy.discover(ctx, list(handlers()), parallelism)
+    found = deploy.discover(ctx, deploy.owned_kinds(ctx), parallelism)
     if any(f for by_lid in found.values() for f in by_lid.values() if not handler(f.kind).is_gone(f)):
         return
     others = {r: n for r, n in global_regions(ctx.aws, ctx.deployment).items() if r != ctx.region}
@@ -59,8 +59,9 @@ def refuse_if_elsewhere(ctx: Context, parallelism: int = 8) -> None:
         )
 
 
-def names_in_region(aws: Aws) -> dict[str, str]:
-    """Deployment name -> scenario, for every deployment with a tagged resource or a role here."""
+def names_in_region(aws: Aws, index: dict[str, dict[str, dict[str, str]]] | None = None) -> dict[str, str]:
+    """Deployment name -> scenario, for every deployment with a tagged resource or a role here.
+    Given an index, fills it with each deployment's tag index (ARN -> tags) from the same read."""
     names: dict[str, str] = {}
     pages = (
         aws.client("resourcegroupstaggingapi")
@@ -72,17 +73,22 @@ def names_in_region(aws: Aws) -> dict[str, str]:
             tags = tagging.to_dict(mapping.get("Tags"))
             if tags.get(tagging.DEPLOYMENT):
                 names.setdefault(tags[tagging.DEPLOYMENT], tags.get(tagging.SCENARIO, ""))
+                if index is not None:
+                    index.setdefault(tags[tagging.DEPLOYMENT], {})[mapping["ResourceARN"].removesuffix(":*")] = tags
     for name, region in _role_paths(aws, "/vpcctl/"):
         if region == aws.region:
             names.setdefault(name, "")
     return names
 
 
-def live(aws: Aws, name: str, scenario: str, parallelism: int = 8) -> Deployment:
+def live(
+    aws: Aws, name: str, scenario: str, parallelism: int = 8, index: dict[str, dict[str, str]] | None = None
+) -> Deployment:
     """What the deployment has in the region now, as its kinds find it: no stopped task,
-    inactive task definition or deleted NAT gateway is counted."""
+    inactive task definition or deleted NAT gateway is counted. `index`: its tag index, if read already."""
     ctx = deploy.context(aws, name, None, lambda event: None)
-    found = deploy.discover(ctx, list(handlers()), parallelism)
+    ctx.tag_index = index
+    found = deploy.discover(ctx, deploy.owned_kinds(ctx), parallelism)
     kinds: Counter[str] = Counter()
     for kind, by_lid in found.items():
         for item in by_lid.values():
@@ -94,7 +100,9 @@ def live(aws: Aws, name: str, scenario: str, parallelism: int = 8) -> Deployment
 
 def deployments(aws: Aws, parallelism: int = 8) -> list[Deployment]:
     """The deployments of one region that still have a live resource there."""
-    out = [live(aws, name, scenario, parallelism) for name, scenario in sorted(names_in_region(aws).items())]
+    index: dict[str, dict[str, dict[str, str]]] = {}
+    names = sorted(names_in_region(aws, index).items())
+    out = [live(aws, name, scenario, parallelism, index.get(name, {})) for name, scenario in names]
     return [d for d in out if d.resources]
 
 

@@ -9,6 +9,9 @@ SCENARIO = "vpcctl:scenario"
 LOGICAL_ID = "vpcctl:logical-id"
 # On global resources (IAM roles): the region of the deployment that owns them.
 REGION = "vpcctl:region"
+# On task definitions: a digest of what vpcctl registered (a revision never changes), so an
+# unchanged one is known from its tags without reading its containers.
+DEFINITION = "vpcctl:definition"
 
 
 def ownership(deployment: str, scenario: str, logical_id: str, name: str) -> dict[str, str]:

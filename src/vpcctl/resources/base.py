@@ -164,6 +164,8 @@ class Context:
         self.made_at: dict[str, float] = {}  # logical id -> when this run created it (on self.clock)
         # When what this run deleted typically lets go of what it held (its interfaces), on self.clock.
         self.releases: list[float] = []
+        self.tag_index: dict[str, dict[str, str]] | None = None  # ARN -> tags, read once (kit.tag_index)
+        self.index_lock = threading.Lock()
         self._attr_lock = threading.Lock()
 
     @property
@@ -424,6 +426,9 @@ class Handler:
 
     kind: ClassVar[str]
     service: ClassVar[str]
+    # The service and resource type of its items' ARNs ("ec2:subnet", kit.arn_type), by which
+    # the tag index shows whether any exist; a kind with none is always read directly (kit.present).
+    tagged_as: ClassVar[tuple[str, ...]] = ()
 
     def discover(self, ctx: Context) -> list[Found]:
         """Everything of this kind tagged for the deployment, in as few calls as AWS allows."""

@@ -24,6 +24,7 @@ GONE_STATES = {"shutting-down", "terminated"}
 
 class InstanceHandler(Ec2Handler):
     kind = "instance"
+    tagged_as = ("ec2:instance",)
 
     def discover(self, ctx: Context) -> list[Found]:
         """One filtered describe; terminated instances are left out (AWS lists them for an hour)."""

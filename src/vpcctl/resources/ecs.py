@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from vpcctl import images, model
 from vpcctl.aws import tags as tagging
 from vpcctl.errors import NotReady
-from vpcctl.resources import kit
+from vpcctl.resources import ecr, kit
 from vpcctl.resources.base import Context, Found, Handler, absent_ok
-from vpcctl.resources.kit import Change
-
-
-def chunks(items: list[Any], size: int) -> list[list[Any]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
-
+from vpcctl.resources.kit import Change, chunks
 
 # -------------------------------------------------------------------- cluster
 
@@ -33,6 +30,7 @@ class EcsHandler(Handler):
 
 class EcsClusterHandler(EcsHandler):
     kind = "ecs_cluster"
+    tagged_as = ("ecs:cluster",)
 
     def discover(self, ctx: Context) -> list[Found]:
         ecs = ctx.client("ecs")
@@ -82,21 +80,32 @@ class EcsClusterHandler(EcsHandler):
 
 class TaskDefinitionHandler(EcsHandler):
     kind = "task_definition"
+    tagged_as = ("ecs:task-definition",)
     renews = ("arn",)  # any change is a new revision, with a new ARN
 
     def discover(self, ctx: Context) -> list[Found]:
+        """The latest revision of each active family, from the tag index: its ARN and tags, no
+        containers (diff reads those only when the digest tag says they may differ)."""
         ecs = ctx.client("ecs")
         # The family name narrows the listing (families carry no tags); the tags decide.
         families = kit.listed(
             ctx, "ecs", "list_task_definition_families", "families", familyPrefix=f"{ctx.deployment}-", status="ACTIVE"
         )
-        answers = [ecs.describe_task_definition(taskDefinition=family, include=["TAGS"]) for family in families]
-        definitions = [
-            {**a["taskDefinition"], "tags": a.get("tags")}
-            for a in answers
-            if a["taskDefinition"].get("status") != "INACTIVE"  # deregistered: AWS keeps listing it
-        ]
-        return kit.owned(ctx, definitions, kit.inline("taskDefinitionArn", "tags"), "taskDefinitionArn", self._found)
+        latest: dict[str, dict[str, Any]] = {}
+        for arn in kit.tag_index(ctx):
+            if kit.arn_type(arn) == "ecs:task-definition":
+                family, _, revision = arn.rsplit("/", 1)[-1].rpartition(":")
+                if family in families and int(revision) > latest.get(family, {}).get("revision", 0):
+                    latest[family] = {"taskDefinitionArn": arn, "family": family, "revision": int(revision)}
+        # A family the index does not hold yet (a revision registered moments ago): read it.
+        for family in (f for f in families if f not in latest):
+            answer = ecs.describe_task_definition(taskDefinition=family, include=["TAGS"])
+            if answer["taskDefinition"].get("status") != "INACTIVE":  # deregistered: AWS keeps listing it
+                latest[family] = {**answer["taskDefinition"], "tags": tagging.to_dict(answer.get("tags"))}
+        definitions = list(latest.values())
+        index = kit.tag_index(ctx)
+        tags = {d["taskDefinitionArn"]: d.get("tags") or index.get(d["taskDefinitionArn"], {}) for d in definitions}
+        return kit.owned(ctx, definitions, lambda _: tags, "taskDefinitionArn", self._found)
 
     def _found(self, lid: str, definition: dict[str, Any], tags: dict[str, str]) -> Found:
         arn = definition["taskDefinitionArn"]
@@ -113,6 +122,23 @@ class TaskDefinitionHandler(EcsHandler):
         wanted = self._definition(ctx, family, spec)
         if found is None:
             return [kit.create(ctx, spec, family=family)]
+        # The digest names its revision: a revision made out of band with the tags copied (as
+        # the console does) carries another revision's digest, and so is read and compared.
+        own = f"{_digest(wanted)}@{found.raw.get('revision')}"
+        content = [] if found.tags.get(tagging.DEFINITION) == own else self._content_changes(ctx, found, wanted)
+        want_tags = ctx.tags(resource.id, family)
+        if content:  # a new revision gets a digest of its own
+            have_tags = {k: v for k, v in found.tags.items() if k != tagging.DEFINITION}
+        else:
+            have_tags, want_tags = found.tags, {**want_tags, tagging.DEFINITION: own}
+        return content + kit.tag_changes(have_tags, want_tags)
+
+    @staticmethod
+    def _content_changes(ctx: Context, found: Found, wanted: dict[str, Any]) -> list[Change]:
+        """What differs in the registered revision itself (discovery reads only its ARN and tags)."""
+        if "containerDefinitions" not in found.raw:
+            answer = ctx.client("ecs").describe_task_definition(taskDefinition=found.id)
+            found.raw = {**found.raw, **answer["taskDefinition"]}
         have, want = _comparable(found.raw), _comparable(wanted)
         changes = []
         for key in ("cpu", "memory", "executionRoleArn", "taskRoleArn", "networkMode"):
@@ -125,8 +151,7 @@ class TaskDefinitionHandler(EcsHandler):
                 continue
             for key, value in container.items():
                 changes += kit.updated(f"container {container['name']} {key}", before[key], value)
-        changes += [Change("container", name, None, member=True) for name in have_containers]
-        return changes + self.tag_changes(ctx, resource, found, family)
+        return changes + [Change("container", name, None, member=True) for name in have_containers]
 
     def apply(
         self,
@@ -140,10 +165,14 @@ class TaskDefinitionHandler(EcsHandler):
         if found is not None and all(c.attribute.startswith("tag ") for c in changes):
             kit.write_tags(ctx, "ecs", found.id, changes)
             return found
-        answer = ctx.client("ecs").register_task_definition(
-            **self._definition(ctx, family, spec), tags=tagging.as_lower_list(ctx.tags(resource.id, family))
-        )
-        return self._found(resource.id, answer["taskDefinition"], ctx.tags(resource.id, family))
+        ecs = ctx.client("ecs")
+        definition = self._definition(ctx, family, spec)
+        tags = ctx.tags(resource.id, family)
+        registered = ecs.register_task_definition(**definition, tags=tagging.as_lower_list(tags))["taskDefinition"]
+        # Its revision is known only now: the digest that names it is a tag of its own.
+        digest = {tagging.DEFINITION: f"{_digest(definition)}@{registered['revision']}"}
+        ecs.tag_resource(resourceArn=registered["taskDefinitionArn"], tags=tagging.as_lower_list(digest))
+        return self._found(resource.id, registered, {**tags, **digest})
 
     @staticmethod
     def _definition(ctx: Context, family: str, spec: model.TaskDefinition) -> dict[str, Any]:
@@ -189,6 +218,11 @@ class TaskDefinitionHandler(EcsHandler):
         for arn in arns:
             absent_ok(lambda a=arn: ecs.deregister_task_definition(taskDefinition=a))
         return bool(arns)
+
+
+def _digest(definition: dict[str, Any]) -> str:
+    """A digest of the parts of a task definition vpcctl sets."""
+    return hashlib.sha256(json.dumps(_comparable(definition), sort_keys=True).encode()).hexdigest()[:32]
 
 
 def _comparable(definition: dict[str, Any]) -> dict[str, Any]:
@@ -242,6 +276,7 @@ SERVICE_SETTINGS: dict[str, tuple[str, Any]] = {
 
 class EcsServiceHandler(EcsHandler):
     kind = "ecs_service"
+    tagged_as = ("ecs:service",)
     renews = ("tasks",)  # a change rolls the service onto new tasks, with new IPs
 
     def discover(self, ctx: Context) -> list[Found]:
@@ -368,7 +403,7 @@ class EcsServiceHandler(EcsHandler):
         spec: model.EcsService = resource.spec  # type: ignore[assignment]
         # Stops since this run made the service count (the wait may begin after a settle).
         since = datetime.now(UTC) - timedelta(seconds=5 + ctx.age(resource.id))
-        watch = ServiceWatch(ctx, found, spec, since)
+        watch = ServiceWatch(ctx, found, spec, since, made_now=ctx.age(resource.id) > 0)
         ctx.poll(resource.id, "serving", watch.check)
         svc = ctx.client("ecs").describe_services(cluster=found.raw["clusterArn"], services=[found.id])["services"][0]
         return self._found(resource.id, svc, found.tags)
@@ -392,12 +427,19 @@ class EcsServiceHandler(EcsHandler):
 class ServiceWatch:
     """One look at a service's tasks and targets per poll; fails at once on what will not fix itself."""
 
-    def __init__(self, ctx: Context, found: Found, spec: model.EcsService, since: datetime) -> None:
+    def __init__(
+        self, ctx: Context, found: Found, spec: model.EcsService, since: datetime, made_now: bool = True
+    ) -> None:
         self.ctx = ctx
         self.cluster = found.raw["clusterArn"]
         self.name = found.attributes["name"]
         self.spec = spec
         self.since = since
+        # A service this run did not make: tasks already stopped at the first look were
+        # launched before this run's changes (the cache it warmed, a rule it added), and
+        # their stops say nothing about them; the scheduler's next tasks do.
+        self.stale: set[str] = set()
+        self.looked = made_now  # a service made now has no stale stops to set aside
         self.target_groups = [ctx.attr(lb.target_group, "arn") for lb in spec.load_balancers]
 
     def tasks(self) -> list[dict[str, Any]]:
@@ -420,7 +462,12 @@ class ServiceWatch:
 
     def _fail_on_stopped(self, tasks: list[dict[str, Any]]) -> None:
         explain = self.ctx.explain
+        if not self.looked:
+            self.stale = {t["taskArn"] for t in tasks if t.get("lastStatus") == "STOPPED"}
+            self.looked = True
         for task in tasks:
+            if task["taskArn"] in self.stale:
+                continue
             stopped_at = task.get("stoppedAt")
             reason = task.get("stoppedReason") or ""
             if task.get("lastStatus") != "STOPPED" or not stopped_at or stopped_at < self.since:
@@ -462,6 +509,10 @@ class ServiceWatch:
         public = [
             c["image"] for c in containers if not images.registry_of(c["image"]).through_endpoints(self.ctx.region)
         ]
+        for image in [] if public else [c["image"] for c in containers]:
+            prefix = ecr.cold_image(self.ctx, image)
+            if prefix is not None:
+                return images.first_pull_hint(image, prefix)
         return images.pull_hint((public or [containers[0]["image"]])[0], self.ctx.region) if containers else None
 
     def _uses_awslogs(self) -> bool:

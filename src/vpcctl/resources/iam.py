@@ -49,6 +49,7 @@ def trust_policy(service: str) -> str:
 
 class IamRoleHandler(Handler):
     kind = "iam_role"
+    # Read directly (no tagged_as): the Resource Groups Tagging API does not cover IAM.
     service = "iam"
 
     def discover(self, ctx: Context) -> list[Found]:

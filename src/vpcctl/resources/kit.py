@@ -8,6 +8,7 @@ items are listed, where their tags are, and which status means what.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -162,6 +163,66 @@ def write_tags(ctx: Context, service: str, target: str, changes: list[Change]) -
 # ------------------------------------------------------------------ discovery
 
 TagSource = Callable[[list[dict[str, Any]]], dict[str, dict[str, str]]]
+
+
+def chunks(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def arn_type(arn: str) -> str:
+    """The service and resource type an ARN names: 'ec2:subnet', 'ecs:task-definition',
+    'elasticloadbalancing:loadbalancer', 'logs:log-group'."""
+    parts = arn.split(":", 5)
+    if len(parts) < 6:
+        return ""
+    return f"{parts[2]}:{re.split('[/:]', parts[5], maxsplit=1)[0]}"
+
+
+def tag_index(ctx: Context) -> dict[str, dict[str, str]]:
+    """ARN -> tags of everything the Resource Groups Tagging API holds tagged for the
+    deployment in the region: one paginated read per run, shared by every kind."""
+    with ctx.index_lock:
+        if ctx.tag_index is None:
+            # Only the services the kinds are in (a service filter takes all of its types: the
+            # type names of the filter are not the ARNs' own, so none is guessed).
+            types = sorted({t.split(":")[0] for h in ctx.inventory.kinds.values() for t in h.tagged_as})
+            pages = (
+                ctx.client("resourcegroupstaggingapi")
+                .get_paginator("get_resources")
+                .paginate(
+                    TagFilters=[{"Key": tagging.DEPLOYMENT, "Values": [ctx.deployment]}],
+                    ResourcesPerPage=100,
+                    **({"ResourceTypeFilters": types} if types else {}),
+                )
+            )
+            # Keyed as the services' own reads give ARNs (CloudWatch Logs may end one with ':*').
+            ctx.tag_index = {
+                item["ResourceARN"].removesuffix(":*"): tagging.to_dict(item.get("Tags"))
+                for page in pages
+                for item in page.get("ResourceTagMappingList") or []
+            }
+        return ctx.tag_index
+
+
+def present(ctx: Context, kinds: dict[str, Handler]) -> list[str]:
+    """The kinds that can hold something of the deployment: those whose types the tag index
+    lists, and every kind read directly (the index does not cover it, or misses what it
+    holds: untaggable items, items tagged only after their create)."""
+    held = {arn_type(arn) for arn in tag_index(ctx)}
+    return [kind for kind, h in kinds.items() if not h.tagged_as or held & set(h.tagged_as)]
+
+
+def indexed(ctx: Context, id_key: str, fallback: TagSource) -> TagSource:
+    """Tags from the run's tag index; items it does not hold (another deployment's, or one
+    made after the index was read) are asked of the service itself."""
+
+    def read(items: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+        index = tag_index(ctx)
+        known = {str(i[id_key]): index[str(i[id_key])] for i in items if str(i[id_key]) in index}
+        rest = [i for i in items if str(i[id_key]) not in known]
+        return {**known, **(fallback(rest) if rest else {})}
+
+    return read
 
 
 def listed(ctx: Context, service: str, operation: str, key: str, **params: Any) -> list[dict[str, Any]]:
@@ -328,6 +389,8 @@ def gone_already(exc: BaseException) -> bool:
 
 def live_twins(ctx: Context, handler: Handler, logical_id: str) -> list[Found]:
     """Every live resource of the kind tagged for this logical id, read fresh from AWS."""
+    with ctx.index_lock:
+        ctx.tag_index = None  # the index read at the start of the run does not hold what it made
     return [f for f in handler.discover(ctx) if f.logical_id == logical_id and not handler.is_gone(f)]
 
 

@@ -22,7 +22,8 @@ def elb_tags(ctx: Context, arns: list[str]) -> dict[str, dict[str, str]]:
 
 
 def discover_elb(ctx: Context, items: list[dict[str, Any]], arn_key: str, make: Any) -> list[Found]:
-    return kit.owned(ctx, items, kit.batched(arn_key, 20, lambda arns: elb_tags(ctx, arns)), arn_key, make)
+    tags = kit.indexed(ctx, arn_key, kit.batched(arn_key, 20, lambda arns: elb_tags(ctx, arns)))
+    return kit.owned(ctx, items, tags, arn_key, make)
 
 
 class ElbHandler(Handler):
@@ -39,6 +40,7 @@ class ElbHandler(Handler):
 
 class LoadBalancerHandler(ElbHandler):
     kind = "load_balancer"
+    tagged_as = ("elasticloadbalancing:loadbalancer",)
 
     def discover(self, ctx: Context) -> list[Found]:
         items = kit.listed(ctx, "elbv2", "describe_load_balancers", "LoadBalancers")
@@ -142,6 +144,7 @@ HEALTH_CHECK = {
 
 class TargetGroupHandler(ElbHandler):
     kind = "target_group"
+    tagged_as = ("elasticloadbalancing:targetgroup",)
 
     def discover(self, ctx: Context) -> list[Found]:
         items = kit.listed(ctx, "elbv2", "describe_target_groups", "TargetGroups")
@@ -255,6 +258,8 @@ class TargetGroupHandler(ElbHandler):
 
 class ListenerHandler(ElbHandler):
     kind = "listener"
+    # Listeners live on load balancers (and moto's tag index leaves them out).
+    tagged_as = ("elasticloadbalancing:loadbalancer",)
 
     def discover(self, ctx: Context) -> list[Found]:
         items = []

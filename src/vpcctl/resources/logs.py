@@ -25,6 +25,7 @@ def group_arn(group: dict[str, Any]) -> str:
 
 class LogGroupHandler(Handler):
     kind = "log_group"
+    tagged_as = ("logs:log-group",)
     service = "logs"
 
     def discover(self, ctx: Context) -> list[Found]:
@@ -33,7 +34,8 @@ class LogGroupHandler(Handler):
         groups = kit.listed(ctx, "logs", "describe_log_groups", "logGroups", logGroupNamePrefix=prefix)
         for group in groups:
             group["resourceArn"] = group_arn(group)
-        tags = kit.each("resourceArn", lambda arn: logs.list_tags_for_resource(resourceArn=arn).get("tags") or {})
+        each = kit.each("resourceArn", lambda arn: logs.list_tags_for_resource(resourceArn=arn).get("tags") or {})
+        tags = kit.indexed(ctx, "resourceArn", each)
         return kit.owned(ctx, groups, tags, "resourceArn", self._found)
 
     def _found(self, lid: str, group: dict[str, Any], tags: dict[str, str]) -> Found:

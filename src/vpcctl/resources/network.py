@@ -27,6 +27,10 @@ from vpcctl.resources.kit import Change
 __all__ = ["immutable"]
 
 
+# Subnets asked about in one DescribeRouteTables (AWS documents no bound on a filter's values; kept modest).
+ASSOCIATION_BATCH = 100
+
+
 def ec2_discover(
     ctx: Context, kind: str, operation: str, key: str, id_key: str, filter_name: str = "Filters", **extra: Any
 ) -> list[Found]:
@@ -69,6 +73,7 @@ NEW_VPC_DNS = {"dns_support": True, "dns_hostnames": False}
 
 class VpcHandler(Ec2Handler):
     kind = "vpc"
+    tagged_as = ("ec2:vpc",)
 
     def discover(self, ctx: Context) -> list[Found]:
         found = ec2_discover(ctx, self.kind, "describe_vpcs", "Vpcs", "VpcId")
@@ -182,6 +187,7 @@ def vpc_holders(ctx: Context, vpc_id: str) -> list[str]:
 
 class SubnetHandler(Ec2Handler):
     kind = "subnet"
+    tagged_as = ("ec2:subnet",)
 
     def discover(self, ctx: Context) -> list[Found]:
         found = ec2_discover(ctx, self.kind, "describe_subnets", "Subnets", "SubnetId")
@@ -248,6 +254,7 @@ def zone_name(region: str, az: str) -> str:
 
 class InternetGatewayHandler(Ec2Handler):
     kind = "internet_gateway"
+    tagged_as = ("ec2:internet-gateway",)
 
     def discover(self, ctx: Context) -> list[Found]:
         found = ec2_discover(ctx, self.kind, "describe_internet_gateways", "InternetGateways", "InternetGatewayId")
@@ -315,6 +322,7 @@ ROUTE_TARGETS = {"gateway": "GatewayId", "nat_gateway": "NatGatewayId", "peering
 
 class RouteTableHandler(Ec2Handler):
     kind = "route_table"
+    tagged_as = ("ec2:route-table",)
 
     def discover(self, ctx: Context) -> list[Found]:
         found = ec2_discover(ctx, self.kind, "describe_route_tables", "RouteTables", "RouteTableId")
@@ -418,19 +426,28 @@ class RouteTableHandler(Ec2Handler):
 
     def _apply_associations(self, ctx: Context, found: Found, changes: list[Change]) -> None:
         ec2 = ctx.client("ec2")
-        for subnet_id in kit.added(changes, "subnet"):
-            # A subnet already associated elsewhere moves here in one call.
-            elsewhere = ec2.describe_route_tables(Filters=[{"Name": "association.subnet-id", "Values": [subnet_id]}])[
-                "RouteTables"
-            ]
-            other = [
-                a["RouteTableAssociationId"]
-                for t in elsewhere
-                for a in t.get("Associations", [])
-                if a.get("SubnetId") == subnet_id
-            ]
-            if other:
-                ec2.replace_route_table_association(AssociationId=other[0], RouteTableId=found.id)
+        added = kit.added(changes, "subnet")
+        # A subnet already associated elsewhere moves here in one call; one read finds them all.
+        elsewhere = [
+            table
+            for batch in kit.chunks(added, ASSOCIATION_BATCH)
+            for table in kit.listed(
+                ctx,
+                "ec2",
+                "describe_route_tables",
+                "RouteTables",
+                Filters=[{"Name": "association.subnet-id", "Values": batch}],
+            )
+        ]
+        current = {
+            a["SubnetId"]: a["RouteTableAssociationId"]
+            for t in elsewhere
+            for a in t.get("Associations", [])
+            if a.get("SubnetId") in added
+        }
+        for subnet_id in added:
+            if subnet_id in current:
+                ec2.replace_route_table_association(AssociationId=current[subnet_id], RouteTableId=found.id)
             else:
                 retry_while_not_found(
                     lambda s=subnet_id: ec2.associate_route_table(RouteTableId=found.id, SubnetId=s), sleep=ctx.sleep
@@ -455,6 +472,7 @@ DEFAULT_EGRESS: set[Permission] = {("-1", None, None, "cidr", "0.0.0.0/0")}
 
 class SecurityGroupHandler(Ec2Handler):
     kind = "security_group"
+    tagged_as = ("ec2:security-group",)
 
     def discover(self, ctx: Context) -> list[Found]:
         found = ec2_discover(ctx, self.kind, "describe_security_groups", "SecurityGroups", "GroupId")
@@ -612,6 +630,7 @@ class VpcPeeringHandler(Ec2Handler):
     ours); its DNS options can be set only once it is active, so readiness sets them."""
 
     kind = "vpc_peering"
+    tagged_as = ("ec2:vpc-peering-connection",)
 
     def discover(self, ctx: Context) -> list[Found]:
         found = ec2_discover(

@@ -486,7 +486,7 @@ def _start_failure(backend: Any, service: Any, task: Any) -> str | None:
     )
     broken = {r.destination for r in network.registry_results(net, tasks, uses_logs) if not r.ok}
     if not broken:
-        return registries.missing_image(backend, definition, image)
+        return registries.missing_image(backend, definition, image, online)
     region = backend.region_name
     if broken == {"logs"}:
         return (

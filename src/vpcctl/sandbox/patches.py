@@ -6,6 +6,7 @@ Each one is listed in docs/moto-gaps.md.
 
 from __future__ import annotations
 
+import copy
 import functools
 from typing import Any
 
@@ -21,7 +22,9 @@ def apply() -> None:
     _ec2_modify_vpc_endpoint_sets_private_dns()
     _ecs_inactive_services_refuse_changes()
     _ecs_list_tasks_filters_by_service()
+    _ecs_list_task_definition_families_by_status()
     _ec2_revoke_ignores_rule_descriptions()
+    _ec2_group_rules_change_one_request_at_a_time()
     _apigateway_integrations_keep_connection_id()
     _route53resolver_update_resolver_rule()
     _ssm_put_parameter_is_atomic()
@@ -119,22 +122,70 @@ def _ecs_list_tasks_filters_by_service() -> None:
     EC2ContainerServiceBackend.list_tasks = list_tasks  # type: ignore[method-assign]
 
 
+def _ecs_list_task_definition_families_by_status() -> None:
+    """moto's ListTaskDefinitionFamilies ignores status; AWS returns, for ACTIVE, only the
+    families with an ACTIVE revision and, for INACTIVE, only those without one."""
+    from moto.ecs.responses import EC2ContainerServiceResponse
+
+    original = EC2ContainerServiceResponse.list_task_definition_families
+
+    @functools.wraps(original)
+    def list_task_definition_families(self: Any) -> Any:
+        result = original(self)
+        status = self._get_param("status")
+        if status in ("ACTIVE", "INACTIVE"):
+            revisions = self.ecs_backend.task_definitions
+            active = {f for f in result.result["families"] if any(d.status == "ACTIVE" for d in revisions[f].values())}
+            keep = active if status == "ACTIVE" else set(result.result["families"]) - active
+            result.result["families"] = [f for f in result.result["families"] if f in keep]
+        return result
+
+    EC2ContainerServiceResponse.list_task_definition_families = list_task_definition_families  # type: ignore[method-assign]
+
+
 def _ec2_revoke_ignores_rule_descriptions() -> None:
     """AWS matches a revoked group-to-group rule without its description; moto requires it."""
     from moto.ec2.models.security_groups import SecurityGroupRule
 
     original = SecurityGroupRule.__eq__
 
+    def without_description(rule: Any) -> Any:
+        # A copy: the rules themselves are shared by every request thread.
+        bare = copy.copy(rule)
+        bare.source_group = {k: v for k, v in rule.source_group.items() if k != "Description"}
+        return bare
+
     def same_rule(self: Any, other: Any) -> bool:
-        mine, theirs = self.source_group, other.source_group
-        try:
-            self.source_group = {k: v for k, v in mine.items() if k != "Description"}
-            other.source_group = {k: v for k, v in theirs.items() if k != "Description"}
-            return bool(original(self, other))
-        finally:
-            self.source_group, other.source_group = mine, theirs
+        if not isinstance(other, SecurityGroupRule):
+            return NotImplemented
+        return bool(original(without_description(self), without_description(other)))
 
     SecurityGroupRule.__eq__ = same_rule  # type: ignore[method-assign,assignment]
+
+
+def _ec2_group_rules_change_one_request_at_a_time() -> None:
+    """moto's revoke finds a rule's index in a group's rule list and then reads the list
+    again, while another request may have replaced the list: two revokes on one group at
+    once can fail with IndexError (an internal error). AWS answers each revoke on its own:
+    the rule is removed, or `InvalidPermission.NotFound`."""
+    import threading
+
+    from moto.ec2.models.security_groups import SecurityGroupBackend
+
+    guard = threading.RLock()
+    for name in (
+        "authorize_security_group_ingress",
+        "authorize_security_group_egress",
+        "revoke_security_group_ingress",
+        "revoke_security_group_egress",
+    ):
+        original = getattr(SecurityGroupBackend, name)
+
+        def one_at_a_time(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            with guard:
+                return _original(self, *args, **kwargs)
+
+        setattr(SecurityGroupBackend, name, functools.wraps(original)(one_at_a_time))
 
 
 def _apigateway_integrations_keep_connection_id() -> None:

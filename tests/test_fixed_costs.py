@@ -1,0 +1,93 @@
+"""Fixed costs, as request counts (never times): what a command reads does not grow with the
+deployment, teardown with nothing deployed reads only the kinds that can exist, and the
+commands that need no AWS load no AWS SDK."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vpcctl import deploy, scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def synthetic() -> Any:
+    spec = importlib.util.spec_from_file_location("synthetic", ROOT / "benchmarks" / "synthetic.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_commands_without_aws_load_no_sdk() -> None:
+    probe = (
+        "import sys\n"
+        "from vpcctl import cli\n"
+        "for args in (['--help'], ['check', 'fargate-privatelink'], ['list']):\n"
+        "    try:\n"
+        "        cli.cli(args)\n"
+        "    except SystemExit as exc:\n"
+        "        assert exc.code in (0, None), (args, exc.code)\n"
+        "    loaded = sorted(m for m in sys.modules if m == 'boto3' or m.startswith(('boto3.', 'botocore.')))\n"
+        "    assert not loaded, (args, loaded)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=False)
+    assert done.returncode == 0, done.stderr
+
+
+def test_teardown_with_nothing_deployed_reads_each_possible_kind_once(moto_module: None, make_ctx: Any) -> None:
+    ctx = make_ctx(deployment="nothing-here")
+    report = deploy.teardown(ctx)
+    assert report.results == {} and report.leftovers == []
+    calls = Counter(report.calls)
+    assert calls["resourcegroupstaggingapi:GetResources"] == 1
+    # Only the kinds the tag index cannot see are read; none is read twice (no sweep of nothing).
+    assert max(calls.values()) == 1
+    assert sum(calls.values()) <= 10, calls
+
+
+@pytest.fixture(scope="module")
+def two_sizes(moto_module: None, tmp_path_factory: pytest.TempPathFactory) -> dict[int, Any]:
+    """The synthetic scenario at two sizes, each made once (no waits: only requests count)."""
+    from conftest import REGION, no_sleep
+    from vpcctl.aws import Aws
+
+    made = {}
+    for size in (1, 3):
+        path = tmp_path_factory.mktemp("synthetic") / f"size{size}.yaml"
+        path.write_text(synthetic().scenario_text(subnets=4 * size, services=2 * size, name=f"syn{size}"))
+        loaded = scenario.load(str(path))
+
+        def context(loaded: Any = loaded, **options: Any) -> Any:
+            options = {"poll_interval": 0, "sleep": no_sleep, "pace": 0, "wait": False, **options}
+            return deploy.context(Aws(REGION), loaded.name, loaded, lambda e: None, **options)
+
+        cold = deploy.up(loaded, context())
+        assert not cold.failed, cold.failed
+        made[size] = (loaded, context, cold)
+    return made
+
+
+def test_no_op_reads_do_not_grow_with_subnets_and_services(two_sizes: dict[int, Any]) -> None:
+    small, large = (two_sizes[size] for size in (1, 3))
+    assert len(large[0].resources) > len(small[0].resources) + 20
+    plans = {size: deploy.plan(loaded, context()) for size, (loaded, context, _) in two_sizes.items()}
+    assert not any(p.has_changes for p in plans.values())
+    # The same reads, kind by kind; only the tag index pages (moto: about 24 resources a page).
+    index = "resourcegroupstaggingapi:GetResources"
+    reads = {size: {op: n for op, n in p.calls.items() if op != index} for size, p in plans.items()}
+    assert reads[3] == reads[1]
+    assert plans[3].calls[index] < len(large[0].resources) / 10
+
+
+def test_cold_up_associates_route_tables_in_one_read_each(two_sizes: dict[int, Any]) -> None:
+    small, large = (two_sizes[size][2] for size in (1, 3))
+    # Two route tables at either size: one association read each, whatever their subnets.
+    assert small.calls["ec2:DescribeRouteTables"] == large.calls["ec2:DescribeRouteTables"]
