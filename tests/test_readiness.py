@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+import botocore.exceptions
 import pytest
 from click.testing import CliRunner
 
@@ -186,3 +187,22 @@ def test_polls_begin_near_the_typical_time_to_ready(clock, make_ctx) -> None:
     discovery = 1
     assert ctx.aws.calls["elbv2:DescribeLoadBalancers"] <= discovery + 3, ctx.aws.calls
     assert clock.t >= pace.up_critical_path(loaded)
+
+
+def test_a_refused_delete_is_tried_again_when_what_holds_it_is_typically_released(make_ctx) -> None:
+    """A subnet a deleted load balancer's interfaces hold is tried at once, then when they are
+    typically released (vpcctl.pace.GONE), not at every interval in between."""
+    clock = FakeClock(step=0.0)
+    ctx = make_ctx(None, sleep=clock.sleep, pace=1.0, clock=clock.now, poll_interval=1.0)
+    ctx.expect_release(clock.now(), pace.GONE["load_balancer"])
+    tries: list[float] = []
+
+    def delete_subnet() -> str:
+        tries.append(clock.t)
+        if clock.t < pace.GONE["load_balancer"]:
+            error = {"Error": {"Code": "DependencyViolation", "Message": "has dependencies"}}
+            raise botocore.exceptions.ClientError(error, "DeleteSubnet")
+        return "deleted"
+
+    assert ctx.until_deletable("public-1a", delete_subnet) == "deleted"
+    assert tries == [0.0, pace.GONE["load_balancer"]]

@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import REGION, changed_steps, scenario_text
-from vpcctl import deploy, images, scenario
+from vpcctl import deploy, images, pace, scenario
 from vpcctl.cli import cli
 from vpcctl.engine import CREATED, DELETED, UNCHANGED
 from vpcctl.errors import BadInput
@@ -512,3 +512,104 @@ def test_time_is_the_sandbox_clock_whoever_polls(clock, make_ctx) -> None:
         behaviour.WORLD.time_scale = 0.0
         for name in ("seldom", "early"):
             deploy.teardown(make_ctx(None, deployment=name))
+
+
+def test_references_to_what_is_still_provisioning(clock) -> None:
+    """What AWS refuses, accepts or fails while the referenced resource is still coming up
+    (docs/readiness.md), on the sandbox's own clock."""
+    ec2, elb, apigw, r53 = client("ec2"), client("elbv2"), client("apigateway"), client("route53")
+    vpc = ec2.create_vpc(CidrBlock="10.7.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.7.{i}.0/24", AvailabilityZone=f"{REGION}{zone}")["Subnet"]
+        for i, zone in ((1, "a"), (2, "c"))
+    ]
+    gateway = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=gateway, VpcId=vpc)
+    table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+    eip = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    nat = ec2.create_nat_gateway(SubnetId=subnets[0]["SubnetId"], AllocationId=eip)["NatGateway"]["NatGatewayId"]
+    nlb = elb.create_load_balancer(Name="pending-nlb", Type="network", Subnets=[s["SubnetId"] for s in subnets])
+    nlb = nlb["LoadBalancers"][0]
+    other = ec2.create_vpc(CidrBlock="10.6.0.0/16")["Vpc"]["VpcId"]
+    pcx = ec2.create_vpc_peering_connection(VpcId=vpc, PeerVpcId=other)["VpcPeeringConnection"]
+    zone = r53.create_hosted_zone(Name="pending.example", CallerReference=f"pending-{clock.t}")["HostedZone"]["Id"]
+
+    def alias(name: str) -> None:
+        change = {
+            "Action": "UPSERT",
+            "ResourceRecordSet": {
+                "Name": name,
+                "Type": "A",
+                "AliasTarget": {
+                    "HostedZoneId": nlb["CanonicalHostedZoneId"],
+                    "DNSName": nlb["DNSName"],
+                    "EvaluateTargetHealth": False,
+                },
+            },
+        }
+        r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [change]})
+
+    # A pending NAT gateway is not a route target yet; a peering pending acceptance is.
+    with pytest.raises(ec2.exceptions.ClientError, match=rf"InvalidNatGatewayID.NotFound.*{nat}"):
+        ec2.create_route(RouteTableId=table, DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat)
+    read = ec2.describe_vpc_peering_connections(VpcPeeringConnectionIds=[pcx["VpcPeeringConnectionId"]])
+    assert read["VpcPeeringConnections"][0]["Status"]["Code"] == "pending-acceptance"
+    ec2.create_route(
+        RouteTableId=table, DestinationCidrBlock="10.6.0.0/16", VpcPeeringConnectionId=pcx["VpcPeeringConnectionId"]
+    )
+    # A VPC link to a provisioning NLB is taken, then FAILED; an alias to it is refused.
+    early = apigw.create_vpc_link(name="early", targetArns=[nlb["LoadBalancerArn"]])
+    assert early["status"] == "PENDING"
+    link = apigw.get_vpc_link(vpcLinkId=early["id"])
+    assert (link["status"], link["statusMessage"]) == ("FAILED", behaviour.NLB_NOT_ACTIVE)
+    with pytest.raises(r53.exceptions.ClientError, match=r"InvalidChangeBatch.*target was not found"):
+        alias("early.pending.example")
+    # A target group no listener attaches to a load balancer cannot take a service.
+    group = elb.create_target_group(Name="unattached", Protocol="TCP", Port=80, VpcId=vpc, TargetType="ip")
+    group_arn = group["TargetGroups"][0]["TargetGroupArn"]
+    with pytest.raises(client("ecs").exceptions.ClientError, match="does not have an associated load balancer"):
+        client("ecs").create_service(
+            cluster="none",
+            serviceName="s",
+            taskDefinition="none:1",
+            loadBalancers=[{"targetGroupArn": group_arn, "containerName": "web", "containerPort": 80}],
+        )
+
+    clock.t += max(pace.SECONDS["nat_gateway"], pace.SECONDS["load_balancer"])
+    ec2.create_route(RouteTableId=table, DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat)
+    alias("late.pending.example")
+    late = apigw.create_vpc_link(name="late", targetArns=[nlb["LoadBalancerArn"]])
+    clock.t += pace.SECONDS["vpc_link"]
+    assert apigw.get_vpc_link(vpcLinkId=late["id"])["status"] == "AVAILABLE"
+    for link_id in (early["id"], late["id"]):
+        apigw.delete_vpc_link(vpcLinkId=link_id)
+
+
+def test_a_resolver_rule_needs_an_operational_endpoint(clock) -> None:
+    ec2, resolver = client("ec2"), client("route53resolver")
+    vpc = ec2.create_vpc(CidrBlock="10.5.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.5.{i}.0/24", AvailabilityZone=f"{REGION}{z}")["Subnet"]["SubnetId"]
+        for i, z in ((1, "a"), (2, "c"))
+    ]
+    group = ec2.create_security_group(VpcId=vpc, GroupName="resolver", Description="resolver")["GroupId"]
+    endpoint = resolver.create_resolver_endpoint(
+        CreatorRequestId=f"pending-{clock.t}",
+        Direction="OUTBOUND",
+        SecurityGroupIds=[group],
+        IpAddresses=[{"SubnetId": s} for s in subnets],
+    )["ResolverEndpoint"]["Id"]
+    rule = {
+        "RuleType": "FORWARD",
+        "DomainName": "corp.example",
+        "ResolverEndpointId": endpoint,
+        "TargetIps": [{"Ip": "10.5.1.53", "Port": 53}],
+    }
+    try:
+        with pytest.raises(resolver.exceptions.ClientError, match="ResourceUnavailableException"):
+            resolver.create_resolver_rule(CreatorRequestId=f"early-{clock.t}", **rule)
+        clock.t += pace.SECONDS["resolver_endpoint"]
+        made = resolver.create_resolver_rule(CreatorRequestId=f"late-{clock.t}", **rule)["ResolverRule"]["Id"]
+        resolver.delete_resolver_rule(ResolverRuleId=made)
+    finally:
+        resolver.delete_resolver_endpoint(ResolverEndpointId=endpoint)

@@ -230,12 +230,13 @@ def test_the_privatelink_scenario_has_the_endpoint_the_article_forgot() -> None:
 
 
 def test_edges_need_their_source_ready_unless_aws_accepts_it_provisioning() -> None:
-    """The listener, the VPC link and the API need only the ARN of what they name; the
-    service needs its endpoints ready (its tasks pull through them); pairs AWS does not
-    document stay ready edges."""
+    """The listener and the API need only the ARN of what they name, a route only the id of a
+    peering pending acceptance; a VPC link fails on an NLB not active yet, and the service needs
+    its endpoints ready (its tasks pull through them); pairs AWS does not document stay ready edges."""
     edges = graph.edge_kinds(scenario.load("closed-vpc-apigw"))
     assert edges["nlb-tcp-80"]["nlb"] == graph.EXISTS
-    assert edges["vpc-link"]["nlb"] == graph.EXISTS
+    assert edges["vpc-link"]["nlb"] == graph.READY
+    assert edges["private-rt"]["peering"] == edges["peer-rt"]["peering"] == graph.EXISTS
     assert edges["api"]["vpc-link"] == graph.EXISTS
     assert edges["web-service"]["nlb-tcp-80"] == graph.EXISTS
     assert edges["web-service"]["ecr-api"] == graph.READY

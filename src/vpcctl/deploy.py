@@ -431,7 +431,10 @@ def delete(ctx: Context, items: Iterable[Found], parallelism: int = 8) -> dict[s
 
     def action(step: str) -> StepResult:
         item = by_step[step]
+        asked = ctx.clock()
         deleted = kit.delete(ctx, handler(item.kind), item)
+        if deleted and item.kind in pace.GONE:
+            ctx.expect_release(asked, pace.GONE[item.kind])  # deletes it blocks are tried again then
         return StepResult(DELETED if deleted else engine.ABSENT, "", item.id)
 
     kinds_of = {step: item.kind for step, item in by_step.items()}

@@ -49,10 +49,11 @@ NETWORK_PROTOCOLS = ("TCP", "UDP", "TLS", "TCP_UDP")
 # Edges along which AWS needs the referenced resource only to exist (an id, an ARN, a DNS
 # name), though it is still provisioning: (dependent kind, referenced kind). Every other
 # edge waits for its source to be ready, which is also what a pair AWS does not document
-# gets. docs/readiness.md gives the AWS source of each pair.
+# gets. docs/readiness.md gives the AWS source of each pair. (vpc_link, load_balancer) is
+# not one: AWS takes CreateVpcLink on an NLB still provisioning, then fails the link.
 EXISTS_ENOUGH: set[tuple[str, str]] = {
     ("listener", "load_balancer"),  # CreateListener has no error for a load balancer not active yet
-    ("vpc_link", "load_balancer"),  # CreateVpcLink asks only for an NLB of the same account
+    ("route_table", "vpc_peering"),  # a route to a peering pending acceptance is a blackhole until active
     ("rest_api", "vpc_link"),  # "Deploying an API will wait if the status is PENDING"
     ("ecs_service", "listener"),  # ECS needs the target group attached to a load balancer
     ("ecs_service", "target_group"),

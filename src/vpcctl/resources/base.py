@@ -162,6 +162,8 @@ class Context:
         self.inventory = Inventory(self, kinds or {})
         self.attrs: dict[str, dict[str, Any]] = {}
         self.made_at: dict[str, float] = {}  # logical id -> when this run created it (on self.clock)
+        # When what this run deleted typically lets go of what it held (its interfaces), on self.clock.
+        self.releases: list[float] = []
         self.tag_index: dict[str, dict[str, str]] | None = None  # ARN -> tags, read once (kit.tag_index)
         self.index_lock = threading.Lock()
         self._attr_lock = threading.Lock()
@@ -299,6 +301,23 @@ class Context:
         made = self.made_at.get(logical_id)
         return 0.0 if made is None else self.clock() - made
 
+    def expect_release(self, deleted_at: float, typical: float) -> None:
+        """A resource deleted at `deleted_at` typically holds its subnets and groups `typical`
+        seconds of AWS's longer: a delete they refuse is tried again then, not before."""
+        with self._attr_lock:
+            self.releases.append(deleted_at + typical * self.pace)
+
+    def _until_released(self) -> Any:
+        """The wait after a refused delete: until the next release still to come, at least one
+        short interval (without one to come: the interval), and not past the delete's deadline."""
+
+        def wait(state: RetryCallState) -> float:
+            now = self.clock()
+            due = max(self.poll_interval, min((t - now for t in self.releases if t > now), default=0.0))
+            return min(due, max(0.0, self.delete_timeout - (state.seconds_since_start or 0.0)))  # a last try at the end
+
+        return wait
+
     def _backoff(self) -> Any:
         """The short poll interval, unchanged: what is polled is seen ready (or deletable)
         within one interval of becoming so (the first poll comes near the typical time, see settle)."""
@@ -318,7 +337,7 @@ class Context:
             return retry(
                 retry=retry_if_exception(lambda e: error_code(e) in BLOCKED_CODES),
                 stop=stop_after_delay(self.delete_timeout),
-                wait=self._backoff(),
+                wait=self._until_released(),
                 sleep=self.sleep,
                 before_sleep=report,
                 reraise=True,

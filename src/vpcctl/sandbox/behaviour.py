@@ -826,19 +826,39 @@ def _nat_gateways_provision() -> None:
     _wrap(EC2Backend, "release_address", before=address_in_use)
 
 
+# CreateVpcLink's statusMessage for a network load balancer not active yet.
+NLB_NOT_ACTIVE = (
+    "NLB is not in active state. If you recently created this NLB, please wait for it to become active and try again."
+)
+
+
 def _vpc_links_provision() -> None:
-    from moto.apigateway.models import APIGatewayBackend, apigateway_backends
+    from moto.apigateway.models import APIGatewayBackend, VpcLink, apigateway_backends
     from moto.elbv2.exceptions import ResourceInUseError
     from moto.elbv2.models import ELBv2Backend
 
     def created(backend: Any, link: Any, *args: Any, **kwargs: Any) -> None:
         link.status = "PENDING"
         link.sandbox_created = WORLD.now()
+        balancers = _elbv2(backend).load_balancers
+        if any(arn in balancers and not refusals.load_balancer_active(balancers[arn]) for arn in link.target_arns):
+            # AWS takes the call, then fails the link (docs/readiness.md).
+            link.sandbox_failure = NLB_NOT_ACTIVE
 
     def advance(backend: Any, *args: Any, **kwargs: Any) -> None:
         for link in backend.vpc_links.values():
-            if link.status == "PENDING" and WORLD.due(getattr(link, "sandbox_created", 0.0), "vpc_link"):
+            if link.status == "PENDING" and getattr(link, "sandbox_failure", None):
+                link.status, link.status_message = "FAILED", link.sandbox_failure
+            elif link.status == "PENDING" and WORLD.due(getattr(link, "sandbox_created", 0.0), "vpc_link"):
                 link.status = "AVAILABLE"
+
+    original_json = VpcLink.to_json
+
+    def to_json(self: Any) -> dict[str, Any]:
+        message = getattr(self, "status_message", None)
+        return {**original_json(self), **({"statusMessage": message} if message else {})}
+
+    VpcLink.to_json = to_json  # type: ignore[method-assign]
 
     def lb_in_use(backend: Any, arn: str) -> None:
         links = apigateway_backends[backend.account_id][backend.region_name].vpc_links.values()

@@ -17,6 +17,10 @@ def install() -> None:
     _routes_do_not_shadow_local()
     _listener_certificate_issued()
     _endpoint_private_dns_needs_vpc_dns()
+    _routes_need_their_target()
+    _service_groups_need_a_load_balancer()
+    _aliases_need_a_ready_target()
+    _resolver_rules_need_an_operational_endpoint()
 
 
 def _before(cls: Any, name: str, check: Callable[[Any, dict[str, Any]], None]) -> None:
@@ -215,3 +219,119 @@ def _endpoint_private_dns_needs_vpc_dns() -> None:
         return original(self)
 
     VPCs.modify_vpc_endpoint = modify_vpc_endpoint  # type: ignore[method-assign]
+
+
+# ------------------------------------------- references to what is still provisioning
+# Each pair is in docs/readiness.md; what AWS does not document is refused (docs/moto-gaps.md).
+
+PEERING_ROUTABLE = ("pending-acceptance", "provisioning", "active")
+
+
+def _routes_need_their_target() -> None:
+    """CreateRoute/ReplaceRoute: a NAT gateway must be `available` (AWS answers a pending one
+    InvalidNatGatewayID.NotFound); a peering may still be pending acceptance (the route is a
+    blackhole until it is active), but not failed, rejected, expired or deleted."""
+    from moto.ec2.exceptions import EC2ClientError
+    from moto.ec2.models import EC2Backend
+
+    def check(backend: Any, args: dict[str, Any]) -> None:
+        nat_id = args.get("nat_gateway_id")
+        if nat_id:
+            found = backend.describe_nat_gateways(None, [nat_id])  # brings its state up to date
+            if not found or found[0].state != "available":
+                raise EC2ClientError("InvalidNatGatewayID.NotFound", f"The natGateway ID '{nat_id}' does not exist")
+        pcx_id = args.get("vpc_peering_connection_id")
+        if pcx_id and backend.get_vpc_peering_connection(pcx_id)._status.code not in PEERING_ROUTABLE:
+            raise EC2ClientError(
+                "InvalidVpcPeeringConnectionID.NotFound", f"The vpcPeeringConnection ID '{pcx_id}' does not exist"
+            )
+
+    _before(EC2Backend, "create_route", check)
+    _before(EC2Backend, "replace_route", check)
+
+
+def _service_groups_need_a_load_balancer() -> None:
+    """CreateService/UpdateService: each target group must be attached to a load balancer (by a
+    listener or a rule), though that load balancer may still be provisioning."""
+    from moto.ecs.exceptions import InvalidParameterException
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    from vpcctl.sandbox.behaviour import _elbv2
+
+    def check(backend: Any, load_balancers: list[dict[str, Any]] | None) -> None:
+        groups = _elbv2(backend).target_groups
+        for lb in load_balancers or []:
+            arn = lb.get("targetGroupArn")
+            if arn and arn in groups and not groups[arn].load_balancer_arns:
+                raise InvalidParameterException(
+                    f"The target group with targetGroupArn {arn} does not have an associated load balancer."
+                )
+
+    _before(EC2ContainerServiceBackend, "create_service", lambda b, args: check(b, args.get("load_balancers")))
+    _before(
+        EC2ContainerServiceBackend,
+        "update_service",
+        lambda b, args: check(b, (args.get("service_properties") or {}).get("load_balancers")),
+    )
+
+
+def load_balancer_active(lb: Any) -> bool:
+    lb.activate()  # brings provisioning -> active up to date with the sandbox's clock
+    return bool(lb.state == "active")
+
+
+def _aliases_need_a_ready_target() -> None:
+    """ChangeResourceRecordSets: an alias to a load balancer still provisioning, or to an interface
+    endpoint still pending, is refused (AWS does not document it: strict)."""
+    from moto.ec2.models import ec2_backends
+    from moto.elbv2.models import elbv2_backends
+    from moto.route53.exceptions import Route53ClientError
+    from moto.route53.models import Route53Backend
+
+    def not_ready(account: str, name: str) -> bool:
+        name = name.rstrip(".").removeprefix("dualstack.").lower()
+        for backend in elbv2_backends[account].values():
+            for lb in backend.load_balancers.values():
+                if lb.dns_name.lower() == name:
+                    return not load_balancer_active(lb)
+        for backend in ec2_backends[account].values():
+            endpoints = backend.describe_vpc_endpoints(None)  # brings pending -> available up to date
+            for endpoint in endpoints:
+                names = [e.get("dns_name", "").lower() for e in endpoint.dns_entries or []]
+                if name in names:
+                    return bool(endpoint.state != "available")
+        return False
+
+    def check(backend: Any, args: dict[str, Any]) -> None:
+        for change in args.get("change_list") or []:
+            record = change.get("ResourceRecordSet") or {}
+            alias = record.get("AliasTarget") or {}
+            if (
+                change.get("Action") in ("CREATE", "UPSERT")
+                and alias
+                and not_ready(backend.account_id, alias["DNSName"])
+            ):
+                raise Route53ClientError(
+                    "InvalidChangeBatch",
+                    f"Tried to create an alias that targets {alias['DNSName']}, type {record.get('Type')} in zone "
+                    f"{alias.get('HostedZoneId')}, but that target was not found",
+                )
+
+    _before(Route53Backend, "change_resource_record_sets", check)
+
+
+def _resolver_rules_need_an_operational_endpoint() -> None:
+    """CreateResolverRule/UpdateResolverRule with an outbound endpoint that is not OPERATIONAL yet."""
+    from moto.core.exceptions import JsonRESTError
+    from moto.route53resolver.models import Route53ResolverBackend
+
+    def check(backend: Any, endpoint_id: str | None) -> None:
+        if not endpoint_id:
+            return
+        backend.list_resolver_endpoints(None)  # brings CREATING -> OPERATIONAL up to date
+        endpoint = backend.resolver_endpoints.get(endpoint_id)
+        if endpoint is not None and endpoint.status != "OPERATIONAL":
+            message = f"The resolver endpoint {endpoint_id} is {endpoint.status}, not OPERATIONAL"
+            raise JsonRESTError("ResourceUnavailableException", message)
+
+    _before(Route53ResolverBackend, "create_resolver_rule", lambda b, args: check(b, args.get("resolver_endpoint_id")))
