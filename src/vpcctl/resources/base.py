@@ -487,11 +487,19 @@ class Handler:
 
 
 def retry_while_not_found(
-    fn: Callable[[], Any], deadline: float = 60.0, sleep: Callable[[float], None] = time.sleep
+    fn: Callable[[], Any],
+    deadline: float = 60.0,
+    sleep: Callable[[float], None] = time.sleep,
+    worth_waiting: Callable[[], bool] = lambda: True,
 ) -> Any:
-    """AWS is eventually consistent: a resource just created can answer NotFound."""
+    """AWS is eventually consistent: a resource just created can answer NotFound. `worth_waiting`
+    says whether what is not found yet can still come (a failed peering never will)."""
+
+    def not_found_yet(exc: BaseException) -> bool:
+        return isinstance(exc, botocore.exceptions.ClientError) and is_not_found(exc) and worth_waiting()
+
     return retry(
-        retry=retry_if_exception(lambda e: isinstance(e, botocore.exceptions.ClientError) and is_not_found(e)),
+        retry=retry_if_exception(not_found_yet),
         stop=stop_after_delay(deadline),
         wait=wait_exponential_jitter(multiplier=0.5, max=5),
         sleep=sleep,

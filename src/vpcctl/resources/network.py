@@ -318,6 +318,17 @@ class InternetGatewayHandler(Ec2Handler):
 
 
 ROUTE_TARGETS = {"gateway": "GatewayId", "nat_gateway": "NatGatewayId", "peering": "VpcPeeringConnectionId"}
+# A peering in any other state never will (failed, rejected, expired, deleted): no use waiting.
+ROUTABLE_PEERING = ("initiating-request", "pending-acceptance", "provisioning", "active")
+
+
+def _peering_can_carry_routes(ec2: Any, peering_id: str | None) -> bool:
+    if not peering_id:
+        return True
+    answer = ec2.describe_vpc_peering_connections(
+        Filters=[{"Name": "vpc-peering-connection-id", "Values": [peering_id]}]
+    )["VpcPeeringConnections"]
+    return not answer or answer[0]["Status"]["Code"] in ROUTABLE_PEERING  # not listed yet: it may come
 
 
 class RouteTableHandler(Ec2Handler):
@@ -394,6 +405,7 @@ class RouteTableHandler(Ec2Handler):
             retry_while_not_found(
                 lambda d=destination, t=target: ec2.create_route(RouteTableId=found.id, DestinationCidrBlock=d, **t),
                 sleep=ctx.sleep,
+                worth_waiting=lambda t=target: _peering_can_carry_routes(ec2, t.get("VpcPeeringConnectionId")),
             )
         for change in changes:
             if change.attribute.startswith("route ") and not change.member:
