@@ -41,15 +41,7 @@ VERDICT_RULES = {
     "flow",
     "pull-through-first-pull",
 }
-READINESS = {
-    "pull-through-first-pull",
-    "pull-path",
-    "endpoint-sg-443",
-    "task-egress-443",
-    "lb-egress",
-    "target-ingress",
-    "health-check-port",
-}
+READINESS = VERDICT_RULES - {"resolver-sg-53", "resolver-rule-loop", "flow"}
 HINT_RULE = re.compile(r"(?:^|; )(" + "|".join(sorted(VERDICT_RULES, key=len, reverse=True)) + r"): ")
 
 
