@@ -574,21 +574,24 @@ def check(settings: Settings, scenario_name: str, sets: tuple[str, ...], live: b
     Makes no AWS call, unless --live also reads what the deployment has in AWS (each
     service's path to its registry, the load balancer's path to each target).
     Exits 1 when a finding is an error, 0 with warnings only."""
-    from vpcctl import netcheck, render
+    from vpcctl import netcheck
 
     loaded = _load(scenario_name, sets)
     if deployment is not None:
         _deployment(deployment, loaded)  # `check` refuses the names `up` refuses
     findings = netcheck.check(loaded)
     if live:
-        from vpcctl import diagnose
+        from vpcctl import diagnose, render
 
         ctx = _context(settings, _deployment(deployment, loaded), loaded, render.Quiet(), loaded.region)
         findings += diagnose.live_findings(ctx)
-    if settings.output == "json":
-        render.emit_json(netcheck.report(loaded, findings))
-    elif findings:
-        render.findings(f"{loaded.name}: {netcheck.summary(findings)}", findings)
+    if settings.output == "json" or findings:
+        from vpcctl import render  # imported here: a clean check prints its one line without it
+
+        if settings.output == "json":
+            render.emit_json(netcheck.report(loaded, findings))
+        else:
+            render.findings(f"{loaded.name}: {netcheck.summary(findings)}", findings)
     elif not settings.quiet:
         click.echo(f"{loaded.name}: no findings ({len(netcheck.RULES)} rules checked)")
     netcheck.fail_on_errors(loaded, findings)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import re
 from functools import cache
-from importlib import resources
+from importlib.util import find_spec
+from pathlib import Path
 
 # Deployment and scenario names end up in every physical name (`<deployment>-<id>`)
 # and in tags. The tightest consumers are ELB names (32 characters, letters, digits and
@@ -196,8 +197,11 @@ def known_regions() -> frozenset[str]:
     """Every Region botocore's partition data knows, in the commercial, China and GovCloud partitions.
 
     Read from the data file itself: a botocore session (and its endpoint data, a megabyte
-    of JSON) would cost `check` half a second."""
-    text = resources.files("botocore").joinpath("data", "partitions.json").read_text()
+    of JSON) would cost `check` half a second; the file is found without importing botocore."""
+    spec = find_spec("botocore")
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError("botocore")
+    text = (Path(spec.origin).parent / "data" / "partitions.json").read_text(encoding="utf-8")
     regions: set[str] = set()
     for partition in json.loads(text)["partitions"]:
         if partition["id"] in ("aws", "aws-cn", "aws-us-gov"):

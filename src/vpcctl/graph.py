@@ -6,7 +6,7 @@ import dataclasses
 import typing
 from graphlib import CycleError, TopologicalSorter
 
-from vpcctl import model, pace
+from vpcctl import model
 from vpcctl.errors import BadInput
 
 if typing.TYPE_CHECKING:
@@ -67,6 +67,8 @@ def edge_kinds(scenario: model.Scenario, deps: dict[str, set[str]] | None = None
     """Step -> {step it waits for: EXISTS or READY}. An edge needs only its source's calls
     (EXISTS) when AWS accepts the reference while the source is still provisioning
     (vpcctl.pace.EXISTS_ENOUGH); otherwise the source's wait too (READY)."""
+    from vpcctl import pace  # here: loading a scenario builds its graph without AWS's timings
+
     res = scenario.resources
     deps = deps if deps is not None else (scenario.steps or build(scenario))
     out: dict[str, dict[str, str]] = {}

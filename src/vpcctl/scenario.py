@@ -7,7 +7,7 @@ import ipaddress
 import re
 import types
 import typing
-from importlib import resources as importlib_resources
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ DEFAULT_REGION = "ap-northeast-1"
 def scenario_dirs() -> list[Path]:
     """Where scenarios are looked up by name: ./scenarios first, then the packaged ones."""
     dirs = [Path.cwd() / "scenarios"]
-    packaged = Path(str(importlib_resources.files("vpcctl") / "scenarios"))
+    packaged = Path(__file__).parent / "scenarios"  # where a wheel puts them
     if packaged.is_dir():
         dirs.append(packaged)
     else:  # running from a source checkout
@@ -339,7 +339,7 @@ def _convert(doc: Located, cls: type, raw: Any, path: KeyPath) -> Any:
     """Build a frozen spec from a mapping, checking keys and types."""
     if not isinstance(raw, dict):
         raise doc.error(path, f"expected a mapping, got {_describe(raw)}")
-    hints = typing.get_type_hints(cls, include_extras=True)
+    hints = _field_types(cls)
     known = {f.name: f for f in dataclasses.fields(cls)}
     for key in raw:
         if key not in known:
@@ -352,6 +352,13 @@ def _convert(doc: Located, cls: type, raw: Any, path: KeyPath) -> Any:
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise doc.error(path, f"'{name}' is required")
     return cls(**kwargs)
+
+
+@cache
+def _field_types(cls: type) -> dict[str, Any]:
+    """A spec class's field types, evaluated once per class (each call of get_type_hints
+    evaluates every string annotation again)."""
+    return typing.get_type_hints(cls, include_extras=True)
 
 
 def _value(doc: Located, tp: Any, raw: Any, path: KeyPath) -> Any:
