@@ -18,7 +18,7 @@ from conftest import changed_steps, write_variant
 from vpcctl import deploy, graph
 from vpcctl.cli import cli
 from vpcctl.engine import CREATED, UPDATED
-from vpcctl.resources import handler, handlers
+from vpcctl.resources import handler, handlers, kit
 
 ALB = "alb-fargate-sg"
 CLOSED = "closed-vpc-apigw"
@@ -47,6 +47,9 @@ def test_up_twice_status_and_teardown_leave_nothing(fresh, make_ctx, name: str) 
     loaded, _, first = fresh(name, deployment)
     assert not first.failed, {s: r.detail for s, r in first.failed.items()}
     assert {r.status for r in first.results.values()} == {CREATED}
+    # The tag index holds each of these kinds the scenario made, and no other: they are read only then.
+    made = {r.kind for r in loaded.resources.values()} & set(NEW_KINDS)
+    assert set(kit.present(make_ctx(None, deployment=deployment), {k: handler(k) for k in NEW_KINDS})) == made
 
     _, _, second = fresh(name, deployment)
     assert changed_steps(second) == {}

@@ -42,7 +42,7 @@ def resource_arn(ctx: Context, path: str) -> str:
 
 class VpcLinkHandler(Handler):
     kind = "vpc_link"
-    # Read directly (no tagged_as): moto's tag index leaves API Gateway out (docs/moto-gaps.md).
+    tagged_as = ("apigateway:vpclinks",)  # CreateVpcLink takes its tags
     service = "apigateway"
 
     def discover(self, ctx: Context) -> list[Found]:
@@ -107,7 +107,7 @@ class VpcLinkHandler(Handler):
 
 class RestApiHandler(Handler):
     kind = "rest_api"
-    # Read directly (no tagged_as): moto's tag index leaves API Gateway out (docs/moto-gaps.md).
+    tagged_as = ("apigateway:restapis",)  # CreateRestApi takes its tags (a stage's ARN is under its API's)
     service = "apigateway"
 
     def discover(self, ctx: Context) -> list[Found]:

@@ -27,7 +27,8 @@ KEYS = {"subnets": "SubnetIds", "security_groups": "SecurityGroupIds", "route_ta
 
 class VpcEndpointHandler(Ec2Handler):
     kind = "vpc_endpoint"
-    # Read directly (no tagged_as): moto's tag index leaves VPC endpoints out (docs/moto-gaps.md).
+    # CreateVpcEndpoint tags it (TagSpecifications): the index holds it from its create on.
+    tagged_as = ("ec2:vpc-endpoint",)
 
     def discover(self, ctx: Context) -> list[Found]:
         found = ec2_discover(ctx, self.kind, "describe_vpc_endpoints", "VpcEndpoints", "VpcEndpointId")

@@ -171,11 +171,12 @@ def chunks(items: list[Any], size: int) -> list[list[Any]]:
 
 def arn_type(arn: str) -> str:
     """The service and resource type an ARN names: 'ec2:subnet', 'ecs:task-definition',
-    'elasticloadbalancing:loadbalancer', 'logs:log-group'."""
+    'elasticloadbalancing:loadbalancer', 'logs:log-group', 'apigateway:restapis' (API Gateway's
+    resource part is a path: '/restapis/<id>')."""
     parts = arn.split(":", 5)
     if len(parts) < 6:
         return ""
-    return f"{parts[2]}:{re.split('[/:]', parts[5], maxsplit=1)[0]}"
+    return f"{parts[2]}:{re.split('[/:]', parts[5].removeprefix('/'), maxsplit=1)[0]}"
 
 
 def tag_index(ctx: Context) -> dict[str, dict[str, str]]:

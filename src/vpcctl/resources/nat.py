@@ -26,7 +26,9 @@ NAT_GONE = ("deleted", "deleting", "failed")
 
 class ElasticIpHandler(Ec2Handler):
     kind = "elastic_ip"
-    # Read directly (no tagged_as): moto's tag index leaves Elastic IPs out (docs/moto-gaps.md).
+    # AllocateAddress tags it (TagSpecifications). The authorization reference names the type
+    # elastic-ip; Shield's API reference writes an address's ARN with eip-allocation: either counts.
+    tagged_as = ("ec2:elastic-ip", "ec2:eip-allocation")
 
     def discover(self, ctx: Context) -> list[Found]:
         # DescribeAddresses is not paginated: one filtered call returns them all.

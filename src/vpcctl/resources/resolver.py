@@ -41,7 +41,7 @@ def discover_named(ctx: Context, operation: str, key: str, make: Any) -> list[Fo
 
 class ResolverEndpointHandler(Handler):
     kind = "resolver_endpoint"
-    # Read directly (no tagged_as): moto's tag index leaves Route 53 Resolver out (docs/moto-gaps.md).
+    tagged_as = ("route53resolver:resolver-endpoint",)  # CreateResolverEndpoint takes its tags
     service = "route53resolver"
 
     def discover(self, ctx: Context) -> list[Found]:
@@ -150,7 +150,7 @@ def endpoint_ips(ctx: Context, endpoint_id: str) -> list[dict[str, Any]]:
 
 class ResolverRuleHandler(Handler):
     kind = "resolver_rule"
-    # Read directly (no tagged_as): moto's tag index leaves Route 53 Resolver out (docs/moto-gaps.md).
+    tagged_as = ("route53resolver:resolver-rule",)  # CreateResolverRule takes its tags
     service = "route53resolver"
 
     def discover(self, ctx: Context) -> list[Found]:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from vpcctl import pace
-from vpcctl.sandbox import faults, health, refusals, registries
+from vpcctl.sandbox import faults, health, refusals, registries, tagindex
 
 # AWS's typical durations, in seconds; the sandbox multiplies them by its time scale.
 SECONDS = pace.SECONDS
@@ -80,6 +80,7 @@ def _install_once() -> None:
     _nat_vpc_link_resolver_take_time()
     refusals.install()
     registries.install()
+    tagindex.install()
 
 
 def _requests_one_at_a_time() -> None:
