@@ -57,7 +57,7 @@ class VpcLinkHandler(Handler):
             return [kit.create(ctx, spec, name=ctx.name(resource.id))]
         have = ", ".join(ctx.logical_id_of(a) for a in found.raw.get("targetArns") or []) or None
         changes = kit.replaced("load_balancer", have, spec.load_balancer)
-        return changes + kit.tag_changes(found.tags, ctx.tags(resource.id))
+        return changes + kit.own_tag_changes(ctx, resource.id, found)
 
     def apply(
         self, ctx: Context, resource: model.Resource, spec: model.VpcLink, found: Found | None, changes: list[Change]
@@ -143,7 +143,7 @@ class RestApiHandler(Handler):
             self._deployed(ctx, found.id, spec.stage),
             deployment_fingerprint(ctx, spec, endpoints),
         )
-        return changes + kit.tag_changes(found.tags, ctx.tags(resource.id))
+        return changes + kit.own_tag_changes(ctx, resource.id, found)
 
     def apply(
         self, ctx: Context, resource: model.Resource, spec: model.RestApi, found: Found | None, changes: list[Change]

@@ -64,7 +64,7 @@ class InstanceHandler(Ec2Handler):
         changes += kit.members("security_group", have_groups, ctx.ids_of(spec.security_groups), ctx.logical_id_of)
         if found.state in ("stopping", "stopped"):
             changes.append(Change("state", found.state, "running"))
-        return changes + self.tag_changes(ctx, resource, found)
+        return changes + kit.own_tag_changes(ctx, resource.id, found)
 
     def apply(
         self, ctx: Context, resource: model.Resource, spec: model.Instance, found: Found | None, changes: list[Change]

@@ -22,11 +22,6 @@ class EcsHandler(Handler):
 
     service = "ecs"
 
-    def tag_changes(
-        self, ctx: Context, resource: model.Resource, found: Found, name: str | None = None
-    ) -> list[Change]:
-        return kit.tag_changes(found.tags, ctx.tags(resource.id, name))
-
 
 class EcsClusterHandler(EcsHandler):
     kind = "ecs_cluster"
@@ -53,7 +48,7 @@ class EcsClusterHandler(EcsHandler):
     def diff(self, ctx: Context, resource: model.Resource, spec: model.EcsCluster, found: Found | None) -> list[Change]:
         if found is None:
             return [kit.create(ctx, spec, name=ctx.name(resource.id))]
-        return self.tag_changes(ctx, resource, found, ctx.name(resource.id))
+        return kit.own_tag_changes(ctx, resource.id, found, ctx.name(resource.id))
 
     def apply(
         self, ctx: Context, resource: model.Resource, spec: model.EcsCluster, found: Found | None, changes: list[Change]
@@ -316,7 +311,7 @@ class EcsServiceHandler(EcsHandler):
             elif attribute in ("subnets", "security_groups"):
                 before, after = [ctx.logical_id_of(i) for i in before], [ctx.logical_id_of(i) for i in after]
             changes += kit.updated(attribute, before, after, payload=key)
-        return changes + self.tag_changes(ctx, resource, found)
+        return changes + kit.own_tag_changes(ctx, resource.id, found)
 
     def apply(
         self, ctx: Context, resource: model.Resource, spec: model.EcsService, found: Found | None, changes: list[Change]

@@ -57,7 +57,7 @@ class VpcEndpointHandler(Ec2Handler):
             changes += kit.members(field.removesuffix("s"), have[field], want, ctx.logical_id_of)
         if interface:
             changes += kit.updated("private_dns", bool(found.raw.get("PrivateDnsEnabled")), spec.private_dns)
-        return changes + self.tag_changes(ctx, resource, found)
+        return changes + kit.own_tag_changes(ctx, resource.id, found)
 
     def apply(
         self,

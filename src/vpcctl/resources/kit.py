@@ -98,6 +98,11 @@ def tag_changes(have: dict[str, str], want: dict[str, str]) -> list[Change]:
     return changes + [Change(f"tag {k}", have[k], None, payload=k) for k in to_unset]
 
 
+def own_tag_changes(ctx: Context, logical_id: str, found: Found, name: str | None = None) -> list[Change]:
+    """What brings a found resource's tags to the ones the deployment gives it (ctx.tags)."""
+    return tag_changes(found.tags, ctx.tags(logical_id, name))
+
+
 def tags_of(changes: list[Change]) -> tuple[dict[str, str], list[str]]:
     """The tag changes of a change list, as (to set, to unset)."""
     tag = [c for c in changes if c.attribute.startswith("tag ")]

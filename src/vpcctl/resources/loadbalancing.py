@@ -29,11 +29,6 @@ def discover_elb(ctx: Context, items: list[dict[str, Any]], arn_key: str, make: 
 class ElbHandler(Handler):
     service = "elbv2"
 
-    def tag_changes(
-        self, ctx: Context, resource: model.Resource, found: Found, name: str | None = None
-    ) -> list[Change]:
-        return kit.tag_changes(found.tags, ctx.tags(resource.id, name))
-
 
 # -------------------------------------------------------------- load balancer
 
@@ -74,7 +69,7 @@ class LoadBalancerHandler(ElbHandler):
         changes += kit.members("subnet", have_subnets, ctx.ids_of(spec.subnets), ctx.logical_id_of)
         have_groups = found.raw.get("SecurityGroups") or []
         changes += kit.members("security_group", have_groups, ctx.ids_of(spec.security_groups), ctx.logical_id_of)
-        return changes + self.tag_changes(ctx, resource, found, name)
+        return changes + kit.own_tag_changes(ctx, resource.id, found, name)
 
     def apply(
         self,
@@ -189,7 +184,7 @@ class TargetGroupHandler(ElbHandler):
             want = self._health_check(spec).get(key)
             if want is not None:
                 changes += kit.updated(f"health_check {field}", found.raw.get(key), want, payload=key)
-        return changes + self.tag_changes(ctx, resource, found, name)
+        return changes + kit.own_tag_changes(ctx, resource.id, found, name)
 
     def apply(
         self,
@@ -298,7 +293,7 @@ class ListenerHandler(ElbHandler):
         if spec.certificate_arn:
             have = [c["CertificateArn"] for c in raw.get("Certificates") or []]
             changes += kit.updated("certificate_arn", have, [spec.certificate_arn], payload="Certificates")
-        return changes + self.tag_changes(ctx, resource, found)
+        return changes + kit.own_tag_changes(ctx, resource.id, found)
 
     def apply(
         self, ctx: Context, resource: model.Resource, spec: model.Listener, found: Found | None, changes: list[Change]

@@ -52,7 +52,7 @@ class LogGroupHandler(Handler):
         if found is None:
             return [kit.create(ctx, spec, name=name)]
         changes = kit.updated("retention_days", found.raw.get("retentionInDays"), spec.retention_days)
-        return changes + kit.tag_changes(found.tags, ctx.tags(resource.id, name))
+        return changes + kit.own_tag_changes(ctx, resource.id, found, name)
 
     def apply(
         self, ctx: Context, resource: model.Resource, spec: model.LogGroup, found: Found | None, changes: list[Change]

@@ -40,7 +40,7 @@ class ElasticIpHandler(Ec2Handler):
     def diff(self, ctx: Context, resource: model.Resource, spec: model.ElasticIp, found: Found | None) -> list[Change]:
         if found is None:
             return [kit.create(ctx, spec, domain="vpc")]
-        return self.tag_changes(ctx, resource, found)
+        return kit.own_tag_changes(ctx, resource.id, found)
 
     def apply(
         self, ctx: Context, resource: model.Resource, spec: model.ElasticIp, found: Found | None, changes: list[Change]
@@ -107,7 +107,7 @@ class NatGatewayHandler(Ec2Handler):
         changes += kit.replaced(
             "connectivity_type", found.raw.get("ConnectivityType", "public"), spec.connectivity_type
         )
-        return changes + self.tag_changes(ctx, resource, found)
+        return changes + kit.own_tag_changes(ctx, resource.id, found)
 
     def apply(
         self, ctx: Context, resource: model.Resource, spec: model.NatGateway, found: Found | None, changes: list[Change]

@@ -54,9 +54,6 @@ class Ec2Handler(Handler):
 
     service = "ec2"
 
-    def tag_changes(self, ctx: Context, resource: model.Resource, found: Found) -> list[Change]:
-        return kit.tag_changes(found.tags, ctx.tags(resource.id))
-
     def write_tags(self, ctx: Context, found: Found, changes: list[Change]) -> None:
         kit.write_tags(ctx, "ec2", found.id, changes)
 
@@ -89,7 +86,7 @@ class VpcHandler(Ec2Handler):
         for field, member, attribute in DNS_ATTRIBUTES:
             have = ec2.describe_vpc_attribute(VpcId=found.id, Attribute=attribute)[member]["Value"]
             changes += kit.updated(field, have, getattr(spec, field))
-        return changes + self.tag_changes(ctx, resource, found)
+        return changes + kit.own_tag_changes(ctx, resource.id, found)
 
     def apply(
         self, ctx: Context, resource: model.Resource, spec: model.Vpc, found: Found | None, changes: list[Change]
@@ -205,7 +202,7 @@ class SubnetHandler(Ec2Handler):
         changes += kit.updated(
             "public_ip_on_launch", bool(found.raw.get("MapPublicIpOnLaunch")), spec.public_ip_on_launch
         )
-        return changes + self.tag_changes(ctx, resource, found)
+        return changes + kit.own_tag_changes(ctx, resource.id, found)
 
     def apply(
         self, ctx: Context, resource: model.Resource, spec: model.Subnet, found: Found | None, changes: list[Change]
@@ -272,7 +269,7 @@ class InternetGatewayHandler(Ec2Handler):
         attached = [a["VpcId"] for a in found.raw.get("Attachments") or []]
         have = ctx.logical_id_of(attached[0]) if attached else None
         changes = [] if vpc_id in attached else [Change("vpc", have, spec.vpc, payload=attached)]
-        return changes + self.tag_changes(ctx, resource, found)
+        return changes + kit.own_tag_changes(ctx, resource.id, found)
 
     def apply(
         self,
@@ -346,7 +343,7 @@ class RouteTableHandler(Ec2Handler):
             return [kit.create(ctx, spec)]
         changes = kit.replaced("vpc", found.raw["VpcId"], ctx.id_of(spec.vpc))
         changes += self._route_changes(ctx, found.raw, spec) + self._association_changes(ctx, resource, found.raw, spec)
-        return changes + self.tag_changes(ctx, resource, found)
+        return changes + kit.own_tag_changes(ctx, resource.id, found)
 
     def apply(
         self, ctx: Context, resource: model.Resource, spec: model.RouteTable, found: Found | None, changes: list[Change]
@@ -503,7 +500,7 @@ class SecurityGroupHandler(Ec2Handler):
         changes += kit.replaced("description", found.raw.get("Description", ""), spec.description)
         if not model.has_late_step(resource):  # no rules step follows: converge to "no rules" here
             changes += self.rule_changes(ctx, found.raw, spec)
-        return changes + self.tag_changes(ctx, resource, found)
+        return changes + kit.own_tag_changes(ctx, resource.id, found)
 
     def apply(
         self,
@@ -663,7 +660,7 @@ class VpcPeeringHandler(Ec2Handler):
             changes.append(Change("status", found.state, "active"))
         elif found.state == "active":
             changes += kit.updated("allow_remote_dns", self._remote_dns(found.raw), spec.allow_remote_dns)
-        return changes + self.tag_changes(ctx, resource, found)
+        return changes + kit.own_tag_changes(ctx, resource.id, found)
 
     @staticmethod
     def _remote_dns(raw: dict[str, Any]) -> bool | str:

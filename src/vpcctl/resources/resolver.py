@@ -69,7 +69,7 @@ class ResolverEndpointHandler(Handler):
         changes += kit.replaced("security_groups", groups, sorted(spec.security_groups))
         have = [ip["SubnetId"] for ip in found.raw.get("IpAddresses") or []]
         changes += kit.members("subnet", have, ctx.ids_of(spec.subnets), ctx.logical_id_of)
-        return changes + kit.tag_changes(found.tags, ctx.tags(resource.id, name))
+        return changes + kit.own_tag_changes(ctx, resource.id, found, name)
 
     def apply(
         self,
@@ -188,7 +188,7 @@ class ResolverRuleHandler(Handler):
         )
         live = [a["VPCId"] for a in found.raw.get("Associations") or [] if a.get("Status") != "DELETING"]
         changes += kit.members("vpc", live, ctx.ids_of(spec.vpcs), ctx.logical_id_of)
-        return changes + kit.tag_changes(found.tags, ctx.tags(resource.id, name))
+        return changes + kit.own_tag_changes(ctx, resource.id, found, name)
 
     def apply(
         self,
