@@ -131,3 +131,14 @@ def test_pace_and_poll_interval_follow_the_aws_endpoint_unless_set(monkeypatch) 
     monkeypatch.setenv("VPCCTL_PACE", "0.25")
     monkeypatch.setenv("VPCCTL_POLL_INTERVAL", "2")
     assert (aws.pace, aws.poll_interval) == (0.25, 2.0)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("VPCCTL_PACE", "abc"), ("VPCCTL_POLL_INTERVAL", "-1"), ("VPCCTL_PACE", "nan")]
+)
+def test_a_bad_pace_or_poll_interval_is_one_line_and_exit_2(monkeypatch, name, value) -> None:
+    monkeypatch.setenv(name, value)
+    result = run("--endpoint-url", "http://127.0.0.1:9", "up", "fargate-privatelink")
+    assert result.exit_code == 2, result.output
+    assert f"{name}={value}: expected a number of seconds, 0 or more" in result.stderr
+    assert "Traceback" not in result.output

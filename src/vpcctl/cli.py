@@ -72,9 +72,9 @@ class Settings:
     def poll_interval(self) -> float:
         """Seconds between polls once a wait has begun: about one second of AWS's time at the
         sandbox's pace (within 0.1-0.5 s), 0.5 s against another emulator, 5 s on AWS."""
-        configured = os.environ.get("VPCCTL_POLL_INTERVAL")
-        if configured:
-            return float(configured)
+        configured = _seconds_setting("VPCCTL_POLL_INTERVAL")
+        if configured is not None:
+            return configured
         if not self.local:
             return 5.0
         pace = self.pace
@@ -84,15 +84,29 @@ class Settings:
     def pace(self) -> float:
         """Seconds here per second AWS takes: the sandbox's time scale, 0 for another emulator;
         VPCCTL_PACE sets it (0: poll from the start, as against an emulator that never waits)."""
-        configured = os.environ.get("VPCCTL_PACE")
-        if configured:
-            return float(configured)
+        configured = _seconds_setting("VPCCTL_PACE")
+        if configured is not None:
+            return configured
         if self.sandbox and not self.endpoint_url:
             from vpcctl import sandbox
 
             box = sandbox.current()
             return box.time_scale if box else 0.0
         return 0.0 if self.local else 1.0
+
+
+def _seconds_setting(name: str) -> float | None:
+    """A number of seconds, 0 or more, from the environment (unset or empty: None)."""
+    text = os.environ.get(name)
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):  # also refuses nan
+        raise BadInput(f"{name}={text}: expected a number of seconds, 0 or more")
+    return value
 
 
 def _is_loopback(endpoint: str | None) -> bool:
