@@ -347,6 +347,7 @@ def readiness(ctx: Context, scenario: model.Scenario) -> list[Problem]:
     seen: list[Event] = []
     emit, ctx.emit = ctx.emit, seen.append
     problems = []
+    _look_at_services_together(ctx, scenario)
     try:
         for lid, resource in scenario.resources.items():
             found = ctx.inventory.get(resource.kind, lid)
@@ -364,8 +365,22 @@ def readiness(ctx: Context, scenario: model.Scenario) -> list[Problem]:
     except Exception as exc:
         raise translate(exc) from exc
     finally:
-        ctx.emit = emit
+        ctx.emit, ctx.looks_since = emit, None
     return problems
+
+
+def _look_at_services_together(ctx: Context, scenario: model.Scenario) -> None:
+    """One look at every service: the first read (of services, of tasks) is of them all, and
+    serves every service's look (reads from now on are fresh for this gate)."""
+    from vpcctl.resources import ecs
+
+    services = [
+        ctx.inventory.get("ecs_service", lid) for lid, r in scenario.resources.items() if r.kind == "ecs_service"
+    ]
+    present = [f for f in services if f is not None]
+    ecs.service_reads(ctx).want((f.raw["clusterArn"], f.id) for f in present)
+    ecs.task_reads(ctx).want((f.raw["clusterArn"], f.attributes["name"]) for f in present)
+    ctx.looks_since = time.monotonic()
 
 
 def observed_problems(rows: list[Row]) -> list[Problem]:
