@@ -98,6 +98,22 @@ def test_cold_up_associates_route_tables_in_one_read_each(two_sizes: dict[int, A
     assert small.calls["ec2:DescribeRouteTables"] == large.calls["ec2:DescribeRouteTables"]
 
 
+def test_a_no_op_up_reads_readiness_as_often_at_either_size(two_sizes: dict[int, Any]) -> None:
+    """ECS's steady state vouches for each service: the gate reads services in batches of ten,
+    and tasks and targets not at all, however many services there are."""
+    readiness = ("ecs:DescribeServices", "ecs:ListTasks", "ecs:DescribeTasks", "elbv2:DescribeTargetHealth")
+    reads = {}
+    for size, (loaded, context, _) in two_sizes.items():
+        settled = deploy.up(loaded, context(wait=True))  # until every service serves
+        assert not settled.failed, settled.failed
+        again = deploy.up(loaded, context(wait=True))
+        assert not again.failed and again.count("unchanged") == len(again.results)
+        reads[size] = {op: again.calls.get(op, 0) for op in readiness}
+    assert reads[3] == reads[1]
+    detailed = ("ecs:ListTasks", "ecs:DescribeTasks", "elbv2:DescribeTargetHealth")
+    assert not any(reads[1][op] for op in detailed), reads
+
+
 def test_a_lagging_tag_index_cannot_make_teardown_miss_a_resource(
     two_sizes: dict[int, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:

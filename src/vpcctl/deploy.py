@@ -201,6 +201,17 @@ def up(scenario: model.Scenario, ctx: Context, parallelism: int = 8, prune: bool
     changes: dict[str, list[Change]] = {lid: [] for lid in scenario.resources}
 
     def action(step_id: str) -> StepResult:
+        try:
+            return apply_step(step_id)
+        finally:
+            ctx.step_applied(step_id.removesuffix(graph.RULES))
+
+    def submitted(event: Event) -> None:
+        if event.status == engine.RUNNING:
+            ctx.step_started()  # from when a step is handed to a worker until its calls are made
+        ctx.emit(event)
+
+    def apply_step(step_id: str) -> StepResult:
         lid = step_id.removesuffix(graph.RULES)
         resource = scenario.resources[lid]
         kind = handler(resource.kind)
@@ -239,7 +250,7 @@ def up(scenario: model.Scenario, ctx: Context, parallelism: int = 8, prune: bool
 
     kinds = {s: scenario.resources[s.removesuffix(graph.RULES)].kind for s in steps}
     exists_only = graph.exists_only(scenario, steps)
-    results = engine.run(steps, action, ctx.emit, parallelism, kinds, ctx.cancel, translate, exists_only)
+    results = engine.run(steps, action, submitted, parallelism, kinds, ctx.cancel, translate, exists_only)
     report = RunReport(results, {}, 0.0, changes=changes, unmanaged=extra)
     if prune and extra and not report.failed:
         report.pruned = delete(ctx, extra, parallelism)
@@ -311,10 +322,13 @@ def _add_details(ctx: Context, rows: list[Row]) -> None:
     from vpcctl.resources import ecs, loadbalancing
 
     owners: dict[str, str] = {}  # address -> "task <id>" / "instance <logical id>"
+    services = [ctx.inventory.get(r.kind, r.logical_id) for r in rows if r.kind == "ecs_service"]
+    ecs.task_reads(ctx).want((f.raw["clusterArn"], f.attributes["name"]) for f in services if f is not None)
+    now = time.monotonic()  # one read of every service's tasks, from now
     for row in rows:
         found = ctx.inventory.get(row.kind, row.logical_id)
         if row.kind == "ecs_service" and found is not None:
-            row.tasks = ecs.describe_service_tasks(ctx, found)
+            row.tasks = ecs.describe_service_tasks(ctx, found, after=now)
             row.events = ecs.service_events(found)
             owners |= {t["ip"]: f"task {t['id']}" for t in row.tasks if t["last_status"] == "RUNNING" and t["ip"]}
         elif row.kind == "instance" and found is not None:

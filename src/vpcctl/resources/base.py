@@ -170,6 +170,7 @@ class Context:
         self.snapshots: dict[str, Snapshot] = {}  # batched reads the readiness waits share
         self.looks_since: float | None = None  # set: one look at everything, reads from then on serve
         self._applying = 0  # steps started and not yet applied (see until_quiet)
+        self.applied_at: dict[str, float] = {}  # logical id -> when its last step made its calls (monotonic)
         self._quiet = threading.Condition()
 
     @property
@@ -247,19 +248,23 @@ class Context:
         left = max(0.0, self.deadline - time.monotonic())
         return min(timeout, left) if timeout else left
 
-    def snapshot(self, name: str, read: Callable[[set[Any]], dict[Any, Any]]) -> Snapshot:
-        """The run's shared batched read called `name` (made on first use)."""
+    def snapshot(
+        self, name: str, read: Callable[[set[Any]], dict[Any, Any]], known: Callable[[], Iterable[Any]] = tuple
+    ) -> Snapshot:
+        """The run's shared batched read called `name` (made on first use); each read also takes
+        the keys known() gives (what a wait about to ask will want)."""
         with self._attr_lock:
             if name not in self.snapshots:
-                self.snapshots[name] = Snapshot(read, before_read=self.until_quiet)
+                self.snapshots[name] = Snapshot(read, before_read=self.until_quiet, known=known)
             return self.snapshots[name]
 
     def step_started(self) -> None:
         with self._quiet:
             self._applying += 1
 
-    def step_applied(self) -> None:
+    def step_applied(self, logical_id: str) -> None:
         with self._quiet:
+            self.applied_at[logical_id] = time.monotonic()
             self._applying -= 1
             if self._applying <= 0:
                 self._quiet.notify_all()
@@ -417,12 +422,19 @@ class Snapshot:
     Freshness: get(key, after) is served only by a read that started after `after` (a wait
     passes the moment it began to look, which is after its own step finished): a read begun
     earlier may predate what the step did. One read runs at a time; the keys asked for while
-    it runs, or while it gathers (before_read), are read together by the next one, so every
-    wait that is due at that moment is served by one batched read."""
+    it runs, or while it gathers (before_read), are read together by the next one, with every
+    key known() gives (a wait whose step is done but which has not asked yet), so every wait
+    that is due at that moment is served by one batched read."""
 
-    def __init__(self, read: Callable[[set[Any]], dict[Any, Any]], before_read: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        read: Callable[[set[Any]], dict[Any, Any]],
+        before_read: Callable[[], None],
+        known: Callable[[], Iterable[Any]] = tuple,
+    ) -> None:
         self._read = read
         self._before_read = before_read
+        self._known = known
         self._cond = threading.Condition()
         self._wanted: set[Any] = set()  # keys of the waits still looking
         self._values: dict[Any, tuple[float, Any]] = {}  # key -> (when its read started, value)
@@ -454,6 +466,7 @@ class Snapshot:
             self._before_read()
             with self._cond:
                 keys, started = set(self._wanted), time.monotonic()
+            keys.update(self._known())
             values = self._read(keys)
             with self._cond:
                 self._values.update({k: (started, values.get(k)) for k in keys})

@@ -461,7 +461,12 @@ def service_reads(ctx: Context) -> Any:
                     out[(cluster, svc["serviceArn"])] = svc
         return out
 
-    return ctx.snapshot("ecs services", read)
+    return ctx.snapshot("ecs services", read, lambda: [(f.raw["clusterArn"], f.id) for f in _services(ctx)])
+
+
+def _services(ctx: Context) -> list[Found]:
+    """The services this run knows (discovered or made): a batched read takes them all."""
+    return [f for f in ctx.inventory.all("ecs_service").values() if "clusterArn" in f.raw]
 
 
 def task_reads(ctx: Context) -> Any:
@@ -482,7 +487,9 @@ def task_reads(ctx: Context) -> Any:
                         out[key].append(task)
         return out
 
-    return ctx.snapshot("ecs tasks", read)
+    return ctx.snapshot(
+        "ecs tasks", read, lambda: [(f.raw["clusterArn"], f.attributes["name"]) for f in _services(ctx)]
+    )
 
 
 class ServiceWatch:
@@ -506,21 +513,27 @@ class ServiceWatch:
         self.looked = made_now  # a service made now has no stale stops to set aside
         self.target_groups = [ctx.attr(lb.target_group, "arn") for lb in spec.load_balancers]
         self.svc: dict[str, Any] | None = None  # the service as last read
+        self.logical_id = found.logical_id
+        self.asked: float | None = None  # the moment the reads of the current look must follow
         # A service this run made: once ECS vouches for it, its tasks and targets are read once
         # more, to show them and to check ECS's word against the load balancer's.
         self.confirm = made_now
         self.services, self.tasks_read = service_reads(ctx), task_reads(ctx)
 
     def tasks(self) -> list[dict[str, Any]]:
-        return list(self.tasks_read.get((self.cluster, self.name), after=self.asked))
+        assert self.asked is not None  # check() sets it before it reads
+        return list(self.tasks_read.get((self.cluster, self.name), after=self.asked) or [])
 
     def done(self) -> None:
         self.services.release((self.cluster, self.arn))
         self.tasks_read.release((self.cluster, self.name))
 
     def check(self) -> tuple[bool, str]:
-        # Fresh reads only: begun after this look began (so after the step and any earlier look).
-        self.asked = self.ctx.looks_since or time.monotonic()
+        # Fresh reads only: the first look takes a read begun after the service's step made its
+        # calls (or, in one look at everything, after that look began); each later look, one
+        # begun after it began.
+        first = self.ctx.looks_since or self.ctx.applied_at.get(self.logical_id)
+        self.asked = first if first is not None and self.asked is None else time.monotonic()
         svc = self.services.get((self.cluster, self.arn), after=self.asked)
         if svc is None:
             return False, "not listed by ECS yet"
@@ -688,10 +701,11 @@ def service_tasks(
     return [t for batch in chunks(arns, 100) for t in ecs.describe_tasks(cluster=cluster, tasks=batch)["tasks"]]
 
 
-def describe_service_tasks(ctx: Context, service: Found) -> list[dict[str, Any]]:
+def describe_service_tasks(ctx: Context, service: Found, after: float) -> list[dict[str, Any]]:
     """The service's tasks AWS still lists (RUNNING and recently STOPPED), for `status`:
-    ids, states, address, zone, health, times, and the essential container's stop."""
-    tasks = service_tasks(ctx, service.raw["clusterArn"], service.attributes["name"])
+    ids, states, address, zone, health, times, and the essential container's stop. From the
+    run's shared read of tasks (one per cluster for every service), begun after `after`."""
+    tasks = task_reads(ctx).get((service.raw["clusterArn"], service.attributes["name"]), after=after) or []
     essential = _essential_containers(ctx, {t["taskDefinitionArn"] for t in tasks})
     return [_task_facts(t, essential.get(t["taskDefinitionArn"], set())) for t in tasks]
 

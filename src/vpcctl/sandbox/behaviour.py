@@ -384,8 +384,10 @@ def _update_counts(backend: Any, service: Any, targets_healthy: bool = True) -> 
         deployment["desiredCount"] = service.desired_count
         deployment["taskDefinition"] = service.task_definition
     # Behind a load balancer, steady also means every target healthy (ECS waits for the load
-    # balancer's report before it counts a task healthy).
-    steady = service.running_count == service.desired_count and service.pending_count == 0 and targets_healthy
+    # balancer's report before it counts a task healthy); and no task on its way out.
+    serving = [t for t in tasks if t.sandbox_status == "RUNNING" and t.desired_status == "RUNNING"]
+    steady = len(serving) == service.desired_count == service.running_count and service.pending_count == 0
+    steady = steady and targets_healthy
     for deployment in service.deployments or []:
         deployment["rolloutState"] = "COMPLETED" if steady else "IN_PROGRESS"
     if steady and (not service.events or "steady state" not in service.events[0]["message"]):
