@@ -450,6 +450,11 @@ class Snapshot:
         with self._cond:
             self._wanted.discard(key)
 
+    def taken(self, key: Any) -> float:
+        """When the read that gave key's current value started (-inf: not read yet)."""
+        with self._cond:
+            return self._values.get(key, (float("-inf"), None))[0]
+
     def get(self, key: Any, after: float) -> Any:
         """The value of `key` from a read that started after `after` (None: the read has none)."""
         with self._cond:

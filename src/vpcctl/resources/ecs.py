@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -515,6 +516,7 @@ class ServiceWatch:
         self.svc: dict[str, Any] | None = None  # the service as last read
         self.logical_id = found.logical_id
         self.asked: float | None = None  # the moment the reads of the current look must follow
+        self.seen_tasks = False
         # A service this run made: once ECS vouches for it, its tasks and targets are read once
         # more, to show them and to check ECS's word against the load balancer's.
         self.confirm = made_now
@@ -522,19 +524,28 @@ class ServiceWatch:
 
     def tasks(self) -> list[dict[str, Any]]:
         assert self.asked is not None  # check() sets it before it reads
-        return list(self.tasks_read.get((self.cluster, self.name), after=self.asked) or [])
+        key = (self.cluster, self.name)
+        newer = math.nextafter(self.tasks_read.taken(key), math.inf) if self.seen_tasks else -math.inf
+        self.seen_tasks = True
+        return list(self.tasks_read.get(key, after=max(self.asked, newer)) or [])
 
     def done(self) -> None:
         self.services.release((self.cluster, self.arn))
         self.tasks_read.release((self.cluster, self.name))
 
     def check(self) -> tuple[bool, str]:
-        # Fresh reads only: the first look takes a read begun after the service's step made its
-        # calls (or, in one look at everything, after that look began); each later look, one
-        # begun after it began.
-        first = self.ctx.looks_since or self.ctx.applied_at.get(self.logical_id)
-        self.asked = first if first is not None and self.asked is None else time.monotonic()
-        svc = self.services.get((self.cluster, self.arn), after=self.asked)
+        # Fresh reads only. The first look takes a read begun after the service's step made its
+        # calls (in one look at everything: after that look began); each later look, a read newer
+        # than the one before, begun within the last poll interval (so looks that come due
+        # together, from threads or one after another, share it).
+        key = (self.cluster, self.arn)
+        if self.asked is None:
+            first = self.ctx.looks_since or self.ctx.applied_at.get(self.logical_id)
+            self.asked = time.monotonic() if first is None else first
+        else:
+            newer = math.nextafter(self.services.taken(key), math.inf)
+            self.asked = max(newer, time.monotonic() - self.ctx.poll_interval)
+        svc = self.services.get(key, after=self.asked)
         if svc is None:
             return False, "not listed by ECS yet"
         self.svc = svc
