@@ -430,15 +430,18 @@ STEADY_STATE = "has reached a steady state"
 ELB_FAILURE = "Task failed ELB health checks"
 
 
-def ecs_vouches(svc: dict[str, Any], desired: int, definition: str) -> bool:
+def ecs_vouches(svc: dict[str, Any], desired: int, definition: str, target_groups: set[str] | None = None) -> bool:
     """ECS itself says the service serves: as many tasks running as desired, none pending, one
     deployment (PRIMARY, the wanted definition) whose rollout is COMPLETED, and the newest event
-    the steady-state one. Behind a load balancer ECS counts a task healthy only once the load
-    balancer reports its target healthy, and stops a task whose target fails (docs/sandbox.md)."""
+    the steady-state one; and it serves the wanted target groups. Behind a load balancer ECS counts
+    a task healthy only once the load balancer reports its target healthy, and stops a task whose
+    target fails (docs/sandbox.md)."""
     deployments = svc.get("deployments") or []
     events = svc.get("events") or []
+    groups = {lb.get("targetGroupArn") for lb in svc.get("loadBalancers") or []}
     return (
-        svc.get("status") == "ACTIVE"
+        (target_groups is None or groups == target_groups)
+        and svc.get("status") == "ACTIVE"
         and svc.get("desiredCount") == desired
         and svc.get("runningCount") == desired
         and svc.get("pendingCount") == 0
@@ -551,7 +554,7 @@ class ServiceWatch:
         self.svc = svc
         definition = self.ctx.attr(self.spec.task_definition, "arn")
         desired = self.spec.desired_count
-        if ecs_vouches(svc, desired, definition) and not self.confirm:
+        if ecs_vouches(svc, desired, definition, set(self.target_groups)) and not self.confirm:
             return True, f"{desired}/{desired} tasks running, steady (ECS: targets healthy)"
         done, state = self._detailed(definition)
         if done:
