@@ -169,6 +169,16 @@ def test_a_takeover_that_lost_to_a_fresh_lock_holds_nothing(moto_module: None, m
     fresh[0].release()
 
 
+def test_a_lock_not_written_by_vpcctl_is_taken_over_with_a_warning(moto_module: None) -> None:
+    ssm().put_parameter(Name=lock.parameter("lk-odd"), Value="not json", Type="String")
+    warned: list[Any] = []
+    taker = lock.acquire(ssm(), "lk-odd", "up", REGION, timeout=0, on_takeover=warned.append)
+    assert [h.who for h in warned] == ["unknown holder ('not json')"] and taker.holder.generation == 2
+    assert lock.current(ssm(), "lk-odd").token == taker.holder.token  # type: ignore[union-attr]
+    taker.release()
+    assert lock.generations(ssm(), "lk-odd") == []
+
+
 def test_of_two_runs_taking_over_one_stale_lock_only_one_wins(moto_module: None, monkeypatch) -> None:
     dead = lock.acquire(ssm(), "lk-race", "up", REGION, lease=10, clock=lambda: 1000.0)
     dead._stop.set()
