@@ -484,6 +484,6 @@ def sweep(ctx: Context, parallelism: int = 8) -> list[Found]:
     """Look again, with fresh reads of every kind, for anything still tagged for the deployment.
     Not through the tag index: how soon it lists a resource just made is not documented, and
     the sweep is the last word on "nothing left" (it runs only after something was deleted)."""
-    fresh = context(ctx.aws, ctx.deployment, ctx.scenario, ctx.emit, cancel=ctx.cancel)
+    fresh = context(ctx.aws, ctx.deployment, ctx.scenario, ctx.emit, cancel=ctx.cancel, by_name=False)
     found = discover(fresh, list(handlers()), parallelism)
     return [f for kind, by_lid in found.items() for f in by_lid.values() if not handler(kind).is_gone(f)]

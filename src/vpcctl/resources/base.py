@@ -141,6 +141,7 @@ class Context:
         kinds: dict[str, Handler] | None = None,
         pace: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        by_name: bool = True,
     ) -> None:
         self.aws = aws
         self.deployment = deployment
@@ -158,6 +159,9 @@ class Context:
         self.deadline = time.monotonic() + wait_timeout  # all readiness waits of a run share it
         # Planning: values of resources not made yet read as "(known after <logical id>)".
         self.planning = planning
+        # Discovery reads the scenario's own items by their names where a kind can (kit.wanted_ids);
+        # False: every item is listed (teardown's sweep, the last word on what is left).
+        self.by_name = by_name and scenario is not None
         self.explain = explain
         self.inventory = Inventory(self, kinds or {})
         self.attrs: dict[str, dict[str, Any]] = {}

@@ -31,14 +31,21 @@ class EcsClusterHandler(EcsHandler):
 
     def discover(self, ctx: Context) -> list[Found]:
         ecs = ctx.client("ecs")
-        arns = kit.listed(ctx, "ecs", "list_clusters", "clusterArns")
-        clusters = [
-            c
-            for batch in chunks(arns, 100)
+        wanted = kit.wanted_ids(ctx, self.kind)
+        if wanted is None:
+            names = kit.listed(ctx, "ecs", "list_clusters", "clusterArns")
+        else:
+            # The scenario's clusters by name (a name AWS does not know is a MISSING failure, not
+            # an error); the other clusters tagged for the deployment, from the tag index.
+            names = [ctx.name(lid) for lid in wanted]
+            names += [arn for arn in kit.indexed_arns(ctx, "ecs:cluster") if arn.rsplit("/", 1)[-1] not in names]
+        clusters = {
+            c["clusterArn"]: c
+            for batch in chunks(names, 100)
             for c in ecs.describe_clusters(clusters=batch, include=["TAGS"])["clusters"]
             if c["status"] != "INACTIVE"
-        ]
-        return kit.owned(ctx, clusters, kit.inline("clusterArn", "tags"), "clusterArn", self._found)
+        }
+        return kit.owned(ctx, clusters.values(), kit.inline("clusterArn", "tags"), "clusterArn", self._found)
 
     def _found(self, lid: str, cluster: dict[str, Any], tags: dict[str, str]) -> Found:
         attributes = {"name": cluster["clusterName"], "arn": cluster["clusterArn"]}
@@ -280,11 +287,25 @@ class EcsServiceHandler(EcsHandler):
         ecs = ctx.client("ecs")
         services = []
         for cluster in ctx.inventory.all("ecs_cluster").values():
-            arns = kit.listed(ctx, "ecs", "list_services", "serviceArns", cluster=cluster.id)
-            for batch in chunks(arns, 10):
+            for batch in chunks(self._names_in(ctx, cluster), 10):
                 described = ecs.describe_services(cluster=cluster.id, services=batch, include=["TAGS"])["services"]
                 services += [svc for svc in described if svc["status"] != "INACTIVE"]
         return kit.owned(ctx, services, kit.inline("serviceArn", "tags"), "serviceArn", self._found)
+
+    def _names_in(self, ctx: Context, cluster: Found) -> list[str]:
+        """The services to describe in a cluster: all it lists, or (by name) the scenario's
+        services in it and the others the tag index lists for the deployment there."""
+        wanted = kit.wanted_ids(ctx, self.kind)
+        if wanted is None:
+            return kit.listed(ctx, "ecs", "list_services", "serviceArns", cluster=cluster.id)
+        assert ctx.scenario is not None
+        names = [lid for lid in wanted if ctx.scenario.resources[lid].spec.cluster == cluster.logical_id]  # type: ignore[attr-defined]
+        for arn in kit.indexed_arns(ctx, "ecs:service"):
+            # service/<cluster>/<name>; an ARN of the old format (service/<name>) names no cluster.
+            path = arn.split(":", 5)[-1].split("/")
+            if path[-1] not in names and (len(path) < 3 or path[1] == cluster.attributes["name"]):
+                names.append(arn)
+        return names
 
     def _found(self, lid: str, svc: dict[str, Any], tags: dict[str, str] | None = None) -> Found:
         state = f"{svc.get('status')} {svc.get('runningCount', 0)}/{svc.get('desiredCount', 0)} running"

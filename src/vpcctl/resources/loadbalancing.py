@@ -253,8 +253,8 @@ class TargetGroupHandler(ElbHandler):
 
 class ListenerHandler(ElbHandler):
     kind = "listener"
-    # Listeners live on load balancers (and moto's tag index leaves them out).
-    tagged_as = ("elasticloadbalancing:loadbalancer",)
+    # Read per load balancer; tagged in CreateListener, so the tag index holds their tags.
+    tagged_as = ("elasticloadbalancing:listener",)
 
     def discover(self, ctx: Context) -> list[Found]:
         items = []
