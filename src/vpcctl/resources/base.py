@@ -187,6 +187,10 @@ class Context:
     def name(self, logical_id: str, limit: int = 255) -> str:
         return physical_name(self.deployment, logical_id, limit)
 
+    def could_be_ours(self, name: str, limit: int = 255) -> bool:
+        """Whether a name is one `name()` can give: what does not start so is another's."""
+        return name.startswith(f"{self.deployment}-"[: limit - 8].rstrip("-"))
+
     def tags(self, logical_id: str, name: str | None = None) -> dict[str, str]:
         return tagging.ownership(self.deployment, self.scenario_name, logical_id, name or self.name(logical_id))
 
