@@ -241,6 +241,10 @@ def lock_timeout_option(f: Any) -> Any:
     )(f)
 
 
+# What a command reads before its resources, after the lock: the tag index.
+TAG_INDEX = ("resourcegroupstaggingapi",)
+
+
 @contextmanager
 def _locked(settings: Settings, ctx: Any, command: str, timeout: float, forget: bool = False) -> Iterator[None]:
     """The deployment's lock in AWS around a command that changes it (read-only commands take none)."""
@@ -257,8 +261,10 @@ def _locked(settings: Settings, ctx: Any, command: str, timeout: float, forget: 
         click.echo(f"warning: taking over the stale lock of '{ctx.deployment}' from {holder.describe()}", err=True)
 
     options = {"timeout": timeout, "poll": max(settings.poll_interval, 0.05), "sleep": ctx.cancel.sleep}
+    ssm = ctx.client("ssm")
+    _prepare(ctx, TAG_INDEX)  # while the lock's requests wait on AWS
     with lock.held(
-        ctx.client("ssm"),
+        ssm,
         ctx.deployment,
         command,
         ctx.region,
@@ -305,6 +311,16 @@ def _context(settings: Settings, deployment: str, scenario: Any, emit: Any, regi
         check_region(scenario, aws.region)  # the zone letters must exist in the region the run uses
     options.setdefault("pace", settings.pace)
     return deploy.context(aws, deployment, scenario, emit, poll_interval=settings.poll_interval, **options)
+
+
+def _prepare(ctx: Any, first: tuple[str, ...]) -> None:
+    """Make the clients of `first` (what the command reads next) and of the scenario's kinds
+    in the background, while the command's first requests wait on AWS."""
+    from vpcctl import deploy
+    from vpcctl.resources import handler
+
+    kinds = deploy.scenario_kinds(ctx.scenario) if ctx.scenario is not None else []
+    ctx.aws.prepare([*first, *(handler(kind).service for kind in kinds)])
 
 
 def _load(scenario_name: str, sets: tuple[str, ...] = ()) -> Any:
@@ -401,6 +417,7 @@ def _plan(settings: Settings, loaded: Any, name: str, detailed_exitcode: bool) -
     from vpcctl import deploy, render
 
     ctx = _context(settings, name, loaded, render.Quiet(), loaded.region)
+    _prepare(ctx, TAG_INDEX)
     planned = deploy.plan(loaded, ctx, settings.parallelism)
     resources = [r.as_dict() for r in planned.resources]
     if settings.output == "json":
@@ -616,6 +633,7 @@ def _status_once(settings: Settings, name: str, loaded: Any) -> tuple[Any, list[
     from vpcctl import deploy, render
 
     ctx = _context(settings, name, loaded, render.Quiet(), loaded.region if loaded else None)
+    _prepare(ctx, TAG_INDEX)
     rows = deploy.status(ctx, loaded, settings.parallelism)
     if not deploy.deployed(rows):
         return ctx, rows, None
