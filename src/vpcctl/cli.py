@@ -181,7 +181,12 @@ GLOBAL_OPTIONS = [
         "-q", "--quiet", is_flag=True, callback=_remember, expose_value=False, help="Print only results and errors."
     ),
     click.option(
-        "-v", "--verbose", is_flag=True, callback=_remember, expose_value=False, help="Print every step as it starts."
+        "-v",
+        "--verbose",
+        is_flag=True,
+        callback=_remember,
+        expose_value=False,
+        help="Print every step as it starts, whole ids, and a failed step's traceback.",
     ),
     click.option(
         "--stats",
@@ -281,11 +286,18 @@ sets_option = click.option(
 )
 
 
-def _print_failures(report: Any) -> None:
+def _print_failures(report: Any, verbose: bool = False) -> None:
+    """Each failed step with its hint; the traceback of a fault of vpcctl itself always,
+    of an AWS error only with -v."""
     for step, result in report.failed.items():
         click.echo(f"{step}: {result.status}: {result.detail}", err=True)
-        if result.error and result.error.hint:
-            click.echo(f"  hint: {result.error.hint}", err=True)
+        error = result.error
+        if error and error.hint:
+            click.echo(f"  hint: {error.hint}", err=True)
+        if error and error.trace and (error.defect or verbose):
+            import textwrap
+
+            click.echo(textwrap.indent(error.trace.rstrip(), "  "), err=True)
 
 
 def _renderer(settings: Settings, title: str, steps: list[tuple[str, str]]) -> Any:
@@ -539,7 +551,7 @@ def up(
         render.unmanaged(extra, pruned=bool(report.pruned))
     _stats(settings, report)
     if report.failed:
-        _fail_run(report)
+        _fail_run(report, settings.verbose)
     if settings.output != "json" and not settings.quiet:
         click.echo(
             f"{name}: {summary[CREATED]} created, {summary[UPDATED]} updated, "
@@ -582,9 +594,9 @@ def _wrapped(text: str) -> str:
     return textwrap.fill(text, width, subsequent_indent="  ", break_on_hyphens=False)
 
 
-def _fail_run(report: Any) -> None:
+def _fail_run(report: Any, verbose: bool = False) -> None:
     """Name every step that did not finish, then exit 3 when only waits ran out, else 1."""
-    _print_failures(report)
+    _print_failures(report, verbose)
     message = f"{len(report.failed)} of {len(report.results)} steps did not finish"
     failures = [r for r in report.failed.values() if r.status == "failed"]
     if failures and all(isinstance(r.error, errors.TimedOut) for r in failures):
@@ -849,7 +861,7 @@ def teardown(
             }
         )
     _stats(settings, report)
-    _print_failures(report)
+    _print_failures(report, settings.verbose)
     if left:
         if settings.output != "json":
             render.table(

@@ -15,7 +15,7 @@ from typing import Any
 import botocore.exceptions
 
 from vpcctl import model
-from vpcctl.aws import error_code, is_not_found
+from vpcctl.aws import error_code, is_not_found, pages
 from vpcctl.aws import tags as tagging
 from vpcctl.errors import NotReady
 from vpcctl.resources import base
@@ -233,10 +233,7 @@ def indexed(ctx: Context, id_key: str, fallback: TagSource) -> TagSource:
 
 def listed(ctx: Context, service: str, operation: str, key: str, **params: Any) -> list[dict[str, Any]]:
     """Every item of a listing, through botocore's paginator when the operation has one."""
-    client = ctx.client(service)
-    if client.can_paginate(operation):
-        return [item for page in client.get_paginator(operation).paginate(**params) for item in page.get(key) or []]
-    return list(getattr(client, operation)(**params).get(key) or [])
+    return pages.listed(ctx.client(service), operation, key, **params)
 
 
 def inline(id_key: str, tags_key: str = "Tags") -> TagSource:
