@@ -267,7 +267,7 @@ def _locked(settings: Settings, ctx: Any, command: str, timeout: float, forget: 
 
     options = {"timeout": timeout, "poll": max(settings.poll_interval, 0.05), "sleep": ctx.cancel.sleep}
     ssm = ctx.client("ssm")
-    _prepare(ctx, TAG_INDEX)  # while the lock's requests wait on AWS
+    _prepare(ctx, TAG_INDEX, scenario_kinds=command != "teardown")  # while the lock's requests wait on AWS
     with lock.held(
         ssm,
         ctx.deployment,
@@ -325,13 +325,14 @@ def _context(settings: Settings, deployment: str, scenario: Any, emit: Any, regi
     return deploy.context(aws, deployment, scenario, emit, poll_interval=settings.poll_interval, **options)
 
 
-def _prepare(ctx: Any, first: tuple[str, ...]) -> None:
+def _prepare(ctx: Any, first: tuple[str, ...], scenario_kinds: bool = True) -> None:
     """Make the clients of `first` (what the command reads next) and of the scenario's kinds
-    in the background, while the command's first requests wait on AWS."""
+    in the background, while the command's first requests wait on AWS. (Teardown reads only
+    the kinds the tag index finds: it makes those clients as it needs them.)"""
     from vpcctl import deploy
     from vpcctl.resources import handler
 
-    kinds = deploy.scenario_kinds(ctx.scenario) if ctx.scenario is not None else []
+    kinds = deploy.scenario_kinds(ctx.scenario) if scenario_kinds and ctx.scenario is not None else []
     ctx.aws.prepare([*first, *(handler(kind).service for kind in kinds)])
 
 
