@@ -48,8 +48,17 @@ class Settings:
         if self.sandbox and not self.endpoint_url:
             from vpcctl import sandbox
 
-            endpoint = sandbox.endpoint()
+            box = self.running_sandbox()
+            endpoint = box.endpoint if box else sandbox.endpoint()  # none: sandbox.endpoint() says so
         return endpoint
+
+    def running_sandbox(self) -> Any:
+        """The running sandbox (None if none), asked once per command: asking is a request to it."""
+        if "_box" not in vars(self):
+            from vpcctl import sandbox
+
+            self._box = sandbox.current()
+        return self._box
 
     @property
     def local(self) -> bool:
@@ -88,9 +97,7 @@ class Settings:
         if configured is not None:
             return configured
         if self.sandbox and not self.endpoint_url:
-            from vpcctl import sandbox
-
-            box = sandbox.current()
+            box = self.running_sandbox()
             return box.time_scale if box else 0.0
         return 0.0 if self.local else 1.0
 
