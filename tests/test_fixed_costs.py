@@ -106,10 +106,45 @@ def test_no_op_reads_do_not_grow_with_subnets_and_services(two_sizes: dict[int, 
     assert plans[3].calls[index] < len(large[0].resources) / 10
 
 
+def test_other_deployments_load_balancers_cost_no_tag_read(two_sizes: dict[int, Any]) -> None:
+    """Both sizes share the account: what each plan reads of ELB tags is only its own (from the
+    tag index), not the other's load balancers and target groups, whose names it cannot have given."""
+    for loaded, context, _ in two_sizes.values():
+        assert deploy.plan(loaded, context()).calls.get("elbv2:DescribeTags", 0) == 0
+
+
+@pytest.mark.parametrize("deployment", ["syn1", "a", "team-payments-staging-eu", "x" * 40, "ends-with-dash-" * 3])
+def test_every_name_vpcctl_gives_could_be_its_own(deployment: str) -> None:
+    from vpcctl.resources.base import physical_name
+    from vpcctl.resources.loadbalancing import NAME_LIMIT
+
+    ctx = deploy.context(None, deployment, None, lambda e: None)  # type: ignore[arg-type]
+    for lid in ("alb", "web-tg", "a-very-long-logical-id-of-a-target-group"):
+        for limit in (NAME_LIMIT, 64, 255):
+            assert ctx.could_be_ours(physical_name(deployment, lid, limit), limit)
+    assert not ctx.could_be_ours("other-alb", NAME_LIMIT) or deployment.startswith("other")
+
+
 def test_cold_up_associates_route_tables_in_one_read_each(two_sizes: dict[int, Any]) -> None:
     small, large = (two_sizes[size][2] for size in (1, 3))
     # Two route tables at either size: one association read each, whatever their subnets.
     assert small.calls["ec2:DescribeRouteTables"] == large.calls["ec2:DescribeRouteTables"]
+
+
+def test_a_no_op_up_reads_readiness_as_often_at_either_size(two_sizes: dict[int, Any]) -> None:
+    """ECS's steady state vouches for each service: the gate reads services in batches of ten,
+    and tasks and targets not at all, however many services there are."""
+    readiness = ("ecs:DescribeServices", "ecs:ListTasks", "ecs:DescribeTasks", "elbv2:DescribeTargetHealth")
+    reads = {}
+    for size, (loaded, context, _) in two_sizes.items():
+        settled = deploy.up(loaded, context(wait=True))  # until every service serves
+        assert not settled.failed, settled.failed
+        again = deploy.up(loaded, context(wait=True))
+        assert not again.failed and again.count("unchanged") == len(again.results)
+        reads[size] = {op: again.calls.get(op, 0) for op in readiness}
+    assert reads[3] == reads[1]
+    detailed = ("ecs:ListTasks", "ecs:DescribeTasks", "elbv2:DescribeTargetHealth")
+    assert not any(reads[1][op] for op in detailed), reads
 
 
 def test_a_lagging_tag_index_cannot_make_teardown_miss_a_resource(

@@ -258,16 +258,16 @@ TAG_INDEX = ("resourcegroupstaggingapi",)
 
 
 @contextmanager
-def _locked(settings: Settings, ctx: Any, command: str, timeout: float, forget: bool = False) -> Iterator[None]:
+def _locked(settings: Settings, ctx: Any, command: str, timeout: float) -> Iterator[None]:
     """The deployment's lock in AWS around a command that changes it (read-only commands take none)."""
     from vpcctl import lock
 
-    shown: set[int] = set()
+    shown: set[str] = set()
 
     def waiting(holder: Any) -> None:
-        if holder.generation not in shown and settings.output != "json" and not settings.quiet:
+        if holder.token not in shown and settings.output != "json" and not settings.quiet:
             click.echo(f"waiting for the lock of '{ctx.deployment}': held by {holder.describe()}", err=True)
-        shown.add(holder.generation)
+        shown.add(holder.token)
 
     def taking_over(holder: Any) -> None:
         click.echo(f"warning: taking over the stale lock of '{ctx.deployment}' from {holder.describe()}", err=True)
@@ -280,7 +280,6 @@ def _locked(settings: Settings, ctx: Any, command: str, timeout: float, forget: 
         ctx.deployment,
         command,
         ctx.region,
-        forget,
         on_wait=waiting,
         on_takeover=taking_over,
         **options,
@@ -850,7 +849,7 @@ def teardown(
 
     view = _renderer(settings, f"vpcctl teardown {name}", [])
     ctx = _context(settings, name, loaded, view, loaded.region if loaded else None, delete_timeout=timeout)
-    with _locked(settings, ctx, "teardown", lock_timeout, forget=True):
+    with _locked(settings, ctx, "teardown", lock_timeout):
         regions.refuse_if_elsewhere(ctx, settings.parallelism)
         with view:
             report = deploy.teardown(ctx, settings.parallelism)
@@ -903,7 +902,7 @@ def unlock(settings: Settings, deployment: str | None, yes: bool) -> None:
     aws = settings.aws(None)
     ssm = aws.client("ssm")
     holder = lock.current(ssm, name)
-    if holder is None or holder.released:
+    if holder is None:
         click.echo(f"{name}: no lock is held ({aws.region})")
         return
     if not yes:

@@ -201,6 +201,17 @@ def up(scenario: model.Scenario, ctx: Context, parallelism: int = 8, prune: bool
     changes: dict[str, list[Change]] = {lid: [] for lid in scenario.resources}
 
     def action(step_id: str) -> StepResult:
+        try:
+            return apply_step(step_id)
+        finally:
+            ctx.step_applied(step_id.removesuffix(graph.RULES))
+
+    def submitted(event: Event) -> None:
+        if event.status == engine.RUNNING:
+            ctx.step_started()  # from when a step is handed to a worker until its calls are made
+        ctx.emit(event)
+
+    def apply_step(step_id: str) -> StepResult:
         lid = step_id.removesuffix(graph.RULES)
         resource = scenario.resources[lid]
         kind = handler(resource.kind)
@@ -239,7 +250,7 @@ def up(scenario: model.Scenario, ctx: Context, parallelism: int = 8, prune: bool
 
     kinds = {s: scenario.resources[s.removesuffix(graph.RULES)].kind for s in steps}
     exists_only = graph.exists_only(scenario, steps)
-    results = engine.run(steps, action, ctx.emit, parallelism, kinds, ctx.cancel, translate, exists_only)
+    results = engine.run(steps, action, submitted, parallelism, kinds, ctx.cancel, translate, exists_only)
     report = RunReport(results, {}, 0.0, changes=changes, unmanaged=extra)
     if prune and extra and not report.failed:
         report.pruned = delete(ctx, extra, parallelism)
@@ -311,10 +322,13 @@ def _add_details(ctx: Context, rows: list[Row]) -> None:
     from vpcctl.resources import ecs, loadbalancing
 
     owners: dict[str, str] = {}  # address -> "task <id>" / "instance <logical id>"
+    services = [ctx.inventory.get(r.kind, r.logical_id) for r in rows if r.kind == "ecs_service"]
+    ecs.task_reads(ctx).want((f.raw["clusterArn"], f.attributes["name"]) for f in services if f is not None)
+    now = time.monotonic()  # one read of every service's tasks, from now
     for row in rows:
         found = ctx.inventory.get(row.kind, row.logical_id)
         if row.kind == "ecs_service" and found is not None:
-            row.tasks = ecs.describe_service_tasks(ctx, found)
+            row.tasks = ecs.describe_service_tasks(ctx, found, after=now)
             row.events = ecs.service_events(found)
             owners |= {t["ip"]: f"task {t['id']}" for t in row.tasks if t["last_status"] == "RUNNING" and t["ip"]}
         elif row.kind == "instance" and found is not None:
@@ -347,6 +361,7 @@ def readiness(ctx: Context, scenario: model.Scenario) -> list[Problem]:
     seen: list[Event] = []
     emit, ctx.emit = ctx.emit, seen.append
     problems = []
+    _look_at_services_together(ctx, scenario)
     try:
         for lid, resource in scenario.resources.items():
             found = ctx.inventory.get(resource.kind, lid)
@@ -364,8 +379,22 @@ def readiness(ctx: Context, scenario: model.Scenario) -> list[Problem]:
     except Exception as exc:
         raise translate(exc) from exc
     finally:
-        ctx.emit = emit
+        ctx.emit, ctx.looks_since = emit, None
     return problems
+
+
+def _look_at_services_together(ctx: Context, scenario: model.Scenario) -> None:
+    """One look at every service: the first read (of services, of tasks) is of them all, and
+    serves every service's look (reads from now on are fresh for this gate)."""
+    from vpcctl.resources import ecs
+
+    services = [
+        ctx.inventory.get("ecs_service", lid) for lid, r in scenario.resources.items() if r.kind == "ecs_service"
+    ]
+    present = [f for f in services if f is not None]
+    ecs.service_reads(ctx).want((f.raw["clusterArn"], f.id) for f in present)
+    ecs.task_reads(ctx).want((f.raw["clusterArn"], f.attributes["name"]) for f in present)
+    ctx.looks_since = time.monotonic()
 
 
 def observed_problems(rows: list[Row]) -> list[Problem]:
@@ -455,6 +484,6 @@ def sweep(ctx: Context, parallelism: int = 8) -> list[Found]:
     """Look again, with fresh reads of every kind, for anything still tagged for the deployment.
     Not through the tag index: how soon it lists a resource just made is not documented, and
     the sweep is the last word on "nothing left" (it runs only after something was deleted)."""
-    fresh = context(ctx.aws, ctx.deployment, ctx.scenario, ctx.emit, cancel=ctx.cancel)
+    fresh = context(ctx.aws, ctx.deployment, ctx.scenario, ctx.emit, cancel=ctx.cancel, by_name=False)
     found = discover(fresh, list(handlers()), parallelism)
     return [f for kind, by_lid in found.items() for f in by_lid.values() if not handler(kind).is_gone(f)]

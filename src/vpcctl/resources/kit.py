@@ -218,6 +218,20 @@ def present(ctx: Context, kinds: dict[str, Handler]) -> list[str]:
     return [kind for kind, h in kinds.items() if not h.tagged_as or held & set(h.tagged_as)]
 
 
+def wanted_ids(ctx: Context, kind: str) -> list[str] | None:
+    """The logical ids of the kind the scenario has, when discovery reads them by name
+    (ctx.by_name); None when every item of the kind is to be listed."""
+    if not ctx.by_name or ctx.scenario is None:
+        return None
+    return [lid for lid, r in ctx.scenario.resources.items() if r.kind == kind]
+
+
+def indexed_arns(ctx: Context, of_type: str) -> list[str]:
+    """The ARNs of one type (kit.arn_type) the tag index lists for the deployment: what it owns
+    beyond the scenario's items, which are read by name whatever the index says."""
+    return sorted(arn for arn in tag_index(ctx) if arn_type(arn) == of_type)
+
+
 def indexed(ctx: Context, id_key: str, fallback: TagSource) -> TagSource:
     """Tags from the run's tag index; items it does not hold (another deployment's, or one
     made after the index was read) are asked of the service itself."""
