@@ -65,7 +65,8 @@ def test_teardown_with_nothing_deployed_reads_each_possible_kind_once(moto_modul
     assert calls["resourcegroupstaggingapi:GetResources"] == 1
     # Only the kinds the tag index cannot see are read; none is read twice (no sweep of nothing).
     assert max(calls.values()) == 1
-    assert sum(calls.values()) <= 4, calls
+    assert calls["ssm:GetParameter"] == 1  # no record that a run was about to create (aws/marker.py)
+    assert sum(calls.values()) <= 5, calls
     indexed = {k for k, h in handlers().items() if h.tagged_as}
     assert {"vpc_endpoint", "elastic_ip", "rest_api", "vpc_link", "resolver_endpoint", "resolver_rule"} <= indexed
     listings = ("DescribeVpcEndpoints", "DescribeAddresses", "GetRestApis", "GetVpcLinks", "ListResolver")
@@ -125,6 +126,12 @@ def test_every_name_vpcctl_gives_could_be_its_own(deployment: str) -> None:
     assert not ctx.could_be_ours("other-alb", NAME_LIMIT) or deployment.startswith("other")
 
 
+def test_a_run_records_its_deployment_once_before_it_creates(two_sizes: dict[int, Any]) -> None:
+    for loaded, context, cold in two_sizes.values():
+        assert cold.count("created") > 10 and cold.calls["ssm:PutParameter"] == 1
+        assert deploy.plan(loaded, context()).calls.get("ssm:PutParameter", 0) == 0
+
+
 def test_cold_up_associates_route_tables_in_one_read_each(two_sizes: dict[int, Any]) -> None:
     small, large = (two_sizes[size][2] for size in (1, 3))
     # Two route tables at either size: one association read each, whatever their subnets.
@@ -141,6 +148,7 @@ def test_a_no_op_up_reads_readiness_as_often_at_either_size(two_sizes: dict[int,
         assert not settled.failed, settled.failed
         again = deploy.up(loaded, context(wait=True))
         assert not again.failed and again.count("unchanged") == len(again.results)
+        assert "ssm:PutParameter" not in again.calls  # creates nothing, records nothing
         reads[size] = {op: again.calls.get(op, 0) for op in readiness}
     assert reads[3] == reads[1]
     detailed = ("ecs:ListTasks", "ecs:DescribeTasks", "elbv2:DescribeTargetHealth")
@@ -150,15 +158,23 @@ def test_a_no_op_up_reads_readiness_as_often_at_either_size(two_sizes: dict[int,
 def test_a_lagging_tag_index_cannot_make_teardown_miss_a_resource(
     two_sizes: dict[int, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from vpcctl.aws import marker
     from vpcctl.resources import kit
 
-    context = two_sizes[1][1]
+    loaded, context, _ = two_sizes[1]
+    ssm = context().client("ssm")
+    assert marker.exists(ssm, loaded.name)  # `up` recorded it before its first create
     # The index lists nothing yet, during the whole teardown (how soon AWS's does is not documented).
     monkeypatch.setattr(kit, "tag_index", lambda ctx: {})
+    # Without the record (removed by hand), only the kinds read directly are found; the sweep,
+    # which reads every kind itself, reports the rest.
+    marker.remove(ssm, loaded.name)
     report = deploy.teardown(context())
     assert report.results, "the kinds read directly (the role) were found and deleted"
     left = {f.kind for f in report.leftovers}
-    assert {"vpc", "subnet", "ecs_service"} <= left, left  # the sweep reads every kind itself
-    monkeypatch.undo()
+    assert {"vpc", "subnet", "ecs_service"} <= left, left
+    # With the record, teardown reads every kind directly: everything goes, and the record with it.
+    marker.write(ssm, loaded.name, loaded.name, context().region)
     again = deploy.teardown(context())
-    assert again.leftovers == []
+    assert again.leftovers == [] and again.count("deleted") > 0
+    assert not marker.exists(ssm, loaded.name)

@@ -12,7 +12,7 @@ from graphlib import TopologicalSorter
 from typing import Any
 
 from vpcctl import diagnose, engine, graph, model, pace
-from vpcctl.aws import Aws, translate
+from vpcctl.aws import Aws, marker, translate
 from vpcctl.engine import DELETED, DONE, StepResult
 from vpcctl.errors import BadInput, NotReady, TimedOut
 from vpcctl.resources import handler, handlers, kit
@@ -33,7 +33,9 @@ def check_deployment_name(name: str) -> str:
 def context(aws: Aws, deployment: str, scenario: model.Scenario | None, emit: Emit, **options: Any) -> Context:
     """The run context of one command: clients, names, the resource kinds, and the
     explanations of failures (read from the live network)."""
-    return Context(aws, deployment, scenario, emit, explain=diagnose, kinds=handlers(), **options)  # type: ignore[arg-type]
+    ctx = Context(aws, deployment, scenario, emit, explain=diagnose, kinds=handlers(), **options)  # type: ignore[arg-type]
+    ctx.before_first_create = lambda: marker.write(ctx.client("ssm"), deployment, ctx.scenario_name, ctx.region)
+    return ctx
 
 
 @dataclass
@@ -473,10 +475,15 @@ def delete(ctx: Context, items: Iterable[Found], parallelism: int = 8) -> dict[s
 def teardown(ctx: Context, parallelism: int = 8) -> RunReport:
     """Delete everything tagged for the deployment, in an order AWS accepts, then sweep."""
     start = time.monotonic()
-    found = discover(ctx, owned_kinds(ctx), parallelism)
+    ssm = ctx.client("ssm")
+    # A run recorded that it would create: every kind is read directly (the index may lag it).
+    recorded = marker.exists(ssm, ctx.deployment)
+    found = discover(ctx, list(handlers()) if recorded else owned_kinds(ctx), parallelism)
     results = delete(ctx, [f for by_lid in found.values() for f in by_lid.values()], parallelism)
     # Nothing found, nothing deleted: a sweep would only read the same again.
     leftovers = sweep(ctx, parallelism) if results else []
+    if recorded and not leftovers:
+        marker.remove(ssm, ctx.deployment)
     return RunReport(results, dict(ctx.aws.calls), time.monotonic() - start, leftovers)
 
 

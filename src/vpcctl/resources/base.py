@@ -176,10 +176,23 @@ class Context:
         self._applying = 0  # steps started and not yet applied (see until_quiet)
         self.applied_at: dict[str, float] = {}  # logical id -> when its last step made its calls (monotonic)
         self._quiet = threading.Condition()
+        # Called once, before this run's first create (deploy: record that the deployment may hold resources).
+        self.before_first_create: Callable[[], None] | None = None
+        self._create_lock = threading.Lock()
+        self._creating = False
 
     @property
     def region(self) -> str:
         return self.aws.region
+
+    def about_to_create(self) -> None:
+        """Before a create call: the first one of the run calls before_first_create (the others
+        wait for it, so none creates before it is done; if it fails, so does that create, and
+        the next create tries it again)."""
+        with self._create_lock:
+            if not self._creating and self.before_first_create is not None:
+                self.before_first_create()
+            self._creating = True
 
     def client(self, service: str) -> Any:
         return self.aws.client(service)

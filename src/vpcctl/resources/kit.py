@@ -471,6 +471,8 @@ def _as_created(outcome: Outcome, creating: bool) -> Outcome:
 
 def ensure(ctx: Context, handler: Handler, resource: model.Resource, spec: Any, found: Found | None) -> Outcome:
     """handler.ensure, settled against lost answers."""
+    if found is None:
+        ctx.about_to_create()
     return settle(ctx, handler, resource.id, found, lambda f: handler.ensure(ctx, resource, spec, f))
 
 
