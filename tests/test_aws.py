@@ -84,3 +84,14 @@ def test_unknown_profile_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> No
     with pytest.raises(VpcctlError) as raised:
         Aws("ap-northeast-1", profile="nope")
     assert "nope" in str(raised.value)
+
+
+def test_prepared_clients_are_the_ones_the_command_gets(mocked) -> None:
+    aws = Aws("ap-northeast-1")
+    aws.prepare(["ec2", "not-a-service", "iam"]).join(timeout=30)
+    ec2 = aws.client("ec2")
+    assert ec2 is aws.client("ec2") and ec2.meta.service_model.service_name == "ec2"
+    assert "iam" not in aws._clients  # an error stops the background making, it is not hidden:
+    with pytest.raises(botocore.exceptions.UnknownServiceError):
+        aws.client("not-a-service")  # the command meets it where it asks
+    assert aws.client("iam").list_roles()["Roles"] == []

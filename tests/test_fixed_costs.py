@@ -43,6 +43,20 @@ def test_commands_without_aws_load_no_sdk() -> None:
     assert done.returncode == 0, done.stderr
 
 
+def test_the_engine_loads_no_failure_explanation_and_no_registry_client() -> None:
+    """`check`'s rules load for a failure to explain (or `up`'s preflight), the registry's
+    HTTP client for a first pull: neither with the engine and its resource kinds."""
+    probe = (
+        "import sys\n"
+        "from vpcctl import cli, deploy\n"
+        "deploy.handlers()\n"
+        "loaded = [m for m in ('requests', 'vpcctl.netcheck') if m in sys.modules]\n"
+        "assert not loaded, loaded\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=False)
+    assert done.returncode == 0, done.stderr
+
+
 def test_teardown_with_nothing_deployed_reads_each_possible_kind_once(moto_module: None, make_ctx: Any) -> None:
     ctx = make_ctx(deployment="nothing-here")
     report = deploy.teardown(ctx)

@@ -48,8 +48,17 @@ class Settings:
         if self.sandbox and not self.endpoint_url:
             from vpcctl import sandbox
 
-            endpoint = sandbox.endpoint()
+            box = self.running_sandbox()
+            endpoint = box.endpoint if box else sandbox.endpoint()  # none: sandbox.endpoint() says so
         return endpoint
+
+    def running_sandbox(self) -> Any:
+        """The running sandbox (None if none), asked once per command: asking is a request to it."""
+        if "_box" not in vars(self):
+            from vpcctl import sandbox
+
+            self._box = sandbox.current()
+        return self._box
 
     @property
     def local(self) -> bool:
@@ -88,9 +97,7 @@ class Settings:
         if configured is not None:
             return configured
         if self.sandbox and not self.endpoint_url:
-            from vpcctl import sandbox
-
-            box = sandbox.current()
+            box = self.running_sandbox()
             return box.time_scale if box else 0.0
         return 0.0 if self.local else 1.0
 
@@ -246,6 +253,10 @@ def lock_timeout_option(f: Any) -> Any:
     )(f)
 
 
+# What a command reads before its resources, after the lock: the tag index.
+TAG_INDEX = ("resourcegroupstaggingapi",)
+
+
 @contextmanager
 def _locked(settings: Settings, ctx: Any, command: str, timeout: float) -> Iterator[None]:
     """The deployment's lock in AWS around a command that changes it (read-only commands take none)."""
@@ -262,8 +273,10 @@ def _locked(settings: Settings, ctx: Any, command: str, timeout: float) -> Itera
         click.echo(f"warning: taking over the stale lock of '{ctx.deployment}' from {holder.describe()}", err=True)
 
     options = {"timeout": timeout, "poll": max(settings.poll_interval, 0.05), "sleep": ctx.cancel.sleep}
+    ssm = ctx.client("ssm")
+    _prepare(ctx, TAG_INDEX, scenario_kinds=command != "teardown")  # while the lock's requests wait on AWS
     with lock.held(
-        ctx.client("ssm"),
+        ssm,
         ctx.deployment,
         command,
         ctx.region,
@@ -316,6 +329,17 @@ def _context(settings: Settings, deployment: str, scenario: Any, emit: Any, regi
         check_region(scenario, aws.region)  # the zone letters must exist in the region the run uses
     options.setdefault("pace", settings.pace)
     return deploy.context(aws, deployment, scenario, emit, poll_interval=settings.poll_interval, **options)
+
+
+def _prepare(ctx: Any, first: tuple[str, ...], scenario_kinds: bool = True) -> None:
+    """Make the clients of `first` (what the command reads next) and of the scenario's kinds
+    in the background, while the command's first requests wait on AWS. (Teardown reads only
+    the kinds the tag index finds: it makes those clients as it needs them.)"""
+    from vpcctl import deploy
+    from vpcctl.resources import handler
+
+    kinds = deploy.scenario_kinds(ctx.scenario) if scenario_kinds and ctx.scenario is not None else []
+    ctx.aws.prepare([*first, *(handler(kind).service for kind in kinds)])
 
 
 def _load(scenario_name: str, sets: tuple[str, ...] = ()) -> Any:
@@ -412,6 +436,7 @@ def _plan(settings: Settings, loaded: Any, name: str, detailed_exitcode: bool) -
     from vpcctl import deploy, render
 
     ctx = _context(settings, name, loaded, render.Quiet(), loaded.region)
+    _prepare(ctx, TAG_INDEX)
     planned = deploy.plan(loaded, ctx, settings.parallelism)
     resources = [r.as_dict() for r in planned.resources]
     if settings.output == "json":
@@ -627,6 +652,7 @@ def _status_once(settings: Settings, name: str, loaded: Any) -> tuple[Any, list[
     from vpcctl import deploy, render
 
     ctx = _context(settings, name, loaded, render.Quiet(), loaded.region if loaded else None)
+    _prepare(ctx, TAG_INDEX)
     rows = deploy.status(ctx, loaded, settings.parallelism)
     if not deploy.deployed(rows):
         return ctx, rows, None

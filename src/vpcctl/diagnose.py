@@ -9,12 +9,15 @@ VPC's routes, endpoints, groups and load balancers into the network model
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from vpcctl import images, model, netcheck, network
-from vpcctl.network import evaluate, from_aws
-from vpcctl.resources import ecr
+from vpcctl import model
 from vpcctl.resources.base import Context
+
+if TYPE_CHECKING:
+    from vpcctl import network
+
+# The network model and the rules of `check` load when a failure is explained, not with every `up`.
 
 PULL_FAILURES = ("CannotPullContainerError", "ResourceInitializationError")
 NAMED_KINDS = ("load_balancer", "target_group", "resolver_endpoint", "resolver_rule", "hosted_zone", "vpc_peering")
@@ -26,6 +29,8 @@ def names(ctx: Context) -> dict[str, str]:
 
 
 def _network(ctx: Context, vpc_ids: list[str], everything: bool = False) -> network.Network:
+    from vpcctl.network import from_aws
+
     extra: dict[str, Any] = {"elbv2": ctx.client("elbv2"), "names": names(ctx)}
     if everything:
         extra |= {"route53": ctx.client("route53"), "resolver": ctx.client("route53resolver")}
@@ -38,6 +43,9 @@ def hint(rule_id: str, hop: network.Hop) -> str:
 
 def pull_gaps(ctx: Context, subnet_id: str, public_ip: bool, task_groups: set[str], uses_awslogs: bool) -> list[str]:
     """What keeps tasks in this subnet from their registry, S3 and logs; empty when nothing does."""
+    from vpcctl import network
+    from vpcctl.network import from_aws
+
     subnet = ctx.client("ec2").describe_subnets(SubnetIds=[subnet_id])["Subnets"][0]
     net = from_aws.build(ctx.client("ec2"), [subnet["VpcId"]], region=ctx.region)
     tasks = network.Party(
@@ -47,6 +55,8 @@ def pull_gaps(ctx: Context, subnet_id: str, public_ip: bool, task_groups: set[st
 
 
 def _registry_hints(net: network.Network, tasks: network.Party, uses_awslogs: bool) -> list[str]:
+    from vpcctl import netcheck, network
+
     out: list[str] = []
     for result in network.registry_results(net, tasks, uses_awslogs):
         out += [h for h in (hint(netcheck.registry_rule(hop), hop) for hop in result.broken) if h not in out]
@@ -55,6 +65,9 @@ def _registry_hints(net: network.Network, tasks: network.Party, uses_awslogs: bo
 
 def lb_gaps(ctx: Context, target_group: dict[str, Any], target_ip: str, target_groups: set[str]) -> list[str]:
     """What keeps the group's load balancers from one target (an IP or its instance's IP)."""
+    from vpcctl import netcheck
+    from vpcctl.network import evaluate
+
     net = _network(ctx, [target_group["VpcId"]])
     group = net.target_groups.get(target_group["TargetGroupArn"])
     if group is None:
@@ -82,7 +95,9 @@ def live_findings(ctx: Context) -> list[Any]:
     """`check --live`: the rules of `check` over what the deployment has in AWS — each service's
     tasks to their registry, every load balancer to every registered target (on that target's
     port), the Resolver's clients, and the scenario's declared flows."""
+    from vpcctl import images, netcheck, network
     from vpcctl.netcheck import Finding
+    from vpcctl.network import evaluate
 
     vpcs = sorted(f.id for f in ctx.inventory.all("vpc").values())
     if not vpcs:
@@ -147,6 +162,8 @@ def live_findings(ctx: Context) -> list[Any]:
 
 def _declared(ctx: Context, net: network.Network, flow: model.Flow) -> network.Result | None:
     """A declared flow over AWS's state: logical ids become AWS ids, run-time values their values."""
+    from vpcctl import network
+
     by_name = {
         thing.name: thing_id
         for table in (net.hosts, net.load_balancers, net.endpoints)
@@ -183,6 +200,8 @@ def _uses_awslogs(definition: dict[str, Any]) -> bool:
 
 def _cold_images(ctx: Context, definition: dict[str, Any]) -> list[tuple[str, str]]:
     """(image, rule prefix) of each container image pulled through a cache rule that does not hold it yet."""
+    from vpcctl.resources import ecr
+
     out = []
     for container in definition["containerDefinitions"]:
         prefix = ecr.cold_image(ctx, container.get("image", ""))

@@ -7,19 +7,19 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import boto3
 import botocore.exceptions
-import botocore.loaders
 from botocore.config import Config
 
+from vpcctl.aws import models
 from vpcctl.errors import AwsError, BadInput, VpcctlError
 
-# AWS's service models, read from disk once per process and shared by every session.
-SERVICE_MODELS = botocore.loaders.create_loader()
+# AWS's service models, read once per process (from the parsed-model cache) and shared by every session.
+SERVICE_MODELS = models.create_loader()
 
 # Members through which AWS create calls accept an idempotency token.
 TOKEN_MEMBERS = ("ClientToken", "clientToken", "CallerReference", "CreatorRequestId")
@@ -148,12 +148,33 @@ class Aws:
                 outer.extend(seen)
 
     def client(self, service: str) -> Any:
+        made = self._clients.get(service)
+        if made is not None:  # a made client is shared without waiting for one being made
+            return made
         with self._lock:  # boto3 sessions are not thread-safe; clients are
             if service not in self._clients:
                 self._clients[service] = self.session.client(
                     service, endpoint_url=self.endpoint_url, config=self.config
                 )
             return self._clients[service]
+
+    def prepare(self, services: Iterable[str]) -> threading.Thread:
+        """Make these clients, in this order, on a thread of their own. Making one is CPU
+        work (tens of ms for EC2's); done here it overlaps the waits for AWS's first answers
+        (the lock's, the tag index's) instead of holding up the first read of each service.
+        A client asked for before its turn is made by whoever asks first."""
+        wanted = list(dict.fromkeys(services))
+
+        def make() -> None:
+            for service in wanted:
+                try:
+                    self.client(service)
+                except Exception:  # not lost: the command asks for the client again and meets it
+                    return
+
+        maker = threading.Thread(target=make, name="aws-clients", daemon=True)
+        maker.start()
+        return maker
 
     @property
     def account_id(self) -> str:

@@ -11,11 +11,13 @@ cache rules"); that is all a pull is needed for here, so only the manifest is re
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import requests
-
 from vpcctl.errors import AwsError, VpcctlError
+
+if TYPE_CHECKING:
+    import requests
 
 # What a Docker or containerd client accepts: an index (a multi-architecture image) or one manifest.
 MANIFEST_TYPES = (
@@ -33,6 +35,8 @@ def pull_manifest(ecr: object, endpoint_url: str | None, repository: str, refere
     The registry's address is the `proxyEndpoint` AWS gives with the token. Under an
     endpoint override (the sandbox) every host is served at one address, so the request
     goes there and names the registry in its Host header."""
+    import requests  # only a first pull through a cache rule needs it: not every command's import
+
     data = ecr.get_authorization_token()["authorizationData"][0]  # type: ignore[attr-defined]
     registry = str(data["proxyEndpoint"]).rstrip("/")
     path = f"/v2/{repository}/manifests/{reference}"

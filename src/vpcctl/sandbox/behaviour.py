@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import ipaddress
-import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -31,7 +30,12 @@ class World:
     def __init__(self, time_scale: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.time_scale = time_scale
         self.clock = clock
-        self.lock = threading.RLock()
+        # moto's own lock for making a backend: a backend being made (an account's or a region's
+        # first request) runs the hooks here, and a hooked request asks for other backends, so
+        # two locks would be taken in both orders by two requests and block each other for good.
+        from moto.core.base_backend import backend_lock
+
+        self.lock = backend_lock
         self._instant: float | None = None
         self.memo: dict[Any, Any] | None = None  # what one look computed once (None: not in a look)
 

@@ -1,0 +1,96 @@
+"""AWS's service models for botocore, parsed once per install and kept in the user's cache.
+
+Every client botocore creates first reads its service's JSON model (EC2's is 4 MiB, the
+endpoint table 1.2 MiB) and parses it into ordered dicts: about 0.25 s of a command that
+talks to nine services. botocore's loader takes a file loader of our choosing; this one
+keeps each parsed file as a marshal file (the format of Python's own bytecode cache),
+which loads about eight times faster. Its name holds the source's path, size and mtime,
+botocore's version and Python's, so an upgrade, an AWS_DATA_PATH override or an edited
+model is parsed afresh. A cache that cannot be read or written is only slower.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import marshal
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import botocore
+import botocore.loaders
+
+# Source files botocore reads, in the order its own JSON loader tries them.
+OPENERS = ((".json", open), (".json.gz", gzip.open))
+
+
+def cache_folder() -> Path:
+    """$XDG_CACHE_HOME/vpcctl/botocore-VERSION (default ~/.cache), one folder per botocore."""
+    base = os.environ.get("XDG_CACHE_HOME") or ""
+    root = Path(base) if os.path.isabs(base) else Path.home() / ".cache"
+    python = f"py{sys.version_info[0]}{sys.version_info[1]}"
+    return root / "vpcctl" / f"botocore-{botocore.__version__}-{python}"
+
+
+class CachedJSONFileLoader(botocore.loaders.JSONFileLoader):
+    """botocore's JSON file loader, with each parsed file kept in a marshal cache."""
+
+    def __init__(self, folder: Path | None = None) -> None:
+        self.folder = folder
+
+    def load_file(self, file_path: str) -> Any:
+        for extension, opener in OPENERS:
+            source = file_path + extension
+            try:
+                stat = os.stat(source)
+            except OSError:
+                continue
+            key = hashlib.sha1(f"{os.path.abspath(source)}\0{stat.st_size}\0{stat.st_mtime_ns}".encode()).hexdigest()
+            cached = self._folder() / f"{Path(file_path).name}-{key[:20]}.marshal"
+            data = _read(cached)
+            if data is None:
+                with opener(source, "rb") as raw:
+                    # Plain dicts keep the file's order, as botocore's OrderedDicts do; marshal takes no subclass.
+                    data = json.loads(raw.read().decode("utf-8"))
+                _write(cached, data)
+            return data
+        return None
+
+    def _folder(self) -> Path:
+        if self.folder is None:
+            self.folder = cache_folder()
+        return self.folder
+
+
+def _read(path: Path) -> Any:
+    try:
+        return marshal.loads(path.read_bytes())
+    except (OSError, EOFError, ValueError, TypeError):  # absent, unreadable or torn: parse the source again
+        return None
+
+
+def _write(path: Path, data: Any) -> None:
+    """Write whole or not at all: another process may be reading or writing the same file."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".tmp-", delete=False) as out:
+            try:
+                out.write(marshal.dumps(data))
+                out.close()
+                os.replace(out.name, path)
+            except OSError:
+                os.unlink(out.name)
+                raise
+    except OSError:
+        return  # a read-only or full disk: the models still load, only slower
+
+
+def create_loader(folder: Path | None = None) -> botocore.loaders.Loader:
+    """botocore's loader (AWS_DATA_PATH and ~/.aws/models searched as botocore does), cached."""
+    data_path = os.environ.get("AWS_DATA_PATH")
+    extra = [os.path.expanduser(os.path.expandvars(p)) for p in data_path.split(os.pathsep)] if data_path else None
+    return botocore.loaders.Loader(extra_search_paths=extra, file_loader=CachedJSONFileLoader(folder))
