@@ -148,6 +148,9 @@ class Aws:
                 outer.extend(seen)
 
     def client(self, service: str) -> Any:
+        made = self._clients.get(service)  # no wait while another thread makes another client
+        if made is not None:
+            return made
         with self._lock:  # boto3 sessions are not thread-safe; clients are
             if service not in self._clients:
                 self._clients[service] = self.session.client(
