@@ -76,6 +76,40 @@ def test_status_output_and_stats(deployed) -> None:
     assert "ec2:DescribeSubnets" in again.output and "total" in again.output
 
 
+def test_a_step_that_fails_by_a_fault_of_vpcctl_prints_its_traceback(sandbox_home, monkeypatch, tmp_path) -> None:
+    """A defect in a step is one failed step with the traceback (no -v needed); an AWS refusal
+    shows its traceback only with -v."""
+    from botocore.exceptions import ClientError
+
+    path = tmp_path / "logs-only.yaml"
+    path.write_text(
+        "scenario: logs-only\nregion: ap-northeast-1\nresources:\n  app-logs:\n    kind: log_group\n"
+        "    retention_days: 7\n"
+    )
+
+    from vpcctl.resources.logs import LogGroupHandler
+
+    def broken(*args, **kwargs):
+        raise KeyError("retentionInDays")
+
+    monkeypatch.setattr(LogGroupHandler, "apply", broken)
+    result = run("--sandbox", "up", str(path))
+    assert result.exit_code == 1
+    assert "KeyError: 'retentionInDays'" in result.output
+    assert "Traceback (most recent call last)" in result.output and "in broken" in result.output
+
+    def refused(*args, **kwargs):
+        raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "CreateLogGroup")
+
+    monkeypatch.setattr(LogGroupHandler, "apply", refused)
+    quiet = run("--sandbox", "up", str(path))
+    assert quiet.exit_code == 1 and "AccessDeniedException" in quiet.output
+    assert "Traceback" not in quiet.output
+    verbose = run("--sandbox", "-v", "up", str(path))
+    assert verbose.exit_code == 1 and "Traceback (most recent call last)" in verbose.output
+    assert "1 of 1 steps did not finish" in verbose.output
+
+
 def test_output_of_an_unknown_key_exits_2(sandbox_home) -> None:
     result = run("--sandbox", "output", "fargate-privatelink", "nope")
     assert result.exit_code == 2

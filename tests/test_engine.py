@@ -46,6 +46,23 @@ def test_a_failure_skips_its_dependents_only() -> None:
     assert [e.status for e in events if e.step == "service"] == [SKIPPED]
 
 
+def test_a_failure_keeps_where_it_came_from() -> None:
+    """A step that fails by a fault of vpcctl (not AWS's answer) keeps its traceback, marked as a defect."""
+    from vpcctl.aws import translate
+
+    def action(step: str) -> StepResult:
+        if step == "broken":
+            return [][0]
+        raise VpcctlError("refused")
+
+    results = engine.run({"broken": set(), "refused": set()}, action, lambda e: None, 2, translate=translate)
+    broken, refused = results["broken"].error, results["refused"].error
+    assert broken is not None and broken.defect
+    assert broken.trace is not None and "IndexError" in broken.trace and "in action" in broken.trace
+    assert results["broken"].detail == "IndexError: list index out of range"
+    assert refused is not None and not refused.defect and refused.trace is None
+
+
 def test_parallelism_bounds_the_steps_in_flight() -> None:
     graph = {f"s{i}": set() for i in range(8)}
     lock = threading.Lock()

@@ -58,6 +58,7 @@ OPERATIONS: dict[str, dict[str, tuple[str, ...]]] = {
             "iam:AttachRolePolicy",
             "iam:CreateRole",
             "iam:PutRolePolicy",
+            "ssm:PutParameter",
         ),
         "teardown": (
             "cloudwatch-logs:DeleteLogGroup",
@@ -82,6 +83,7 @@ OPERATIONS: dict[str, dict[str, tuple[str, ...]]] = {
             "iam:DeleteRole",
             "iam:DeleteRolePolicy",
             "iam:DetachRolePolicy",
+            "ssm:DeleteParameter",
         ),
     },
     "closed-vpc-apigw": {
@@ -126,6 +128,7 @@ OPERATIONS: dict[str, dict[str, tuple[str, ...]]] = {
             "route53resolver:AssociateResolverRule",
             "route53resolver:CreateResolverEndpoint",
             "route53resolver:CreateResolverRule",
+            "ssm:PutParameter",
         ),
         "teardown": (
             "api-gateway:DeleteRestApi",
@@ -156,6 +159,7 @@ OPERATIONS: dict[str, dict[str, tuple[str, ...]]] = {
             "route53resolver:DeleteResolverEndpoint",
             "route53resolver:DeleteResolverRule",
             "route53resolver:DisassociateResolverRule",
+            "ssm:DeleteParameter",
         ),
     },
 }

@@ -51,7 +51,8 @@ def test_teardown_with_nothing_deployed_reads_each_possible_kind_once(moto_modul
     assert calls["resourcegroupstaggingapi:GetResources"] == 1
     # Only the kinds the tag index cannot see are read; none is read twice (no sweep of nothing).
     assert max(calls.values()) == 1
-    assert sum(calls.values()) <= 4, calls
+    assert calls["ssm:GetParameter"] == 1  # no record that a run was about to create (aws/marker.py)
+    assert sum(calls.values()) <= 5, calls
     indexed = {k for k, h in handlers().items() if h.tagged_as}
     assert {"vpc_endpoint", "elastic_ip", "rest_api", "vpc_link", "resolver_endpoint", "resolver_rule"} <= indexed
     listings = ("DescribeVpcEndpoints", "DescribeAddresses", "GetRestApis", "GetVpcLinks", "ListResolver")
@@ -92,24 +93,74 @@ def test_no_op_reads_do_not_grow_with_subnets_and_services(two_sizes: dict[int, 
     assert plans[3].calls[index] < len(large[0].resources) / 10
 
 
+def test_other_deployments_load_balancers_cost_no_tag_read(two_sizes: dict[int, Any]) -> None:
+    """Both sizes share the account: what each plan reads of ELB tags is only its own (from the
+    tag index), not the other's load balancers and target groups, whose names it cannot have given."""
+    for loaded, context, _ in two_sizes.values():
+        assert deploy.plan(loaded, context()).calls.get("elbv2:DescribeTags", 0) == 0
+
+
+@pytest.mark.parametrize("deployment", ["syn1", "a", "team-payments-staging-eu", "x" * 40, "ends-with-dash-" * 3])
+def test_every_name_vpcctl_gives_could_be_its_own(deployment: str) -> None:
+    from vpcctl.resources.base import physical_name
+    from vpcctl.resources.loadbalancing import NAME_LIMIT
+
+    ctx = deploy.context(None, deployment, None, lambda e: None)  # type: ignore[arg-type]
+    for lid in ("alb", "web-tg", "a-very-long-logical-id-of-a-target-group"):
+        for limit in (NAME_LIMIT, 64, 255):
+            assert ctx.could_be_ours(physical_name(deployment, lid, limit), limit)
+    assert not ctx.could_be_ours("other-alb", NAME_LIMIT) or deployment.startswith("other")
+
+
+def test_a_run_records_its_deployment_once_before_it_creates(two_sizes: dict[int, Any]) -> None:
+    for loaded, context, cold in two_sizes.values():
+        assert cold.count("created") > 10 and cold.calls["ssm:PutParameter"] == 1
+        assert deploy.plan(loaded, context()).calls.get("ssm:PutParameter", 0) == 0
+
+
 def test_cold_up_associates_route_tables_in_one_read_each(two_sizes: dict[int, Any]) -> None:
     small, large = (two_sizes[size][2] for size in (1, 3))
     # Two route tables at either size: one association read each, whatever their subnets.
     assert small.calls["ec2:DescribeRouteTables"] == large.calls["ec2:DescribeRouteTables"]
 
 
+def test_a_no_op_up_reads_readiness_as_often_at_either_size(two_sizes: dict[int, Any]) -> None:
+    """ECS's steady state vouches for each service: the gate reads services in batches of ten,
+    and tasks and targets not at all, however many services there are."""
+    readiness = ("ecs:DescribeServices", "ecs:ListTasks", "ecs:DescribeTasks", "elbv2:DescribeTargetHealth")
+    reads = {}
+    for size, (loaded, context, _) in two_sizes.items():
+        settled = deploy.up(loaded, context(wait=True))  # until every service serves
+        assert not settled.failed, settled.failed
+        again = deploy.up(loaded, context(wait=True))
+        assert not again.failed and again.count("unchanged") == len(again.results)
+        assert "ssm:PutParameter" not in again.calls  # creates nothing, records nothing
+        reads[size] = {op: again.calls.get(op, 0) for op in readiness}
+    assert reads[3] == reads[1]
+    detailed = ("ecs:ListTasks", "ecs:DescribeTasks", "elbv2:DescribeTargetHealth")
+    assert not any(reads[1][op] for op in detailed), reads
+
+
 def test_a_lagging_tag_index_cannot_make_teardown_miss_a_resource(
     two_sizes: dict[int, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from vpcctl.aws import marker
     from vpcctl.resources import kit
 
-    context = two_sizes[1][1]
+    loaded, context, _ = two_sizes[1]
+    ssm = context().client("ssm")
+    assert marker.exists(ssm, loaded.name)  # `up` recorded it before its first create
     # The index lists nothing yet, during the whole teardown (how soon AWS's does is not documented).
     monkeypatch.setattr(kit, "tag_index", lambda ctx: {})
+    # Without the record (removed by hand), only the kinds read directly are found; the sweep,
+    # which reads every kind itself, reports the rest.
+    marker.remove(ssm, loaded.name)
     report = deploy.teardown(context())
     assert report.results, "the kinds read directly (the role) were found and deleted"
     left = {f.kind for f in report.leftovers}
-    assert {"vpc", "subnet", "ecs_service"} <= left, left  # the sweep reads every kind itself
-    monkeypatch.undo()
+    assert {"vpc", "subnet", "ecs_service"} <= left, left
+    # With the record, teardown reads every kind directly: everything goes, and the record with it.
+    marker.write(ssm, loaded.name, loaded.name, context().region)
     again = deploy.teardown(context())
-    assert again.leftovers == []
+    assert again.leftovers == [] and again.count("deleted") > 0
+    assert not marker.exists(ssm, loaded.name)

@@ -83,7 +83,7 @@ def test_the_lock_is_exclusive_and_names_its_holder(moto_module: None) -> None:
     assert refused.value.exit_code == LOCKED == 8
     assert lock.who_am_i() in refused.value.message and "(up, since" in refused.value.message
     first.release()
-    assert lock.current(ssm(), "lk-one").released  # type: ignore[union-attr]
+    assert lock.current(ssm(), "lk-one") is None and lock.generations(ssm(), "lk-one") == []
 
 
 def test_a_waiting_run_gets_the_lock_once_it_is_released(moto_module: None) -> None:
@@ -94,9 +94,9 @@ def test_a_waiting_run_gets_the_lock_once_it_is_released(moto_module: None) -> N
         first.release()  # the other run finishes while this one waits
 
     second = lock.acquire(ssm(), "lk-wait", "up", REGION, timeout=60, sleep=sleep, on_wait=seen.append)
-    assert [h.generation for h in seen] == [first.holder.generation]
-    assert second.holder.generation == first.holder.generation + 1
-    assert lock.generations(ssm(), "lk-wait") == [lock.parameter("lk-wait", second.holder.generation)]
+    assert [h.token for h in seen] == [first.holder.token]
+    assert lock.current(ssm(), "lk-wait").token == second.holder.token  # type: ignore[union-attr]
+    assert lock.generations(ssm(), "lk-wait") == [lock.parameter("lk-wait")]
     second.release()
 
 
@@ -126,6 +126,57 @@ def test_a_lock_whose_process_is_gone_on_this_machine_is_stale_at_once(moto_modu
     with pytest.raises(LockHeld):
         lock.acquire(ssm(), "lk-alive", "up", REGION, timeout=0)
     alive.release()
+
+
+def test_a_free_lock_is_taken_and_released_in_two_requests(moto_module: None, monkeypatch) -> None:
+    operations: list[str] = []
+    real = botocore.client.BaseClient._make_api_call
+
+    def counted(self: Any, operation: str, params: dict) -> Any:
+        operations.append(operation)
+        return real(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counted)
+    with lock.held(ssm(), "lk-cheap", "up", REGION):
+        assert lock.current(ssm(), "lk-cheap").generation == 1  # type: ignore[union-attr]
+        operations.clear()
+    assert operations == ["DeleteParameter"] and lock.current(ssm(), "lk-cheap") is None
+    operations.clear()
+    lock.acquire(ssm(), "lk-cheap", "up", REGION).release()
+    assert operations == ["PutParameter", "DeleteParameter"]
+
+
+def test_a_takeover_that_lost_to_a_fresh_lock_holds_nothing(moto_module: None, monkeypatch) -> None:
+    dead = lock.acquire(ssm(), "lk-late", "up", REGION, lease=10, clock=lambda: 1000.0)
+    dead._stop.set()
+    real_current = lock.current
+    fresh: list[Any] = []
+
+    def current(client: Any, deployment: str) -> Any:
+        held = real_current(client, deployment)
+        if not fresh:  # after this run saw the stale lock, it is released and taken afresh
+            dead.release()
+            fresh.append(lock.acquire(ssm(), "lk-late", "up", REGION))
+        return held
+
+    monkeypatch.setattr(lock, "current", current)
+    with pytest.raises(LockHeld) as refused:
+        lock.acquire(ssm(), "lk-late", "teardown", REGION, timeout=0, clock=lambda: 1011.0)
+    assert "(up, since" in refused.value.message
+    # What the late run created is off the chain, and gone; the fresh holder holds the lock.
+    assert lock.generations(ssm(), "lk-late") == [lock.parameter("lk-late")]
+    assert real_current(ssm(), "lk-late").token == fresh[0].holder.token  # type: ignore[union-attr]
+    fresh[0].release()
+
+
+def test_a_lock_not_written_by_vpcctl_is_taken_over_with_a_warning(moto_module: None) -> None:
+    ssm().put_parameter(Name=lock.parameter("lk-odd"), Value="not json", Type="String")
+    warned: list[Any] = []
+    taker = lock.acquire(ssm(), "lk-odd", "up", REGION, timeout=0, on_takeover=warned.append)
+    assert [h.who for h in warned] == ["unknown holder ('not json')"] and taker.holder.generation == 2
+    assert lock.current(ssm(), "lk-odd").token == taker.holder.token  # type: ignore[union-attr]
+    taker.release()
+    assert lock.generations(ssm(), "lk-odd") == []
 
 
 def test_of_two_runs_taking_over_one_stale_lock_only_one_wins(moto_module: None, monkeypatch) -> None:
@@ -230,7 +281,7 @@ def test_unlock_removes_the_lock_by_hand(moto_module) -> None:
 
 def test_teardown_leaves_no_lock_behind(moto_module, mini) -> None:
     assert run("up", str(mini), "--name", "lk-down").exit_code == 0
-    assert lock.current(ssm(), "lk-down").released  # type: ignore[union-attr]
+    assert lock.generations(ssm(), "lk-down") == []  # released: deleted
     result = run("teardown", str(mini), "--name", "lk-down", "--yes")
     assert result.exit_code == 0, result.output
     assert lock.generations(ssm(), "lk-down") == []

@@ -431,6 +431,24 @@ def test_resources_dropped_from_the_scenario_are_kept_listed_then_pruned(
     assert not after.has_changes, [r.as_dict() for r in after.resources if r.changes]
 
 
+def test_ecs_items_dropped_from_the_scenario_are_listed_and_a_lagging_index_hides_none(
+    fargate: Deployment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vpcctl.resources import kit
+
+    # The scenario's clusters and services are described by name; the ones it no longer has
+    # come from the tag index.
+    path = tmp_path / "without-side.yaml"
+    path.write_text(Path(fargate.path).read_text().replace(ADDITIONS[ADDITIONS.index("  side:\n") :], ""))
+    trimmed = scenario.load(str(path))
+    planned = deploy.plan(trimmed, context(trimmed, fargate.name))
+    assert {r.logical_id for r in planned.resources if r.action == "delete"} == {"side", "side-tg"}
+    # An index that lists nothing yet makes none of the scenario's own resources look missing.
+    monkeypatch.setattr(kit, "tag_index", lambda ctx: {})
+    lagging = deploy.plan(fargate.loaded, context(fargate.loaded, fargate.name))
+    assert not lagging.has_changes, [r.as_dict() for r in lagging.resources if r.changes]
+
+
 # ------------------------------------------------------------- log group owners
 
 

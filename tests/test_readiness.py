@@ -116,6 +116,75 @@ def test_missing_rule_from_the_alb_fails_naming_target_timeout_and_the_rule(cloc
     assert failed.error.hint.endswith("add ingress {protocol: tcp, port: 80, source: sec-alb} to sec-web-via-alb")
 
 
+RULE_FROM_ALB = (
+    '      - {protocol: tcp, port: "${params.container_port}", source: sec-alb, description: HTTP from the ALB}\n'
+)
+ADD_RULE = "add ingress {protocol: tcp, port: 80, source: sec-alb} to sec-web-via-alb"
+
+
+def test_a_new_service_is_not_serving_before_its_targets_are_healthy(clock, make_ctx) -> None:
+    """ECS says RUNNING before the load balancer says healthy: the gate waits for the latter."""
+    import boto3
+
+    loaded = scenario.load("fargate-privatelink")
+    ctx = make_ctx(loaded, sleep=clock.sleep)
+    assert not deploy.up(loaded, make_ctx(loaded, sleep=clock.sleep, wait=False)).failed
+    elb = boto3.client("elbv2", region_name="ap-northeast-1")
+    running_not_healthy = 0
+    for _ in range(100):
+        serving = "web-service" not in {p.logical_id for p in deploy.readiness(ctx, loaded)}
+        descriptions = elb.describe_target_health(TargetGroupArn=ctx.attr("web-tg", "arn"))["TargetHealthDescriptions"]
+        healthy = len(descriptions) >= 2 and all(d["TargetHealth"]["State"] == "healthy" for d in descriptions)
+        if serving:
+            assert healthy, descriptions  # targets never turn unhealthy here: healthy then, healthy now
+            break
+        running_not_healthy += bool(descriptions) and not healthy
+        clock.t += 5
+    assert serving and running_not_healthy, "seen running with targets not yet healthy, then serving"
+
+
+def test_a_revoked_rule_ends_ecs_vouching_and_status_and_up_give_the_same_hint(clock, make_ctx, tmp_path) -> None:
+    import boto3
+
+    assert not up("fargate-privatelink", make_ctx, clock, []).failed
+    loaded = scenario.load("fargate-privatelink")
+    assert deploy.readiness(make_ctx(loaded, sleep=clock.sleep), loaded) == []
+    ec2 = boto3.client("ec2", region_name="ap-northeast-1")
+    ctx = make_ctx(loaded, sleep=clock.sleep)
+    deploy.readiness(ctx, loaded)
+    web, alb = ctx.id_of("sec-web-via-alb"), ctx.id_of("sec-alb")
+    [group] = ec2.describe_security_groups(GroupIds=[web])["SecurityGroups"]
+    from_alb = [p for p in group["IpPermissions"] if any(u["GroupId"] == alb for u in p["UserIdGroupPairs"])]
+    ec2.revoke_security_group_ingress(GroupId=web, IpPermissions=from_alb)
+    hints = []
+    for later in (0, 600):  # at once (the targets fail), then after ECS has replaced the tasks
+        clock.t += later
+        [problem] = deploy.readiness(make_ctx(loaded, sleep=clock.sleep), loaded)
+        assert problem.logical_id == "web-service" and "Target.Timeout" in problem.reason
+        hints.append(problem.hint)
+    ecs = boto3.client("ecs", region_name="ap-northeast-1")
+    cluster = ctx.attr("cluster", "arn")
+    [svc] = ecs.describe_services(cluster=cluster, services=[ctx.attr("web-service", "arn")])["services"]
+    said = [e["message"] for e in svc["events"]]
+    assert any("is unhealthy in (target-group" in m and "(reason Request timed out)" in m for m in said), said
+    assert not ecs_steady(svc)
+    stopped = ecs.list_tasks(cluster=cluster, desiredStatus="STOPPED")["taskArns"]
+    reasons = {t.get("stoppedReason", "") for t in ecs.describe_tasks(cluster=cluster, tasks=stopped)["tasks"]}
+    assert any(r.startswith("Task failed ELB health checks in (target-group ") for r in reasons), reasons
+    # `up` of the scenario without that rule (so it does not put it back) fails with the same hint.
+    variant = write_variant(tmp_path, RULE_FROM_ALB, "      - {protocol: tcp, port: 22, cidr: 10.0.0.0/16}\n")
+    failed = up(str(variant), make_ctx, clock, []).results["web-service"]
+    assert failed.status == FAILED and isinstance(failed.error, NotReady)
+    for hint in [*hints, failed.error.hint]:
+        assert hint.startswith("target-ingress: sec-web-via-alb (10.0.1.") and hint.endswith(ADD_RULE), hint
+
+
+def ecs_steady(svc: dict) -> bool:
+    from vpcctl.resources import ecs
+
+    return ecs.ecs_vouches(svc, svc["desiredCount"], svc["taskDefinition"])
+
+
 def test_a_wait_that_runs_out_times_out_and_a_second_up_finishes(clock, make_ctx) -> None:
     clock.frozen = True  # AWS never gets further: the tasks stay PROVISIONING
     events: list = []

@@ -181,7 +181,12 @@ GLOBAL_OPTIONS = [
         "-q", "--quiet", is_flag=True, callback=_remember, expose_value=False, help="Print only results and errors."
     ),
     click.option(
-        "-v", "--verbose", is_flag=True, callback=_remember, expose_value=False, help="Print every step as it starts."
+        "-v",
+        "--verbose",
+        is_flag=True,
+        callback=_remember,
+        expose_value=False,
+        help="Print every step as it starts, whole ids, and a failed step's traceback.",
     ),
     click.option(
         "--stats",
@@ -242,16 +247,16 @@ def lock_timeout_option(f: Any) -> Any:
 
 
 @contextmanager
-def _locked(settings: Settings, ctx: Any, command: str, timeout: float, forget: bool = False) -> Iterator[None]:
+def _locked(settings: Settings, ctx: Any, command: str, timeout: float) -> Iterator[None]:
     """The deployment's lock in AWS around a command that changes it (read-only commands take none)."""
     from vpcctl import lock
 
-    shown: set[int] = set()
+    shown: set[str] = set()
 
     def waiting(holder: Any) -> None:
-        if holder.generation not in shown and settings.output != "json" and not settings.quiet:
+        if holder.token not in shown and settings.output != "json" and not settings.quiet:
             click.echo(f"waiting for the lock of '{ctx.deployment}': held by {holder.describe()}", err=True)
-        shown.add(holder.generation)
+        shown.add(holder.token)
 
     def taking_over(holder: Any) -> None:
         click.echo(f"warning: taking over the stale lock of '{ctx.deployment}' from {holder.describe()}", err=True)
@@ -262,7 +267,6 @@ def _locked(settings: Settings, ctx: Any, command: str, timeout: float, forget: 
         ctx.deployment,
         command,
         ctx.region,
-        forget,
         on_wait=waiting,
         on_takeover=taking_over,
         **options,
@@ -275,11 +279,18 @@ sets_option = click.option(
 )
 
 
-def _print_failures(report: Any) -> None:
+def _print_failures(report: Any, verbose: bool = False) -> None:
+    """Each failed step with its hint; the traceback of a fault of vpcctl itself always,
+    of an AWS error only with -v."""
     for step, result in report.failed.items():
         click.echo(f"{step}: {result.status}: {result.detail}", err=True)
-        if result.error and result.error.hint:
-            click.echo(f"  hint: {result.error.hint}", err=True)
+        error = result.error
+        if error and error.hint:
+            click.echo(f"  hint: {error.hint}", err=True)
+        if error and error.trace and (error.defect or verbose):
+            import textwrap
+
+            click.echo(textwrap.indent(error.trace.rstrip(), "  "), err=True)
 
 
 def _renderer(settings: Settings, title: str, steps: list[tuple[str, str]]) -> Any:
@@ -522,7 +533,7 @@ def up(
         render.unmanaged(extra, pruned=bool(report.pruned))
     _stats(settings, report)
     if report.failed:
-        _fail_run(report)
+        _fail_run(report, settings.verbose)
     if settings.output != "json" and not settings.quiet:
         click.echo(
             f"{name}: {summary[CREATED]} created, {summary[UPDATED]} updated, "
@@ -565,9 +576,9 @@ def _wrapped(text: str) -> str:
     return textwrap.fill(text, width, subsequent_indent="  ", break_on_hyphens=False)
 
 
-def _fail_run(report: Any) -> None:
+def _fail_run(report: Any, verbose: bool = False) -> None:
     """Name every step that did not finish, then exit 3 when only waits ran out, else 1."""
-    _print_failures(report)
+    _print_failures(report, verbose)
     message = f"{len(report.failed)} of {len(report.results)} steps did not finish"
     failures = [r for r in report.failed.values() if r.status == "failed"]
     if failures and all(isinstance(r.error, errors.TimedOut) for r in failures):
@@ -812,7 +823,7 @@ def teardown(
 
     view = _renderer(settings, f"vpcctl teardown {name}", [])
     ctx = _context(settings, name, loaded, view, loaded.region if loaded else None, delete_timeout=timeout)
-    with _locked(settings, ctx, "teardown", lock_timeout, forget=True):
+    with _locked(settings, ctx, "teardown", lock_timeout):
         with view:
             report = deploy.teardown(ctx, settings.parallelism)
         if not report.count("deleted"):  # what teardown read tells whether it lives elsewhere
@@ -832,7 +843,7 @@ def teardown(
             }
         )
     _stats(settings, report)
-    _print_failures(report)
+    _print_failures(report, settings.verbose)
     if left:
         if settings.output != "json":
             render.table(
@@ -866,7 +877,7 @@ def unlock(settings: Settings, deployment: str | None, yes: bool) -> None:
     aws = settings.aws(None)
     ssm = aws.client("ssm")
     holder = lock.current(ssm, name)
-    if holder is None or holder.released:
+    if holder is None:
         click.echo(f"{name}: no lock is held ({aws.region})")
         return
     if not yes:

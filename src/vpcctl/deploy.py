@@ -14,7 +14,7 @@ from graphlib import TopologicalSorter
 from typing import Any
 
 from vpcctl import diagnose, engine, graph, model, pace
-from vpcctl.aws import Aws, translate
+from vpcctl.aws import Aws, marker, translate
 from vpcctl.engine import DELETED, DONE, StepResult
 from vpcctl.errors import BadInput, NotReady, TimedOut
 from vpcctl.resources import handler, handlers, kit
@@ -35,7 +35,9 @@ def check_deployment_name(name: str) -> str:
 def context(aws: Aws, deployment: str, scenario: model.Scenario | None, emit: Emit, **options: Any) -> Context:
     """The run context of one command: clients, names, the resource kinds, and the
     explanations of failures (read from the live network)."""
-    return Context(aws, deployment, scenario, emit, explain=diagnose, kinds=handlers(), **options)  # type: ignore[arg-type]
+    ctx = Context(aws, deployment, scenario, emit, explain=diagnose, kinds=handlers(), **options)  # type: ignore[arg-type]
+    ctx.before_first_create = lambda: marker.write(ctx.client("ssm"), deployment, ctx.scenario_name, ctx.region)
+    return ctx
 
 
 @dataclass
@@ -222,6 +224,17 @@ def up(scenario: model.Scenario, ctx: Context, parallelism: int = 8, prune: bool
     def action(step_id: str) -> StepResult:
         if step_id in reads:
             return read(reads[step_id])
+        try:
+            return apply_step(step_id)
+        finally:
+            ctx.step_applied(step_id.removesuffix(graph.RULES))
+
+    def submitted(event: Event) -> None:
+        if event.status == engine.RUNNING:
+            ctx.step_started()  # from when a step is handed to a worker until its calls are made
+        ctx.emit(event)
+
+    def apply_step(step_id: str) -> StepResult:
         lid = step_id.removesuffix(graph.RULES)
         resource = scenario.resources[lid]
         kind = handler(resource.kind)
@@ -261,7 +274,7 @@ def up(scenario: model.Scenario, ctx: Context, parallelism: int = 8, prune: bool
     run_graph = {step: set() for step in reads} | {s: deps | {read_step(kinds[s])} for s, deps in steps.items()}
     run_graph = {step: run_graph[step] for step in sorted(run_graph, key=lambda step: -tail[step])}
     results = engine.run(
-        run_graph, action, ctx.emit, parallelism, kinds, ctx.cancel, translate, exists_only, quiet=set(reads)
+        run_graph, action, submitted, parallelism, kinds, ctx.cancel, translate, exists_only, quiet=set(reads)
     )
     extra = unmanaged(scenario, found)  # every kind was read: the reads end no later than the run
     report = RunReport(results, {}, 0.0, changes=changes, unmanaged=extra)
@@ -359,10 +372,13 @@ def _add_details(ctx: Context, rows: list[Row]) -> None:
     from vpcctl.resources import ecs, loadbalancing
 
     owners: dict[str, str] = {}  # address -> "task <id>" / "instance <logical id>"
+    services = [ctx.inventory.get(r.kind, r.logical_id) for r in rows if r.kind == "ecs_service"]
+    ecs.task_reads(ctx).want((f.raw["clusterArn"], f.attributes["name"]) for f in services if f is not None)
+    now = time.monotonic()  # one read of every service's tasks, from now
     for row in rows:
         found = ctx.inventory.get(row.kind, row.logical_id)
         if row.kind == "ecs_service" and found is not None:
-            row.tasks = ecs.describe_service_tasks(ctx, found)
+            row.tasks = ecs.describe_service_tasks(ctx, found, after=now)
             row.events = ecs.service_events(found)
             owners |= {t["ip"]: f"task {t['id']}" for t in row.tasks if t["last_status"] == "RUNNING" and t["ip"]}
         elif row.kind == "instance" and found is not None:
@@ -395,6 +411,7 @@ def readiness(ctx: Context, scenario: model.Scenario) -> list[Problem]:
     seen: list[Event] = []
     emit, ctx.emit = ctx.emit, seen.append
     problems = []
+    _look_at_services_together(ctx, scenario)
     try:
         for lid, resource in scenario.resources.items():
             found = ctx.inventory.get(resource.kind, lid)
@@ -412,8 +429,22 @@ def readiness(ctx: Context, scenario: model.Scenario) -> list[Problem]:
     except Exception as exc:
         raise translate(exc) from exc
     finally:
-        ctx.emit = emit
+        ctx.emit, ctx.looks_since = emit, None
     return problems
+
+
+def _look_at_services_together(ctx: Context, scenario: model.Scenario) -> None:
+    """One look at every service: the first read (of services, of tasks) is of them all, and
+    serves every service's look (reads from now on are fresh for this gate)."""
+    from vpcctl.resources import ecs
+
+    services = [
+        ctx.inventory.get("ecs_service", lid) for lid, r in scenario.resources.items() if r.kind == "ecs_service"
+    ]
+    present = [f for f in services if f is not None]
+    ecs.service_reads(ctx).want((f.raw["clusterArn"], f.id) for f in present)
+    ecs.task_reads(ctx).want((f.raw["clusterArn"], f.attributes["name"]) for f in present)
+    ctx.looks_since = time.monotonic()
 
 
 def observed_problems(rows: list[Row]) -> list[Problem]:
@@ -539,10 +570,13 @@ def teardown(ctx: Context, parallelism: int = 8) -> RunReport:
     and those of the kinds it refers to are done (its read lists them: a listener's, the load
     balancers'), and every read is done (nothing found, nothing swept)."""
     start = time.monotonic()
-    owned = owned_kinds(ctx)
+    ssm = ctx.client("ssm")
+    # A run recorded that it would create: every kind is read directly (the index may lag it).
+    recorded = marker.exists(ssm, ctx.deployment)
+    owned = list(handlers()) if recorded else owned_kinds(ctx)
     order, refers = graph.teardown_order(), graph.kind_dependencies()
     deletion = _Deletion(ctx, owned)
-    fresh = context(ctx.aws, ctx.deployment, ctx.scenario, ctx.emit, cancel=ctx.cancel)
+    fresh = context(ctx.aws, ctx.deployment, ctx.scenario, ctx.emit, cancel=ctx.cancel, by_name=False)
     found: dict[str, dict[str, Found]] = {}
     left: dict[str, list[Found]] = {}
     reads = {read_step(k): k for k in owned}
@@ -584,6 +618,8 @@ def teardown(ctx: Context, parallelism: int = 8) -> RunReport:
         run_graph, action, ctx.emit, parallelism, deletion.kinds, ctx.cancel, translate, quiet=set(run_graph)
     )
     leftovers = [f for kind in handlers() for f in left.get(kind, [])]
+    if recorded and not leftovers:
+        marker.remove(ssm, ctx.deployment)
     return RunReport(results, dict(ctx.aws.calls), time.monotonic() - start, leftovers)
 
 
@@ -591,6 +627,6 @@ def sweep(ctx: Context, parallelism: int = 8) -> list[Found]:
     """Look again, with fresh reads of every kind, for anything still tagged for the deployment.
     Not through the tag index: how soon it lists a resource just made is not documented, and
     the sweep is the last word on "nothing left" (it runs only after something was deleted)."""
-    fresh = context(ctx.aws, ctx.deployment, ctx.scenario, ctx.emit, cancel=ctx.cancel)
+    fresh = context(ctx.aws, ctx.deployment, ctx.scenario, ctx.emit, cancel=ctx.cancel, by_name=False)
     found = discover(fresh, list(handlers()), parallelism)
     return [f for kind, by_lid in found.items() for f in by_lid.values() if not handler(kind).is_gone(f)]

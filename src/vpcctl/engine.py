@@ -106,8 +106,9 @@ def run(
             result = StepResult(CANCELLED, str(exc))
         except Exception as exc:  # every failure becomes a step result
             error = translate(exc) if translate else VpcctlError(str(exc))
-            if not isinstance(exc, VpcctlError) and translate is None:
-                error.hint = traceback.format_exc(limit=3)
+            if not isinstance(exc, VpcctlError):
+                error.trace = traceback.format_exc()
+                error.defect = not type(exc).__module__.startswith(("botocore", "boto3"))
             result = StepResult(FAILED, str(error), error=error)
         result.seconds = time.monotonic() - start
         return result

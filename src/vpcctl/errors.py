@@ -18,6 +18,8 @@ class VpcctlError(Exception):
     """Base of every error vpcctl reports to a person."""
 
     exit_code = FAILED
+    trace: str | None = None  # where an exception that was not ours came from (a step's failure)
+    defect: bool = False  # not AWS's answer nor bad input: a fault of vpcctl itself
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)

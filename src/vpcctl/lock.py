@@ -7,17 +7,19 @@ create duplicate parameters."), so exactly one of two runs racing for it wins. I
 needs nothing created beforehand (no table, no bucket) and costs nothing (standard
 parameters are free). See docs/locking.md for the choice and its limits.
 
-A lock is a generation: `/vpcctl/locks/<deployment>/<generation>`, holding who,
-where, when and until when (the lease). Its holder renews the lease while it runs and
-releases it when done by marking it released. The next run creates the next
-generation, again with `Overwrite=False`; so does a run that takes over a lock whose
-lease ran out (its holder died), and of two runs taking over one stale lock at once
-only one creates the next generation. Older generations are deleted by the winner.
+A free lock is no parameter at all. A run takes it by creating
+`/vpcctl/locks/<deployment>/holder` (who, where, when, until when: the lease), renews the
+lease while it runs and deletes the parameter when done: two requests when nobody else
+holds it. A lock whose lease ran out (its holder died) is taken over by a new generation,
+`.../after-<token of the stale holder>`, again created with `Overwrite=False`, so of two
+runs taking over one stale lock only one creates it. The lock's holder is the end of the
+chain from `holder` through the `after-` parameters; whoever releases deletes the chain.
 """
 
 from __future__ import annotations
 
 import getpass
+import hashlib
 import json
 import os
 import socket
@@ -38,6 +40,8 @@ from vpcctl.aws import error_code
 from vpcctl.errors import LockHeld
 
 ROOT = "/vpcctl/locks"
+FIRST = "holder"  # the parameter a run creates to take a free lock
+AFTER = "after-"  # + the token of the stale holder a run took the lock over from
 LEASE_SECONDS = 15 * 60.0  # renewed every third of it while the run lives
 DEFAULT_TIMEOUT = 300.0
 
@@ -46,8 +50,10 @@ def path(deployment: str) -> str:
     return f"{ROOT}/{deployment}"
 
 
-def parameter(deployment: str, generation: int) -> str:
-    return f"{path(deployment)}/{generation:010d}"
+def parameter(deployment: str, after: str = "") -> str:
+    """The parameter of the generation that took over from the holder with token `after`
+    (the first generation, of a free lock, without)."""
+    return f"{path(deployment)}/{AFTER}{after}" if after else f"{path(deployment)}/{FIRST}"
 
 
 def _iso(seconds: float) -> str:
@@ -58,21 +64,24 @@ def _iso(seconds: float) -> str:
 class Holder:
     """What a lock parameter says: who holds it, for what, since and until when."""
 
-    generation: int
+    generation: int  # 1 for the run that found the lock free, +1 for each takeover since
     who: str
     command: str
     region: str
     acquired: float
     expires: float
     token: str
-    released: bool = False
     # Where the holder runs: host, boot and process namespace, and its pid. A holder on
     # this very machine whose process is gone (killed) has left a stale lock at once.
     machine: str = ""
     pid: int = 0
+    after: str = ""  # the token of the stale holder this one took over from ("" for the first)
+
+    def name(self, deployment: str) -> str:
+        return parameter(deployment, self.after)
 
     def is_stale(self, now: float) -> bool:
-        if self.released or self.expires <= now:
+        if self.expires <= now:
             return True
         return bool(self.machine) and self.machine == this_machine() and not processes.alive(self.pid)
 
@@ -80,29 +89,31 @@ class Holder:
         return f"{self.who} ({self.command}, since {_iso(self.acquired)}, lease until {_iso(self.expires)})"
 
     def value(self) -> str:
-        fields = {k: v for k, v in vars(self).items() if k != "generation"}
+        fields = {k: v for k, v in vars(self).items() if k != "after"}
         return json.dumps({**fields, "acquired_at": _iso(self.acquired), "expires_at": _iso(self.expires)})
 
     @classmethod
-    def parse(cls, generation: int, text: str) -> Holder:
+    def parse(cls, after: str, text: str) -> Holder:
         try:
             data = json.loads(text)
             return cls(
-                generation,
+                int(data["generation"]),
                 str(data["who"]),
                 str(data["command"]),
                 str(data["region"]),
                 float(data["acquired"]),
                 float(data["expires"]),
                 str(data["token"]),
-                bool(data.get("released", False)),
                 str(data.get("machine", "")),
                 int(data.get("pid", 0)),
+                after,
             )
         except (ValueError, KeyError, TypeError):
-            # Not written by vpcctl (or damaged): treat it as held by someone unknown,
-            # already past its lease, so it is taken over with a warning.
-            return cls(generation, f"unknown holder ({text[:40]!r})", "?", "?", 0.0, 0.0, "")
+            # Not written by vpcctl (or damaged): held by someone unknown, already past its
+            # lease, so it is taken over with a warning. Its token comes from its text, so every
+            # run names the generation that takes over from it alike.
+            token = "unknown-" + hashlib.sha256(text.encode()).hexdigest()[:32]
+            return cls(1, f"unknown holder ({text[:40]!r})", "?", "?", 0.0, 0.0, token, after=after)
 
 
 def this_machine() -> str:
@@ -127,8 +138,11 @@ def who_am_i() -> str:
 class Lock:
     """A lock this process holds; renews its lease until released."""
 
-    def __init__(self, ssm: Any, deployment: str, holder: Holder, lease: float, clock: Callable[[], float]) -> None:
+    def __init__(
+        self, ssm: Any, deployment: str, holder: Holder, chain: list[str], lease: float, clock: Callable[[], float]
+    ) -> None:
         self.ssm, self.deployment, self.holder = ssm, deployment, holder
+        self.chain = chain  # the parameters from the first generation to this holder's
         self.lease, self.clock = lease, clock
         self._stop = threading.Event()
         self._renewer = threading.Thread(target=self._renew_until_released, daemon=True, name="vpcctl-lock")
@@ -143,50 +157,82 @@ class Lock:
 
     def _write(self) -> None:
         self.ssm.put_parameter(
-            Name=parameter(self.deployment, self.holder.generation),
+            Name=self.holder.name(self.deployment),
             Value=self.holder.value(),
             Type="String",
             Overwrite=True,  # only the holder writes its own generation
         )
 
-    def release(self, forget: bool = False) -> None:
-        """Mark the lock released; with forget (after a teardown), delete it altogether."""
+    def release(self) -> None:
+        """Delete the lock: the first generation first, which frees it at once (the later ones
+        are reached only through it), then the generations since."""
         self._stop.set()
         if self._renewer.is_alive():
             self._renewer.join()
-        if forget:
-            remove(self.ssm, self.deployment)
-            return
-        self.holder.released = True
-        self._write()
+        first, *later = self.chain
+        try:
+            self.ssm.delete_parameter(Name=first)
+        except botocore.exceptions.ClientError as exc:
+            if error_code(exc) != "ParameterNotFound":  # removed by hand (`vpcctl unlock`)
+                raise
+        _delete(self.ssm, later)
 
 
-def _parameters(ssm: Any, deployment: str) -> list[dict[str, Any]]:
-    """Every parameter of the deployment's lock, one per generation."""
+def _parameters(ssm: Any, deployment: str) -> dict[str, str]:
+    """Name -> value of every parameter of the deployment's lock."""
     pages = ssm.get_paginator("get_parameters_by_path").paginate(Path=path(deployment), Recursive=False)
-    return [item for page in pages for item in page["Parameters"]]
+    return {item["Name"]: item["Value"] for page in pages for item in page["Parameters"]}
+
+
+def chain(ssm: Any, deployment: str) -> list[Holder]:
+    """The generations from the first to the current holder ([] when the lock is free).
+    A parameter off the chain (left by a run that lost a race) holds nothing."""
+    found = _parameters(ssm, deployment)
+    out: list[Holder] = []
+    after = ""
+    while parameter(deployment, after) in found and len(out) <= len(found):
+        out.append(Holder.parse(after, found[parameter(deployment, after)]))
+        after = out[-1].token
+    return out
 
 
 def current(ssm: Any, deployment: str) -> Holder | None:
-    """The newest generation of the deployment's lock, or None when there is none."""
-    newest: tuple[int, str] | None = None
-    for item in _parameters(ssm, deployment):
-        tail = item["Name"].rsplit("/", 1)[-1]
-        if tail.isdigit() and (newest is None or int(tail) > newest[0]):
-            newest = (int(tail), item["Value"])
-    return Holder.parse(*newest) if newest else None
+    """The holder of the deployment's lock, or None when it is free."""
+    held = chain(ssm, deployment)
+    return held[-1] if held else None
 
 
 def generations(ssm: Any, deployment: str) -> list[str]:
-    return [item["Name"] for item in _parameters(ssm, deployment)]
+    return sorted(_parameters(ssm, deployment))
+
+
+def _delete(ssm: Any, names: list[str]) -> None:
+    for start in range(0, len(names), 10):  # DeleteParameters takes at most 10 names
+        ssm.delete_parameters(Names=names[start : start + 10])
 
 
 def remove(ssm: Any, deployment: str) -> int:
-    """Delete every generation of the lock (`vpcctl unlock`); returns how many there were."""
+    """Delete every parameter of the lock (`vpcctl unlock`); returns how many there were."""
     names = generations(ssm, deployment)
-    for start in range(0, len(names), 10):  # DeleteParameters takes at most 10 names
-        ssm.delete_parameters(Names=names[start : start + 10])
+    _delete(ssm, sorted(names, key=lambda n: n != parameter(deployment)))  # the first generation first
     return len(names)
+
+
+def _create(ssm: Any, deployment: str, holder: Holder) -> bool:
+    """Create a generation; False when it exists (another run created it first)."""
+    try:
+        ssm.put_parameter(
+            Name=holder.name(deployment),
+            Value=holder.value(),
+            Type="String",
+            Overwrite=False,  # the atomic step: one run creates this generation, others are refused
+            Description=f"vpcctl lock of deployment {deployment}",
+        )
+    except botocore.exceptions.ClientError as exc:
+        if error_code(exc) == "ParameterAlreadyExists":
+            return False
+        raise
+    return True
 
 
 def acquire(
@@ -204,10 +250,30 @@ def acquire(
 ) -> Lock:
     """Take the deployment's lock, waiting up to `timeout` seconds while another run holds it."""
     deadline = clock() + timeout
+
+    def mine(generation: int, after: str) -> Holder:
+        now = clock()
+        token = uuid.uuid4().hex
+        return Holder(
+            generation, who_am_i(), command, region, now, now + lease, token, this_machine(), os.getpid(), after
+        )
+
+    def taken(holder: Holder, names: list[str]) -> Lock:
+        lock = Lock(ssm, deployment, holder, names, lease, clock)
+        lock.start_renewing()
+        return lock
+
+    held: Holder | None = None
     while True:
+        if held is None:  # free, as far as this run knows: take it in one request
+            first = mine(1, "")
+            if _create(ssm, deployment, first):
+                return taken(first, [first.name(deployment)])
         held = current(ssm, deployment)
         now = clock()
-        if held is not None and not held.is_stale(now):
+        if held is None:
+            continue  # released between the two requests
+        if not held.is_stale(now):
             if now >= deadline:
                 raise LockHeld(
                     f"deployment '{deployment}' is locked by {held.describe()}",
@@ -216,42 +282,23 @@ def acquire(
             on_wait(held)
             sleep(min(max(poll, 0.05), max(deadline - now, 0.05)))
             continue
-        if held is not None and not held.released:
-            on_takeover(held)
-        generation = (held.generation if held else 0) + 1
-        token = uuid.uuid4().hex
-        mine = Holder(
-            generation, who_am_i(), command, region, now, now + lease, token, False, this_machine(), os.getpid()
-        )
-        try:
-            ssm.put_parameter(
-                Name=parameter(deployment, mine.generation),
-                Value=mine.value(),
-                Type="String",
-                Overwrite=False,  # the atomic step: one run creates this generation, others are refused
-                Description=f"vpcctl lock of deployment {deployment}",
-            )
-        except botocore.exceptions.ClientError as exc:
-            if error_code(exc) == "ParameterAlreadyExists":
-                continue  # another run took this generation first: look again
-            raise
-        _forget_older(ssm, deployment, mine.generation)
-        lock = Lock(ssm, deployment, mine, lease, clock)
-        lock.start_renewing()
-        return lock
-
-
-def _forget_older(ssm: Any, deployment: str, generation: int) -> None:
-    older = [name for name in generations(ssm, deployment) if int(name.rsplit("/", 1)[-1]) < generation]
-    for start in range(0, len(older), 10):
-        ssm.delete_parameters(Names=older[start : start + 10])
+        on_takeover(held)
+        successor = mine(held.generation + 1, held.token)
+        if not _create(ssm, deployment, successor):
+            continue  # another run took it over first: look again
+        generations_now = chain(ssm, deployment)
+        if generations_now and generations_now[-1].token == successor.token:
+            return taken(successor, [h.name(deployment) for h in generations_now])
+        # Off the chain: the stale lock was released and the lock taken afresh between this
+        # run's read and its create. What it created holds nothing; look again.
+        _delete(ssm, [successor.name(deployment)])
 
 
 @contextmanager
-def held(ssm: Any, deployment: str, command: str, region: str, forget: bool = False, **options: Any) -> Iterator[Lock]:
-    """The lock for the length of a block; released (or, with forget, deleted) however the block ends."""
+def held(ssm: Any, deployment: str, command: str, region: str, **options: Any) -> Iterator[Lock]:
+    """The lock for the length of a block; released (deleted) however the block ends."""
     lock = acquire(ssm, deployment, command, region, **options)
     try:
         yield lock
     finally:
-        lock.release(forget=forget)
+        lock.release()

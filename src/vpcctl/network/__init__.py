@@ -1,6 +1,7 @@
 """One model of the network: a neutral snapshot (`snapshot`), the flows evaluated hop by hop
 over it (`evaluate`), and the adapters that fill it from the scenario's specs, from AWS
-describe results and from the emulator's backends. Ground layer: imports only `model`."""
+describe results and from the emulator's backends. Ground layer: imports only `model` (and
+`from_aws` the AWS layer's listing helper)."""
 
 from vpcctl.network.evaluate import (
     DNS,

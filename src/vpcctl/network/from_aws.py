@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from vpcctl.aws.pages import listed
 from vpcctl.network.snapshot import GONE_STATES as GONE
 from vpcctl.network.snapshot import (
     Endpoint,
@@ -35,12 +36,6 @@ from vpcctl.network.snapshot import (
 LOGICAL_ID = "vpcctl:logical-id"
 
 
-def _pages(client: Any, operation: str, key: str, **params: Any) -> list[dict[str, Any]]:
-    if client.can_paginate(operation):
-        return [item for page in client.get_paginator(operation).paginate(**params) for item in page.get(key, [])]
-    return list(getattr(client, operation)(**params).get(key, []))
-
-
 def _name(item: dict[str, Any], thing_id: str, names: dict[str, str]) -> str:
     for tag in item.get("Tags") or []:
         if tag.get("Key") == LOGICAL_ID:
@@ -64,7 +59,7 @@ def build(
     names = dict(names or {})
     net = Network(region)
     wanted = set(vpc_ids)
-    peerings = _pages(ec2, "describe_vpc_peering_connections", "VpcPeeringConnections")
+    peerings = listed(ec2, "describe_vpc_peering_connections", "VpcPeeringConnections")
     for p in peerings:
         if p.get("Status", {}).get("Code") != "active":
             continue
@@ -75,15 +70,15 @@ def build(
                 p["VpcPeeringConnectionId"], _name(p, p["VpcPeeringConnectionId"], names), (a, b)
             )
     vpc_filter = [{"Name": "vpc-id", "Values": sorted(wanted)}]
-    for v in _pages(ec2, "describe_vpcs", "Vpcs", VpcIds=sorted(wanted)):
+    for v in listed(ec2, "describe_vpcs", "Vpcs", VpcIds=sorted(wanted)):
         support, hostnames = (
             ec2.describe_vpc_attribute(VpcId=v["VpcId"], Attribute=a)[key]["Value"]
             for a, key in (("enableDnsSupport", "EnableDnsSupport"), ("enableDnsHostnames", "EnableDnsHostnames"))
         )
         net.vpcs[v["VpcId"]] = Vpc(v["VpcId"], _name(v, v["VpcId"], names), v["CidrBlock"], support, hostnames)
-    for s in _pages(ec2, "describe_subnets", "Subnets", Filters=vpc_filter):
+    for s in listed(ec2, "describe_subnets", "Subnets", Filters=vpc_filter):
         net.subnets[s["SubnetId"]] = Subnet(s["SubnetId"], _name(s, s["SubnetId"], names), s["VpcId"], s["CidrBlock"])
-    for t in _pages(ec2, "describe_route_tables", "RouteTables", Filters=vpc_filter):
+    for t in listed(ec2, "describe_route_tables", "RouteTables", Filters=vpc_filter):
         associations = t.get("Associations") or []
         net.route_tables[t["RouteTableId"]] = RouteTable(
             t["RouteTableId"],
@@ -93,14 +88,14 @@ def build(
             tuple(_routes(t.get("Routes") or [])),
             any(a.get("Main") for a in associations),
         )
-    for g in _pages(ec2, "describe_security_groups", "SecurityGroups", Filters=vpc_filter):
+    for g in listed(ec2, "describe_security_groups", "SecurityGroups", Filters=vpc_filter):
         net.groups[g["GroupId"]] = SecurityGroup(
             g["GroupId"],
             _name(g, g["GroupId"], names),
             frozenset(flatten(g.get("IpPermissions"))),
             frozenset(flatten(g.get("IpPermissionsEgress"))),
         )
-    for e in _pages(ec2, "describe_vpc_endpoints", "VpcEndpoints", Filters=vpc_filter):
+    for e in listed(ec2, "describe_vpc_endpoints", "VpcEndpoints", Filters=vpc_filter):
         if e.get("State", "").lower() in GONE:
             continue
         service = e["ServiceName"].split(f".{region}.", 1)[-1]
@@ -115,7 +110,7 @@ def build(
             tuple(e.get("RouteTableIds") or ()),
             bool(e.get("PrivateDnsEnabled")),
         )
-    for reservation in _pages(ec2, "describe_instances", "Reservations", Filters=vpc_filter):
+    for reservation in listed(ec2, "describe_instances", "Reservations", Filters=vpc_filter):
         for i in reservation.get("Instances") or []:
             if i.get("State", {}).get("Name") in ("terminated", "shutting-down") or not i.get("SubnetId"):
                 continue
@@ -156,7 +151,7 @@ def _routes(routes: list[dict[str, Any]]) -> Iterable[Route]:
 def _interfaces(ec2: Any, vpc_filter: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Private address -> its network interface, in these VPCs."""
     out = {}
-    for eni in _pages(ec2, "describe_network_interfaces", "NetworkInterfaces", Filters=vpc_filter):
+    for eni in listed(ec2, "describe_network_interfaces", "NetworkInterfaces", Filters=vpc_filter):
         for address in eni.get("PrivateIpAddresses") or [{"PrivateIpAddress": eni.get("PrivateIpAddress")}]:
             out[str(address.get("PrivateIpAddress"))] = eni
     return out
@@ -164,12 +159,12 @@ def _interfaces(ec2: Any, vpc_filter: list[dict[str, Any]]) -> dict[str, dict[st
 
 def _load_balancers(net: Network, ec2: Any, elbv2: Any, vpc_filter: Any, names: dict[str, str]) -> None:
     interfaces: dict[str, dict[str, Any]] | None = None
-    for lb in _pages(elbv2, "describe_load_balancers", "LoadBalancers"):
+    for lb in listed(elbv2, "describe_load_balancers", "LoadBalancers"):
         if lb.get("VpcId") not in net.vpcs:
             continue
         arn = lb["LoadBalancerArn"]
         listeners = []
-        for ls in _pages(elbv2, "describe_listeners", "Listeners", LoadBalancerArn=arn):
+        for ls in listed(elbv2, "describe_listeners", "Listeners", LoadBalancerArn=arn):
             forward = next(
                 (a.get("TargetGroupArn") for a in ls.get("DefaultActions") or [] if a.get("TargetGroupArn")), None
             )
@@ -223,7 +218,7 @@ def _target_host(net: Network, interfaces: dict[str, dict[str, Any]], target_id:
 
 
 def _zones(net: Network, route53: Any, names: dict[str, str]) -> None:
-    for zone in _pages(route53, "list_hosted_zones", "HostedZones"):
+    for zone in listed(route53, "list_hosted_zones", "HostedZones"):
         if not zone.get("Config", {}).get("PrivateZone"):
             continue
         zone_id = zone["Id"].split("/")[-1]
@@ -231,7 +226,7 @@ def _zones(net: Network, route53: Any, names: dict[str, str]) -> None:
         if not set(vpcs) & set(net.vpcs):
             continue
         records = []
-        for record in _pages(route53, "list_resource_record_sets", "ResourceRecordSets", HostedZoneId=zone_id):
+        for record in listed(route53, "list_resource_record_sets", "ResourceRecordSets", HostedZoneId=zone_id):
             alias = (record.get("AliasTarget") or {}).get("DNSName", "").rstrip(".").lower()
             records.append(Record(record["Name"].rstrip("."), _alias_target(net, alias) if alias else None))
         net.zones[zone_id] = HostedZone(zone_id, zone["Name"].rstrip("."), vpcs, tuple(records))
@@ -251,8 +246,8 @@ def _alias_target(net: Network, dns_name: str) -> str | None:
 
 def _resolver(net: Network, resolver: Any, names: dict[str, str]) -> None:
     by_ip: dict[str, str] = {}
-    for endpoint in _pages(resolver, "list_resolver_endpoints", "ResolverEndpoints"):
-        addresses = _pages(
+    for endpoint in listed(resolver, "list_resolver_endpoints", "ResolverEndpoints"):
+        addresses = listed(
             resolver, "list_resolver_endpoint_ip_addresses", "IpAddresses", ResolverEndpointId=endpoint["Id"]
         )
         subnets = tuple(dict.fromkeys(a["SubnetId"] for a in addresses))
@@ -269,9 +264,9 @@ def _resolver(net: Network, resolver: Any, names: dict[str, str]) -> None:
             tuple(endpoint.get("SecurityGroupIds") or ()),
         )
     associations: dict[str, list[str]] = {}
-    for a in _pages(resolver, "list_resolver_rule_associations", "ResolverRuleAssociations"):
+    for a in listed(resolver, "list_resolver_rule_associations", "ResolverRuleAssociations"):
         associations.setdefault(a["ResolverRuleId"], []).append(a["VPCId"])
-    for rule in _pages(resolver, "list_resolver_rules", "ResolverRules"):
+    for rule in listed(resolver, "list_resolver_rules", "ResolverRules"):
         if rule.get("RuleType") != "FORWARD" or rule.get("ResolverEndpointId") not in net.resolver_endpoints:
             continue
         targets = tuple(dict.fromkeys(by_ip[t["Ip"]] for t in rule.get("TargetIps") or [] if t.get("Ip") in by_ip))

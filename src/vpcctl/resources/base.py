@@ -141,6 +141,7 @@ class Context:
         kinds: dict[str, Handler] | None = None,
         pace: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        by_name: bool = True,
     ) -> None:
         self.aws = aws
         self.deployment = deployment
@@ -158,6 +159,9 @@ class Context:
         self.deadline = time.monotonic() + wait_timeout  # all readiness waits of a run share it
         # Planning: values of resources not made yet read as "(known after <logical id>)".
         self.planning = planning
+        # Discovery reads the scenario's own items by their names where a kind can (kit.wanted_ids);
+        # False: every item is listed (teardown's sweep, the last word on what is left).
+        self.by_name = by_name and scenario is not None
         self.explain = explain
         self.inventory = Inventory(self, kinds or {})
         self.attrs: dict[str, dict[str, Any]] = {}
@@ -167,16 +171,38 @@ class Context:
         self.tag_index: dict[str, dict[str, str]] | None = None  # ARN -> tags, read once (kit.tag_index)
         self.index_lock = threading.Lock()
         self._attr_lock = threading.Lock()
+        self.snapshots: dict[str, Snapshot] = {}  # batched reads the readiness waits share
+        self.looks_since: float | None = None  # set: one look at everything, reads from then on serve
+        self._applying = 0  # steps started and not yet applied (see until_quiet)
+        self.applied_at: dict[str, float] = {}  # logical id -> when its last step made its calls (monotonic)
+        self._quiet = threading.Condition()
+        # Called once, before this run's first create (deploy: record that the deployment may hold resources).
+        self.before_first_create: Callable[[], None] | None = None
+        self._create_lock = threading.Lock()
+        self._creating = False
 
     @property
     def region(self) -> str:
         return self.aws.region
+
+    def about_to_create(self) -> None:
+        """Before a create call: the first one of the run calls before_first_create (the others
+        wait for it, so none creates before it is done; if it fails, so does that create, and
+        the next create tries it again)."""
+        with self._create_lock:
+            if not self._creating and self.before_first_create is not None:
+                self.before_first_create()
+            self._creating = True
 
     def client(self, service: str) -> Any:
         return self.aws.client(service)
 
     def name(self, logical_id: str, limit: int = 255) -> str:
         return physical_name(self.deployment, logical_id, limit)
+
+    def could_be_ours(self, name: str, limit: int = 255) -> bool:
+        """Whether a name is one `name()` can give: what does not start so is another's."""
+        return name.startswith(f"{self.deployment}-"[: limit - 8].rstrip("-"))
 
     def tags(self, logical_id: str, name: str | None = None) -> dict[str, str]:
         return tagging.ownership(self.deployment, self.scenario_name, logical_id, name or self.name(logical_id))
@@ -242,6 +268,33 @@ class Context:
         """Seconds left for a wait: its own bound, within the run's shared deadline."""
         left = max(0.0, self.deadline - time.monotonic())
         return min(timeout, left) if timeout else left
+
+    def snapshot(
+        self, name: str, read: Callable[[set[Any]], dict[Any, Any]], known: Callable[[], Iterable[Any]] = tuple
+    ) -> Snapshot:
+        """The run's shared batched read called `name` (made on first use); each read also takes
+        the keys known() gives (what a wait about to ask will want)."""
+        with self._attr_lock:
+            if name not in self.snapshots:
+                self.snapshots[name] = Snapshot(read, before_read=self.until_quiet, known=known)
+            return self.snapshots[name]
+
+    def step_started(self) -> None:
+        with self._quiet:
+            self._applying += 1
+
+    def step_applied(self, logical_id: str) -> None:
+        with self._quiet:
+            self.applied_at[logical_id] = time.monotonic()
+            self._applying -= 1
+            if self._applying <= 0:
+                self._quiet.notify_all()
+
+    def until_quiet(self) -> None:
+        """Until no step that has started is still making its calls (at most one poll interval,
+        and at least a moment): waits that come due together then share one read."""
+        with self._quiet:
+            self._quiet.wait_for(lambda: self._applying <= 0, timeout=max(self.poll_interval, 0.2))
 
     @contextlib.contextmanager
     def once(self) -> Iterator[None]:
@@ -382,6 +435,72 @@ def physical_name(deployment: str, logical_id: str, limit: int = 255) -> str:
         return name
     digest = hashlib.sha1(name.encode()).hexdigest()[:7]
     return f"{name[: limit - 8].rstrip('-')}-{digest}"
+
+
+class Snapshot:
+    """A batched read shared by waits that run side by side (thread-safe), by key.
+
+    Freshness: get(key, after) is served only by a read that started after `after` (a wait
+    passes the moment it began to look, which is after its own step finished): a read begun
+    earlier may predate what the step did. One read runs at a time; the keys asked for while
+    it runs, or while it gathers (before_read), are read together by the next one, with every
+    key known() gives (a wait whose step is done but which has not asked yet), so every wait
+    that is due at that moment is served by one batched read."""
+
+    def __init__(
+        self,
+        read: Callable[[set[Any]], dict[Any, Any]],
+        before_read: Callable[[], None],
+        known: Callable[[], Iterable[Any]] = tuple,
+    ) -> None:
+        self._read = read
+        self._before_read = before_read
+        self._known = known
+        self._cond = threading.Condition()
+        self._wanted: set[Any] = set()  # keys of the waits still looking
+        self._values: dict[Any, tuple[float, Any]] = {}  # key -> (when its read started, value)
+        self._reading = False
+
+    def want(self, keys: Iterable[Any]) -> None:
+        """Read these keys with the next read too (a caller that asks for them one by one)."""
+        with self._cond:
+            self._wanted.update(keys)
+
+    def release(self, key: Any) -> None:
+        """The wait for this key is over: later reads leave it out."""
+        with self._cond:
+            self._wanted.discard(key)
+
+    def taken(self, key: Any) -> float:
+        """When the read that gave key's current value started (-inf: not read yet)."""
+        with self._cond:
+            return self._values.get(key, (float("-inf"), None))[0]
+
+    def get(self, key: Any, after: float) -> Any:
+        """The value of `key` from a read that started after `after` (None: the read has none)."""
+        with self._cond:
+            self._wanted.add(key)
+            while True:
+                taken, value = self._values.get(key, (float("-inf"), None))
+                if taken >= after:
+                    return value
+                if not self._reading:
+                    break
+                self._cond.wait()
+            self._reading = True
+        try:
+            self._before_read()
+            with self._cond:
+                keys, started = set(self._wanted), time.monotonic()
+            keys.update(self._known())
+            values = self._read(keys)
+            with self._cond:
+                self._values.update({k: (started, values.get(k)) for k in keys})
+        finally:
+            with self._cond:
+                self._reading = False
+                self._cond.notify_all()
+        return values.get(key)
 
 
 class Inventory:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,14 +31,21 @@ class EcsClusterHandler(EcsHandler):
 
     def discover(self, ctx: Context) -> list[Found]:
         ecs = ctx.client("ecs")
-        arns = kit.listed(ctx, "ecs", "list_clusters", "clusterArns")
-        clusters = [
-            c
-            for batch in chunks(arns, 100)
+        wanted = kit.wanted_ids(ctx, self.kind)
+        if wanted is None:
+            names = kit.listed(ctx, "ecs", "list_clusters", "clusterArns")
+        else:
+            # The scenario's clusters by name (a name AWS does not know is a MISSING failure, not
+            # an error); the other clusters tagged for the deployment, from the tag index.
+            names = [ctx.name(lid) for lid in wanted]
+            names += [arn for arn in kit.indexed_arns(ctx, "ecs:cluster") if arn.rsplit("/", 1)[-1] not in names]
+        clusters = {
+            c["clusterArn"]: c
+            for batch in chunks(names, 100)
             for c in ecs.describe_clusters(clusters=batch, include=["TAGS"])["clusters"]
             if c["status"] != "INACTIVE"
-        ]
-        return kit.owned(ctx, clusters, kit.inline("clusterArn", "tags"), "clusterArn", self._found)
+        }
+        return kit.owned(ctx, clusters.values(), kit.inline("clusterArn", "tags"), "clusterArn", self._found)
 
     def _found(self, lid: str, cluster: dict[str, Any], tags: dict[str, str]) -> Found:
         attributes = {"name": cluster["clusterName"], "arn": cluster["clusterArn"]}
@@ -278,11 +287,25 @@ class EcsServiceHandler(EcsHandler):
         ecs = ctx.client("ecs")
         services = []
         for cluster in ctx.inventory.all("ecs_cluster").values():
-            arns = kit.listed(ctx, "ecs", "list_services", "serviceArns", cluster=cluster.id)
-            for batch in chunks(arns, 10):
+            for batch in chunks(self._names_in(ctx, cluster), 10):
                 described = ecs.describe_services(cluster=cluster.id, services=batch, include=["TAGS"])["services"]
                 services += [svc for svc in described if svc["status"] != "INACTIVE"]
         return kit.owned(ctx, services, kit.inline("serviceArn", "tags"), "serviceArn", self._found)
+
+    def _names_in(self, ctx: Context, cluster: Found) -> list[str]:
+        """The services to describe in a cluster: all it lists, or (by name) the scenario's
+        services in it and the others the tag index lists for the deployment there."""
+        wanted = kit.wanted_ids(ctx, self.kind)
+        if wanted is None:
+            return kit.listed(ctx, "ecs", "list_services", "serviceArns", cluster=cluster.id)
+        assert ctx.scenario is not None
+        names = [lid for lid in wanted if ctx.scenario.resources[lid].spec.cluster == cluster.logical_id]  # type: ignore[attr-defined]
+        for arn in kit.indexed_arns(ctx, "ecs:service"):
+            # service/<cluster>/<name>; an ARN of the old format (service/<name>) names no cluster.
+            path = arn.split(":", 5)[-1].split("/")
+            if path[-1] not in names and (len(path) < 3 or path[1] == cluster.attributes["name"]):
+                names.append(arn)
+        return names
 
     def _found(self, lid: str, svc: dict[str, Any], tags: dict[str, str] | None = None) -> Found:
         state = f"{svc.get('status')} {svc.get('runningCount', 0)}/{svc.get('desiredCount', 0)} running"
@@ -394,14 +417,17 @@ class EcsServiceHandler(EcsHandler):
         }
 
     def wait_ready(self, ctx: Context, resource: model.Resource, found: Found) -> Found:
-        """Serving means every task RUNNING and every target of the service's groups healthy."""
+        """Serving means every task RUNNING and every target of the service's groups healthy:
+        what ECS vouches for when it says the service is steady (ecs_vouches); else read in detail."""
         spec: model.EcsService = resource.spec  # type: ignore[assignment]
         # Stops since this run made the service count (the wait may begin after a settle).
         since = datetime.now(UTC) - timedelta(seconds=5 + ctx.age(resource.id))
         watch = ServiceWatch(ctx, found, spec, since, made_now=ctx.age(resource.id) > 0)
-        ctx.poll(resource.id, "serving", watch.check)
-        svc = ctx.client("ecs").describe_services(cluster=found.raw["clusterArn"], services=[found.id])["services"][0]
-        return self._found(resource.id, svc, found.tags)
+        try:
+            ctx.poll(resource.id, "serving", watch.check)
+        finally:
+            watch.done()
+        return self._found(resource.id, watch.svc or found.raw, found.tags)
 
     def delete(self, ctx: Context, found: Found) -> bool:
         ecs = ctx.client("ecs")
@@ -419,14 +445,89 @@ class EcsServiceHandler(EcsHandler):
         return deleted
 
 
+# The event ECS adds when a service has reached its steady state (newest events first).
+STEADY_STATE = "has reached a steady state"
+# How ECS's stoppedReason begins for a task it stopped because its target failed the checks.
+ELB_FAILURE = "Task failed ELB health checks"
+
+
+def ecs_vouches(svc: dict[str, Any], desired: int, definition: str, target_groups: set[str] | None = None) -> bool:
+    """ECS itself says the service serves: as many tasks running as desired, none pending, one
+    deployment (PRIMARY, the wanted definition) whose rollout is COMPLETED, and the newest event
+    the steady-state one; and it serves the wanted target groups. Behind a load balancer ECS counts
+    a task healthy only once the load balancer reports its target healthy, and stops a task whose
+    target fails (docs/sandbox.md)."""
+    deployments = svc.get("deployments") or []
+    events = svc.get("events") or []
+    groups = {lb.get("targetGroupArn") for lb in svc.get("loadBalancers") or []}
+    return (
+        (target_groups is None or groups == target_groups)
+        and svc.get("status") == "ACTIVE"
+        and svc.get("desiredCount") == desired
+        and svc.get("runningCount") == desired
+        and svc.get("pendingCount") == 0
+        and len(deployments) == 1
+        and deployments[0].get("status") == "PRIMARY"
+        and deployments[0].get("rolloutState") == "COMPLETED"
+        and deployments[0].get("taskDefinition") == definition
+        and bool(events)
+        and STEADY_STATE in events[0].get("message", "")
+    )
+
+
+def service_reads(ctx: Context) -> Any:
+    """The run's shared read of services, by (cluster ARN, service ARN): up to 10 a call."""
+
+    def read(keys: set[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        ecs, out = ctx.client("ecs"), {}
+        for cluster in sorted({c for c, _ in keys}):
+            for batch in chunks(sorted(a for c, a in keys if c == cluster), 10):
+                for svc in ecs.describe_services(cluster=cluster, services=batch)["services"]:
+                    out[(cluster, svc["serviceArn"])] = svc
+        return out
+
+    return ctx.snapshot("ecs services", read, lambda: [(f.raw["clusterArn"], f.id) for f in _services(ctx)])
+
+
+def _services(ctx: Context) -> list[Found]:
+    """The services this run knows (discovered or made): a batched read takes them all."""
+    return [f for f in ctx.inventory.all("ecs_service").values() if "clusterArn" in f.raw]
+
+
+def task_reads(ctx: Context) -> Any:
+    """The run's shared read of tasks, by (cluster ARN, service name): listed per cluster (RUNNING
+    and recently STOPPED), described up to 100 a call, told apart by their group."""
+
+    def read(keys: set[tuple[str, str]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+        ecs = ctx.client("ecs")
+        out: dict[tuple[str, str], list[dict[str, Any]]] = {k: [] for k in keys}
+        for cluster in sorted({c for c, _ in keys}):
+            arns: list[str] = []
+            for status in ("RUNNING", "STOPPED"):
+                arns += kit.listed(ctx, "ecs", "list_tasks", "taskArns", cluster=cluster, desiredStatus=status)
+            for batch in chunks(arns, 100):
+                for task in ecs.describe_tasks(cluster=cluster, tasks=batch)["tasks"]:
+                    key = (cluster, str(task.get("group") or "").removeprefix("service:"))
+                    if key in out:
+                        out[key].append(task)
+        return out
+
+    return ctx.snapshot(
+        "ecs tasks", read, lambda: [(f.raw["clusterArn"], f.attributes["name"]) for f in _services(ctx)]
+    )
+
+
 class ServiceWatch:
-    """One look at a service's tasks and targets per poll; fails at once on what will not fix itself."""
+    """One look per poll: what ECS says of the service (one batched read for every wait due at
+    once); only when ECS does not vouch for it, its tasks and targets, failing at once on what
+    will not fix itself."""
 
     def __init__(
         self, ctx: Context, found: Found, spec: model.EcsService, since: datetime, made_now: bool = True
     ) -> None:
         self.ctx = ctx
         self.cluster = found.raw["clusterArn"]
+        self.arn = found.id
         self.name = found.attributes["name"]
         self.spec = spec
         self.since = since
@@ -436,13 +537,53 @@ class ServiceWatch:
         self.stale: set[str] = set()
         self.looked = made_now  # a service made now has no stale stops to set aside
         self.target_groups = [ctx.attr(lb.target_group, "arn") for lb in spec.load_balancers]
+        self.svc: dict[str, Any] | None = None  # the service as last read
+        self.logical_id = found.logical_id
+        self.asked: float | None = None  # the moment the reads of the current look must follow
+        self.seen_tasks = False
+        # A service this run made: once ECS vouches for it, its tasks and targets are read once
+        # more, to show them and to check ECS's word against the load balancer's.
+        self.confirm = made_now
+        self.services, self.tasks_read = service_reads(ctx), task_reads(ctx)
 
     def tasks(self) -> list[dict[str, Any]]:
-        return service_tasks(self.ctx, self.cluster, self.name)
+        assert self.asked is not None  # check() sets it before it reads
+        key = (self.cluster, self.name)
+        newer = math.nextafter(self.tasks_read.taken(key), math.inf) if self.seen_tasks else -math.inf
+        self.seen_tasks = True
+        return list(self.tasks_read.get(key, after=max(self.asked, newer)) or [])
+
+    def done(self) -> None:
+        self.services.release((self.cluster, self.arn))
+        self.tasks_read.release((self.cluster, self.name))
 
     def check(self) -> tuple[bool, str]:
-        tasks = self.tasks()
+        # Fresh reads only. The first look takes a read begun after the service's step made its
+        # calls (in one look at everything: after that look began); each later look, a read newer
+        # than the one before, begun within the last poll interval (so looks that come due
+        # together, from threads or one after another, share it).
+        key = (self.cluster, self.arn)
+        if self.asked is None:
+            first = self.ctx.looks_since or self.ctx.applied_at.get(self.logical_id)
+            self.asked = time.monotonic() if first is None else first
+        else:
+            newer = math.nextafter(self.services.taken(key), math.inf)
+            self.asked = max(newer, time.monotonic() - self.ctx.poll_interval)
+        svc = self.services.get(key, after=self.asked)
+        if svc is None:
+            return False, "not listed by ECS yet"
+        self.svc = svc
         definition = self.ctx.attr(self.spec.task_definition, "arn")
+        desired = self.spec.desired_count
+        if ecs_vouches(svc, desired, definition, set(self.target_groups)) and not self.confirm:
+            return True, f"{desired}/{desired} tasks running, steady (ECS: targets healthy)"
+        done, state = self._detailed(definition)
+        if done:
+            self.confirm = False
+        return done, state
+
+    def _detailed(self, definition: str) -> tuple[bool, str]:
+        tasks = self.tasks()
         self._fail_on_stopped(tasks)
         running = [t for t in tasks if t.get("lastStatus") == "RUNNING" and t.get("taskDefinitionArn") == definition]
         live = [t for t in tasks if t.get("lastStatus") != "STOPPED"]
@@ -471,6 +612,9 @@ class ServiceWatch:
                 ("Scaling activity", "Task replaced", "Service deleted")
             ):
                 continue
+            if reason.startswith(ELB_FAILURE):
+                self._fail_on_failed_checks(task, reason)
+                continue  # the scheduler replaces it; a missing rule is named above
             hint = None
             if explain is not None and reason.startswith(explain.PULL_FAILURES):
                 subnet = next(
@@ -494,6 +638,14 @@ class ServiceWatch:
                 hint = "the container exits by itself: read its logs (log group of the task definition)"
             task_id = task["taskArn"].rsplit("/", 1)[-1][:8]
             raise NotReady(f"task {task_id} stopped: {reason}", hint=hint)
+
+    def _fail_on_failed_checks(self, task: dict[str, Any], reason: str) -> None:
+        """A task ECS stopped because its target failed the load balancer's checks: when a rule
+        is missing on the way to it, what an unhealthy target with Target.Timeout would say."""
+        group = reason.partition("(target-group ")[2].rstrip(")")
+        ip = task_private_ip(task)
+        if group in self.target_groups and ip:
+            self._fail_on_unhealthy(group, ip, "Target.Timeout")
 
     def _registry_hint(self, task: dict[str, Any]) -> str | None:
         """With a complete network path, a pull fails on the image: one the ECR endpoints do not serve,
@@ -584,10 +736,11 @@ def service_tasks(
     return [t for batch in chunks(arns, 100) for t in ecs.describe_tasks(cluster=cluster, tasks=batch)["tasks"]]
 
 
-def describe_service_tasks(ctx: Context, service: Found) -> list[dict[str, Any]]:
+def describe_service_tasks(ctx: Context, service: Found, after: float) -> list[dict[str, Any]]:
     """The service's tasks AWS still lists (RUNNING and recently STOPPED), for `status`:
-    ids, states, address, zone, health, times, and the essential container's stop."""
-    tasks = service_tasks(ctx, service.raw["clusterArn"], service.attributes["name"])
+    ids, states, address, zone, health, times, and the essential container's stop. From the
+    run's shared read of tasks (one per cluster for every service), begun after `after`."""
+    tasks = task_reads(ctx).get((service.raw["clusterArn"], service.attributes["name"]), after=after) or []
     essential = _essential_containers(ctx, {t["taskDefinitionArn"] for t in tasks})
     return [_task_facts(t, essential.get(t["taskDefinitionArn"], set())) for t in tasks]
 

@@ -15,7 +15,7 @@ from typing import Any
 import botocore.exceptions
 
 from vpcctl import model
-from vpcctl.aws import error_code, is_not_found
+from vpcctl.aws import error_code, is_not_found, pages
 from vpcctl.aws import tags as tagging
 from vpcctl.errors import NotReady
 from vpcctl.resources import base
@@ -218,6 +218,20 @@ def present(ctx: Context, kinds: dict[str, Handler]) -> list[str]:
     return [kind for kind, h in kinds.items() if not h.tagged_as or held & set(h.tagged_as)]
 
 
+def wanted_ids(ctx: Context, kind: str) -> list[str] | None:
+    """The logical ids of the kind the scenario has, when discovery reads them by name
+    (ctx.by_name); None when every item of the kind is to be listed."""
+    if not ctx.by_name or ctx.scenario is None:
+        return None
+    return [lid for lid, r in ctx.scenario.resources.items() if r.kind == kind]
+
+
+def indexed_arns(ctx: Context, of_type: str) -> list[str]:
+    """The ARNs of one type (kit.arn_type) the tag index lists for the deployment: what it owns
+    beyond the scenario's items, which are read by name whatever the index says."""
+    return sorted(arn for arn in tag_index(ctx) if arn_type(arn) == of_type)
+
+
 def indexed(ctx: Context, id_key: str, fallback: TagSource) -> TagSource:
     """Tags from the run's tag index; items it does not hold (another deployment's, or one
     made after the index was read) are asked of the service itself."""
@@ -233,10 +247,7 @@ def indexed(ctx: Context, id_key: str, fallback: TagSource) -> TagSource:
 
 def listed(ctx: Context, service: str, operation: str, key: str, **params: Any) -> list[dict[str, Any]]:
     """Every item of a listing, through botocore's paginator when the operation has one."""
-    client = ctx.client(service)
-    if client.can_paginate(operation):
-        return [item for page in client.get_paginator(operation).paginate(**params) for item in page.get(key) or []]
-    return list(getattr(client, operation)(**params).get(key) or [])
+    return pages.listed(ctx.client(service), operation, key, **params)
 
 
 def inline(id_key: str, tags_key: str = "Tags") -> TagSource:
@@ -460,6 +471,8 @@ def _as_created(outcome: Outcome, creating: bool) -> Outcome:
 
 def ensure(ctx: Context, handler: Handler, resource: model.Resource, spec: Any, found: Found | None) -> Outcome:
     """handler.ensure, settled against lost answers."""
+    if found is None:
+        ctx.about_to_create()
     return settle(ctx, handler, resource.id, found, lambda f: handler.ensure(ctx, resource, spec, f))
 
 

@@ -39,6 +39,8 @@ class LoadBalancerHandler(ElbHandler):
 
     def discover(self, ctx: Context) -> list[Found]:
         items = kit.listed(ctx, "elbv2", "describe_load_balancers", "LoadBalancers")
+        # Only names vpcctl can have given: the account's other load balancers cost no tag read.
+        items = [lb for lb in items if ctx.could_be_ours(lb["LoadBalancerName"], NAME_LIMIT)]
         return discover_elb(ctx, items, "LoadBalancerArn", self._found)
 
     def _found(self, lid: str, lb: dict[str, Any], tags: dict[str, str] | None = None) -> Found:
@@ -143,6 +145,7 @@ class TargetGroupHandler(ElbHandler):
 
     def discover(self, ctx: Context) -> list[Found]:
         items = kit.listed(ctx, "elbv2", "describe_target_groups", "TargetGroups")
+        items = [tg for tg in items if ctx.could_be_ours(tg["TargetGroupName"], NAME_LIMIT)]
         return discover_elb(ctx, items, "TargetGroupArn", self._found)
 
     def _found(self, lid: str, tg: dict[str, Any], tags: dict[str, str] | None = None) -> Found:
@@ -253,8 +256,8 @@ class TargetGroupHandler(ElbHandler):
 
 class ListenerHandler(ElbHandler):
     kind = "listener"
-    # Listeners live on load balancers (and moto's tag index leaves them out).
-    tagged_as = ("elasticloadbalancing:loadbalancer",)
+    # Read per load balancer; tagged in CreateListener, so the tag index holds their tags.
+    tagged_as = ("elasticloadbalancing:listener",)
 
     def discover(self, ctx: Context) -> list[Found]:
         items = []

@@ -33,6 +33,7 @@ class World:
         self.clock = clock
         self.lock = threading.RLock()
         self._instant: float | None = None
+        self.memo: dict[Any, Any] | None = None  # what one look computed once (None: not in a look)
 
     def now(self) -> float:
         return self.clock() if self._instant is None else self._instant
@@ -44,11 +45,11 @@ class World:
             if self._instant is not None:
                 yield self._instant
                 return
-            self._instant = self.clock()
+            self._instant, self.memo = self.clock(), {}
             try:
                 yield self._instant
             finally:
-                self._instant = None
+                self._instant, self.memo = None, None
 
     def due(self, since: float, what: str, seconds: float | None = None) -> bool:
         return self.now() >= since + (SECONDS[what] if seconds is None else seconds) * self.time_scale
@@ -268,7 +269,7 @@ def reconcile_ecs(backend: Any) -> None:
                 replaying = WORLD.time_scale > 0 and WORLD.now() > getattr(service, "sandbox_next_start", 0.0)
                 if _task_states(backend, service) == before or not replaying:
                     break
-            _update_counts(backend, service)
+            _update_counts(backend, service, _targets_healthy(backend, service))
             if service.status == "DRAINING" and service.running_count + service.pending_count == 0:
                 service.status = "INACTIVE"
 
@@ -332,7 +333,48 @@ def _schedule(backend: Any, service: Any) -> None:
             request_stop(task, "Task replaced by a new deployment", "ServiceSchedulerInitiated")
 
 
-def _update_counts(backend: Any, service: Any) -> None:
+def _targets_healthy(backend: Any, service: Any) -> bool:
+    """ECS watches the load balancer: a task counts as healthy only once each of its targets is,
+    and a task whose target fails its health checks is reported (AWS's unhealthy event), then
+    stopped and replaced. Whether every RUNNING task's targets are healthy now."""
+    if not service.load_balancers:
+        return True
+    elb, ec2 = _elbv2(backend), _ec2(backend)
+    healthy = True
+    for task in service_tasks(backend, service):
+        if task.sandbox_status != "RUNNING" or task.desired_status != "RUNNING":
+            continue
+        for lb in service.load_balancers:
+            group = elb.target_groups.get(lb.get("targetGroupArn"))
+            port = int(lb.get("containerPort") or 0)
+            state, _, description = target_health(group, task.sandbox_ip, port, ec2) if group else ("", None, None)
+            healthy = healthy and state == "healthy"
+            if state == "unhealthy":
+                _replace_unhealthy(service, task, group, port, description or "")
+    return healthy
+
+
+def _replace_unhealthy(service: Any, task: Any, group: Any, port: int, description: str) -> None:
+    """At the first look that finds the target failing: ECS's event; once ECS reacts (after the
+    group's unhealthy threshold of checks; docs/moto-gaps.md), the task is stopped and replaced."""
+    failing = task.__dict__.setdefault("sandbox_unhealthy_at", {})
+    if group.arn not in failing:
+        failing[group.arn] = WORLD.now()
+        _event(
+            service,
+            f"(service {service.name}) (task {task.id}) (port {port}) is unhealthy in "
+            f"(target-group {group.arn}) due to (reason {description}).",
+        )
+        return
+    # At time scale 0 no health check interval passes, so ECS never gets to act on it.
+    checks = float(group.health_check_interval_seconds or 30) * int(group.unhealthy_threshold_count or 2)
+    if WORLD.time_scale > 0 and WORLD.due(failing[group.arn], "task_stopping", checks):
+        request_stop(task, f"Task failed ELB health checks in (target-group {group.arn})", "ServiceSchedulerInitiated")
+        service.sandbox_next_start = WORLD.now() + SECONDS["task_replacement"] * WORLD.time_scale
+        _event(service, f"(service {service.name}) has stopped 1 running tasks: (task {task.id}).")
+
+
+def _update_counts(backend: Any, service: Any, targets_healthy: bool = True) -> None:
     tasks = [t for t in service_tasks(backend, service) if t.sandbox_status != "STOPPED"]
     service.running_count = sum(1 for t in tasks if t.sandbox_status == "RUNNING")
     service.pending_count = len(tasks) - service.running_count
@@ -341,7 +383,11 @@ def _update_counts(backend: Any, service: Any) -> None:
         deployment["pendingCount"] = service.pending_count
         deployment["desiredCount"] = service.desired_count
         deployment["taskDefinition"] = service.task_definition
-    steady = service.running_count == service.desired_count and service.pending_count == 0
+    # Behind a load balancer, steady also means every target healthy (ECS waits for the load
+    # balancer's report before it counts a task healthy); and no task on its way out.
+    serving = [t for t in tasks if t.sandbox_status == "RUNNING" and t.desired_status == "RUNNING"]
+    steady = len(serving) == service.desired_count == service.running_count and service.pending_count == 0
+    steady = steady and targets_healthy
     for deployment in service.deployments or []:
         deployment["rolloutState"] = "COMPLETED" if steady else "IN_PROGRESS"
     if steady and (not service.events or "steady state" not in service.events[0]["message"]):
@@ -627,7 +673,9 @@ def target_reachable(ec2: Any, group: Any, target_id: str, port: int) -> bool:
     from vpcctl import network
     from vpcctl.network import evaluate, from_moto
 
-    net = from_moto.build(ec2, [group.vpc_id], elbv2=_elbv2(ec2))
+    key = ("network", group.vpc_id)
+    memo = WORLD.memo if WORLD.memo is not None else {}
+    net = memo.get(key) or memo.setdefault(key, from_moto.build(ec2, [group.vpc_id], elbv2=_elbv2(ec2)))
     host = net.hosts.get(target_id) or from_moto.interface_host(ec2, target_id, group.vpc_id)
     tg = net.target_groups.get(group.arn)
     if host is None or tg is None:

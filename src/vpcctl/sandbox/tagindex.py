@@ -1,6 +1,6 @@
 """The Resource Groups Tagging API's GetResources in the sandbox: the types AWS lists and moto
-leaves out (VPC endpoints, Elastic IPs, API Gateway REST APIs and VPC links, Route 53
-Resolver endpoints and rules), with their tags and ARNs as AWS writes them.
+leaves out (VPC endpoints, Elastic IPs, ELB listeners, API Gateway REST APIs and VPC links,
+Route 53 Resolver endpoints and rules), with their tags and ARNs as AWS writes them.
 
 GetResources "supports all resource types" (Services that support the Resource Groups Tagging
 API); the ARN of each type is the one its service's authorization reference gives. They go
@@ -42,6 +42,7 @@ def install() -> None:
 def missing_from_moto(account: str, region: str) -> Iterator[Any]:
     """Every resource of the types moto's index leaves out, as a TaggedResource."""
     yield from _ec2(account, region)
+    yield from _elbv2(account, region)
     yield from _apigateway(account, region)
     yield from _route53resolver(account, region)
 
@@ -66,6 +67,18 @@ def _ec2(account: str, region: str) -> Iterator[Any]:
         if address.allocation_id:  # only VPC addresses have an allocation id, and an ARN by it
             tags = ec2.tags.get(address.allocation_id, {})
             yield _tagged(f"{prefix}:elastic-ip/{address.allocation_id}", tags, "ec2:elastic-ip")
+
+
+def _elbv2(account: str, region: str) -> Iterator[Any]:
+    from moto.elbv2.models import elbv2_backends
+
+    if account not in elbv2_backends or region not in elbv2_backends[account]:
+        return
+    backend = elbv2_backends[account][region]
+    for balancer in list(backend.load_balancers.values()):
+        for listener in list(balancer.listeners.values()):
+            tags = backend.tagging_service.get_tag_dict_for_resource(listener.arn)
+            yield _tagged(listener.arn, tags, "elasticloadbalancing:listener")
 
 
 def _apigateway(account: str, region: str) -> Iterator[Any]:
