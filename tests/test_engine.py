@@ -160,3 +160,64 @@ def test_a_failed_wait_fails_its_step_and_skips_what_needs_it_ready() -> None:
     assert results["lb"].status == FAILED and "load balancer failed" in results["lb"].detail
     assert results["listener"].status == CREATED
     assert results["service"].status == SKIPPED
+
+
+def test_ready_steps_start_in_the_graphs_order() -> None:
+    graph = {"slow-chain": set(), "after-slow": {"slow-chain"}, "b": set(), "a": set()}
+    started: list[str] = []
+
+    def action(step: str) -> StepResult:
+        started.append(step)
+        return StepResult(CREATED)
+
+    engine.run(graph, action, lambda e: None, parallelism=1)
+    # after-slow, ready once slow-chain is done, goes before b and a, which were ready first
+    assert started == ["slow-chain", "after-slow", "b", "a"]
+
+
+def test_quiet_steps_fan_out_into_parts_reported_as_steps() -> None:
+    """A quiet step emits nothing and is not a result; its parts are; what depends on it
+    waits for every part, and a failed part skips the parts that needed it, by name."""
+    graph = {"read": set(), "groups": {"read"}, "vpcs": {"groups"}}
+    events: list[Event] = []
+    deleted: list[str] = []
+
+    def delete(name: str) -> StepResult:
+        if name == "sg-b":
+            raise VpcctlError("DependencyViolation: sg-b is in use")
+        deleted.append(name)
+        return StepResult(engine.DELETED)
+
+    def action(step: str) -> StepResult:
+        names = {"read": [], "groups": ["sg-a", "sg-b"], "vpcs": ["vpc"]}[step]
+        return StepResult(engine.UNCHANGED, parts={n: lambda n=n: delete(n) for n in names})
+
+    results = engine.run(graph, action, events.append, kinds={"groups": "security_group"}, quiet=set(graph))
+    assert set(results) == {"sg-a", "sg-b", "vpc"}
+    assert results["sg-b"].status == FAILED and results["vpc"].status == SKIPPED
+    assert results["vpc"].detail == "sg-b did not finish"
+    assert deleted == ["sg-a"]
+    assert {e.step for e in events} == {"sg-a", "sg-b", "vpc"}
+    assert {e.kind for e in events if e.step.startswith("sg-")} == {"security_group"}
+
+
+def test_a_failed_quiet_step_ends_the_run_with_its_error() -> None:
+    """No step starts after it; the wait under way is woken (Ctrl-C's way) and the error raised."""
+    graph = {"read vpc": set(), "read subnet": set(), "vpc": {"read vpc"}, "subnet": {"read subnet", "vpc"}}
+    started: list[str] = []
+    cancel = engine.Cancel()
+
+    def action(step: str) -> StepResult:
+        started.append(step)
+        if step == "read subnet":
+            raise VpcctlError("AccessDenied: ec2:DescribeSubnets")
+        result = StepResult(CREATED)
+        if step == "vpc":
+            result.wait = lambda: (cancel.sleep(30), StepResult(CREATED))[1]
+        return result
+
+    order = {"read vpc": set(), "vpc": {"read vpc"}, **graph}  # vpc's wait is under way when the read fails
+    with pytest.raises(VpcctlError, match="AccessDenied") as raised:
+        engine.run(order, action, lambda e: None, parallelism=1, cancel=cancel, quiet={"read vpc", "read subnet"})
+    assert not isinstance(raised.value, Interrupted)
+    assert "subnet" not in started and cancel.is_set

@@ -850,9 +850,10 @@ def teardown(
     view = _renderer(settings, f"vpcctl teardown {name}", [])
     ctx = _context(settings, name, loaded, view, loaded.region if loaded else None, delete_timeout=timeout)
     with _locked(settings, ctx, "teardown", lock_timeout):
-        regions.refuse_if_elsewhere(ctx, settings.parallelism)
         with view:
             report = deploy.teardown(ctx, settings.parallelism)
+        if not report.count("deleted"):  # what teardown read tells whether it lives elsewhere
+            regions.refuse_if_elsewhere(ctx, settings.parallelism)
     left = [{"kind": f.kind, "logical_id": f.logical_id, "id": f.id, "state": f.state} for f in report.leftovers]
     if settings.output == "json":
         render.emit_json(

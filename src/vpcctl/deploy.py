@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from graphlib import TopologicalSorter
@@ -194,15 +196,34 @@ def up(scenario: model.Scenario, ctx: Context, parallelism: int = 8, prune: bool
     that the scenario no longer has are listed and kept; with prune, deleted afterwards."""
     start = time.monotonic()
     steps = steps_of(scenario)
-    found = discover(ctx, owned_kinds(ctx, scenario), parallelism)
-    for by_lid in found.values():
-        for f in by_lid.values():
-            ctx.record(f)
-    extra = unmanaged(scenario, found)
+    kinds = {s: scenario.resources[s.removesuffix(graph.RULES)].kind for s in steps}
+    found: dict[str, dict[str, Found]] = {}
     created: set[str] = set()
     changes: dict[str, list[Change]] = {lid: [] for lid in scenario.resources}
 
+    def read(kind: str) -> StepResult:
+        """Discover one kind; its steps start once this is done, not once every kind is read."""
+        found[kind] = dict(ctx.inventory.all(kind))
+        for lid, f in found[kind].items():
+            if lid in scenario.resources and scenario.resources[lid].kind == kind:
+                ctx.record(f)
+        return StepResult(engine.UNCHANGED)
+
+    exists_only = graph.exists_only(scenario, steps)
+
+    def typical_wait(step: str) -> float:
+        resource = scenario.resources[step.removesuffix(graph.RULES)]
+        return pace.typical_ready(resource, scenario) if step == graph.final_step(resource) else 0.0
+
+    tail = _path_to_end(steps, typical_wait, exists_only)
+    # Each kind's read just before its first step; kinds only the tag index names last.
+    reads = {read_step(k): k for k in owned_kinds(ctx, scenario)}
+    first = {kind: max(t for s, t in tail.items() if kinds[s] == kind) for kind in set(kinds.values())}
+    tail |= {step: first.get(kind, -1.0) + 0.5 for step, kind in reads.items()}
+
     def action(step_id: str) -> StepResult:
+        if step_id in reads:
+            return read(reads[step_id])
         try:
             return apply_step(step_id)
         finally:
@@ -250,14 +271,41 @@ def up(scenario: model.Scenario, ctx: Context, parallelism: int = 8, prune: bool
         data = {**applied.data, "state": found.state}
         return StepResult(applied.status, applied.detail, found.id, data=data)
 
-    kinds = {s: scenario.resources[s.removesuffix(graph.RULES)].kind for s in steps}
-    exists_only = graph.exists_only(scenario, steps)
-    results = engine.run(steps, action, submitted, parallelism, kinds, ctx.cancel, translate, exists_only)
+    run_graph = {step: set() for step in reads} | {s: deps | {read_step(kinds[s])} for s, deps in steps.items()}
+    run_graph = {step: run_graph[step] for step in sorted(run_graph, key=lambda step: -tail[step])}
+    results = engine.run(
+        run_graph, action, submitted, parallelism, kinds, ctx.cancel, translate, exists_only, quiet=set(reads)
+    )
+    extra = unmanaged(scenario, found)  # every kind was read: the reads end no later than the run
     report = RunReport(results, {}, 0.0, changes=changes, unmanaged=extra)
     if prune and extra and not report.failed:
         report.pruned = delete(ctx, extra, parallelism)
     report.calls, report.seconds = dict(ctx.aws.calls), time.monotonic() - start
     return report
+
+
+def read_step(kind: str) -> str:
+    """The run's own step that discovers a kind (a NUL first: no logical id starts so)."""
+    return f"\0read {kind}"
+
+
+def _path_to_end(
+    steps: dict[str, set[str]], seconds: Callable[[str], float], exists_only: dict[str, set[str]] | None = None
+) -> dict[str, float]:
+    """Step -> AWS's typical seconds from its start to the end of the longest chain through
+    it (its own wait, `seconds`, counts toward a dependent unless that needs it only to
+    exist): the engine starts first what lies on the longest path."""
+    exists_only = exists_only or {}
+    dependents: dict[str, set[str]] = {step: set() for step in steps}
+    for step, deps in steps.items():
+        for dep in deps:
+            dependents[dep].add(step)
+    tail: dict[str, float] = {}
+    for step in reversed(list(TopologicalSorter(steps).static_order())):
+        own = seconds(step)
+        after = [(0.0 if step in exists_only.get(d, ()) else own) + tail[d] for d in dependents[step]]
+        tail[step] = max([own, *after])
+    return tail
 
 
 def resolve_except(ctx: Context, spec: Any, skip: tuple[str, ...]) -> Any:
@@ -449,39 +497,127 @@ def outputs(ctx: Context, scenario: model.Scenario, parallelism: int = 8) -> dic
 
 def delete(ctx: Context, items: Iterable[Found], parallelism: int = 8) -> dict[str, StepResult]:
     """Delete these resources in an order AWS accepts (a kind before the kinds it refers to)."""
-    order = graph.teardown_order()
-    items = list(items)
-    step_of: dict[tuple[str, str], str] = {}
+    by_kind: dict[str, list[Found]] = {}
     for item in items:
-        step = item.logical_id if item.logical_id not in step_of.values() else f"{item.kind}:{item.logical_id}"
-        step_of[(item.kind, item.logical_id)] = step
-    by_step = {step_of[(f.kind, f.logical_id)]: f for f in items}
-    steps = {
-        step: {other for (k, _), other in step_of.items() if k in order[item.kind]} for step, item in by_step.items()
-    }
+        by_kind.setdefault(item.kind, []).append(item)
+    deletion = _Deletion(ctx, list(by_kind))
+    for kind_items in by_kind.values():
+        for item in kind_items:  # step ids fixed now, in the order given
+            deletion.step_id(item)
+    run_graph = deletion.graph()
+    action = deletion.action(lambda kind: by_kind[kind])
+    return engine.run(
+        run_graph, action, ctx.emit, parallelism, deletion.kinds, ctx.cancel, translate, quiet=set(run_graph)
+    )
 
-    def action(step: str) -> StepResult:
-        item = by_step[step]
-        asked = ctx.clock()
-        deleted = kit.delete(ctx, handler(item.kind), item)
+
+def delete_step(kind: str) -> str:
+    """The run's own step that fans out into the deletes of a kind's resources."""
+    return f"\0delete {kind}"
+
+
+def sweep_step(kind: str) -> str:
+    """The run's own step that reads a kind again after teardown's deletes."""
+    return f"\0sweep {kind}"
+
+
+class _Deletion:
+    """The deletes of some kinds as steps: one step per kind that, once it may go (the kinds
+    that must be gone first are), fans out into one step per resource."""
+
+    def __init__(self, ctx: Context, kinds: list[str]) -> None:
+        self.ctx = ctx
+        self.order = graph.teardown_order()
+        self.deleted = kinds
+        self.kinds = {delete_step(k): k for k in kinds}
+        self._ids: dict[tuple[str, str], str] = {}
+        self._lock = threading.Lock()
+
+    def graph(self) -> dict[str, set[str]]:
+        return {delete_step(k): {delete_step(o) for o in self.order[k] if o in self.deleted} for k in self.deleted}
+
+    def step_id(self, item: Found) -> str:
+        """The logical id, or kind:logical id where another kind took it first."""
+        with self._lock:
+            key = (item.kind, item.logical_id)
+            if key not in self._ids:
+                taken = item.logical_id in self._ids.values()
+                self._ids[key] = f"{item.kind}:{item.logical_id}" if taken else item.logical_id
+            return self._ids[key]
+
+    def action(self, items_of: Callable[[str], list[Found]]) -> Callable[[str], StepResult]:
+        """A kind's step: one part per resource of it, each deleting that resource."""
+
+        def fan_out(step: str) -> StepResult:
+            parts = {self.step_id(f): functools.partial(self.delete_one, f) for f in items_of(self.kinds[step])}
+            return StepResult(engine.UNCHANGED, parts=parts)
+
+        return fan_out
+
+    def delete_one(self, item: Found) -> StepResult:
+        asked = self.ctx.clock()
+        deleted = kit.delete(self.ctx, handler(item.kind), item)
         if deleted and item.kind in pace.GONE:
-            ctx.expect_release(asked, pace.GONE[item.kind])  # deletes it blocks are tried again then
+            self.ctx.expect_release(asked, pace.GONE[item.kind])  # deletes it blocks are tried again then
         return StepResult(DELETED if deleted else engine.ABSENT, "", item.id)
-
-    kinds_of = {step: item.kind for step, item in by_step.items()}
-    return engine.run(steps, action, ctx.emit, parallelism, kinds_of, ctx.cancel, translate)
 
 
 def teardown(ctx: Context, parallelism: int = 8) -> RunReport:
-    """Delete everything tagged for the deployment, in an order AWS accepts, then sweep."""
+    """Delete everything tagged for the deployment, in an order AWS accepts, then sweep.
+
+    One run: a kind's deletes start once it and the kinds that must be gone first are read
+    (and those deleted), not once every kind is read; each kind is swept once its own deletes
+    and those of the kinds it refers to are done (its read lists them: a listener's, the load
+    balancers'), and every read is done (nothing found, nothing swept)."""
     start = time.monotonic()
     ssm = ctx.client("ssm")
     # A run recorded that it would create: every kind is read directly (the index may lag it).
     recorded = marker.exists(ssm, ctx.deployment)
-    found = discover(ctx, list(handlers()) if recorded else owned_kinds(ctx), parallelism)
-    results = delete(ctx, [f for by_lid in found.values() for f in by_lid.values()], parallelism)
-    # Nothing found, nothing deleted: a sweep would only read the same again.
-    leftovers = sweep(ctx, parallelism) if results else []
+    owned = list(handlers()) if recorded else owned_kinds(ctx)
+    order, refers = graph.teardown_order(), graph.kind_dependencies()
+    deletion = _Deletion(ctx, owned)
+    fresh = context(ctx.aws, ctx.deployment, ctx.scenario, ctx.emit, cancel=ctx.cancel, by_name=False)
+    found: dict[str, dict[str, Found]] = {}
+    left: dict[str, list[Found]] = {}
+    reads = {read_step(k): k for k in owned}
+    sweeps = {sweep_step(k): k for k in handlers()}
+
+    def read(kind: str) -> StepResult:
+        found[kind] = dict(ctx.inventory.all(kind))
+        return StepResult(engine.UNCHANGED)
+
+    def sweep_kind(kind: str) -> StepResult:
+        """Not through the tag index: how soon it lists a resource just made is not documented,
+        and the sweep is the last word on "nothing left"."""
+        if any(found.values()):  # nothing found, nothing deleted: a sweep would only read the same again
+            left[kind] = [f for f in fresh.inventory.all(kind).values() if not handler(kind).is_gone(f)]
+        return StepResult(engine.UNCHANGED)
+
+    fan_out = deletion.action(lambda kind: list(found[kind].values()))
+
+    def action(step: str) -> StepResult:
+        if step in reads:
+            return read(reads[step])
+        if step in sweeps:
+            return sweep_kind(sweeps[step])
+        return fan_out(step)
+
+    deletes = deletion.graph()
+    # The slow deletions first (a load balancer's interfaces hold its subnets): each kind's
+    # read just before its deletes, the sweeps after every delete that is ready.
+    tail = _path_to_end(deletes, lambda step: pace.GONE.get(deletion.kinds[step], 0.0))
+    tail |= {read_step(deletion.kinds[step]): t + 0.5 for step, t in tail.items()}
+    run_graph = {step: set() for step in reads} | {
+        s: deps | {read_step(deletion.kinds[s])} for s, deps in deletes.items()
+    }
+    run_graph = {step: run_graph[step] for step in sorted(run_graph, key=lambda step: -tail[step])}
+    for step, kind in sweeps.items():
+        after = {delete_step(k) for k in (order[kind] | refers[kind] | {kind}) if k in owned}
+        run_graph[step] = set(reads) | after
+    results = engine.run(
+        run_graph, action, ctx.emit, parallelism, deletion.kinds, ctx.cancel, translate, quiet=set(run_graph)
+    )
+    leftovers = [f for kind in handlers() for f in left.get(kind, [])]
     if recorded and not leftovers:
         marker.remove(ssm, ctx.deployment)
     return RunReport(results, dict(ctx.aws.calls), time.monotonic() - start, leftovers)

@@ -45,8 +45,8 @@ def _role_paths(aws: Aws, prefix: str) -> list[tuple[str, str]]:
 
 
 def refuse_if_elsewhere(ctx: Context, parallelism: int = 8) -> None:
-    """Before a teardown: when nothing of the deployment is in this region but global
-    resources name another region, delete nothing and say where it lives."""
+    """After a teardown that deleted nothing: when nothing of the deployment is in this region
+    but global resources name another region, say where it lives (teardown's reads are reused)."""
     found = deploy.discover(ctx, deploy.owned_kinds(ctx), parallelism)
     if any(f for by_lid in found.values() for f in by_lid.values() if not handler(f.kind).is_gone(f)):
         return
