@@ -163,7 +163,8 @@ def test_a_lagging_tag_index_cannot_make_teardown_miss_a_resource(
 
     loaded, context, _ = two_sizes[1]
     ssm = context().client("ssm")
-    assert marker.exists(ssm, loaded.name)  # `up` recorded it before its first create
+    # `up` recorded, before its first create, the kinds it would create.
+    assert marker.recorded_kinds(ssm, loaded.name) == set(deploy.scenario_kinds(loaded))
     # The index lists nothing yet, during the whole teardown (how soon AWS's does is not documented).
     monkeypatch.setattr(kit, "tag_index", lambda ctx: {})
     # Without the record (removed by hand), only the kinds read directly are found; the sweep,
@@ -173,8 +174,25 @@ def test_a_lagging_tag_index_cannot_make_teardown_miss_a_resource(
     assert report.results, "the kinds read directly (the role) were found and deleted"
     left = {f.kind for f in report.leftovers}
     assert {"vpc", "subnet", "ecs_service"} <= left, left
-    # With the record, teardown reads every kind directly: everything goes, and the record with it.
-    marker.write(ssm, loaded.name, loaded.name, context().region)
+    # With the record, teardown reads the recorded kinds directly: everything goes, and the record with it.
+    marker.write(ssm, loaded.name, loaded.name, context().region, deploy.scenario_kinds(loaded))
     again = deploy.teardown(context())
     assert again.leftovers == [] and again.count("deleted") > 0
-    assert not marker.exists(ssm, loaded.name)
+    assert marker.recorded_kinds(ssm, loaded.name) is None
+
+
+def test_the_deployment_record_adds_kinds_and_reads_a_foreign_value_as_any_kind(
+    moto_module: None, make_ctx: Any
+) -> None:
+    from vpcctl.aws import marker
+
+    ssm = make_ctx(deployment="record-only").client("ssm")
+    assert marker.recorded_kinds(ssm, "record-only") is None
+    marker.write(ssm, "record-only", "s", "ap-northeast-1", ["vpc", "subnet"])
+    marker.write(ssm, "record-only", "s", "ap-northeast-1", ["ecs_service"])
+    assert marker.recorded_kinds(ssm, "record-only") == {"vpc", "subnet", "ecs_service"}
+    ssm.put_parameter(Name=marker.name("record-only"), Value="not json", Type="String", Overwrite=True)
+    assert marker.recorded_kinds(ssm, "record-only") == {"*"}
+    marker.remove(ssm, "record-only")
+    marker.remove(ssm, "record-only")  # absent is fine
+    assert marker.recorded_kinds(ssm, "record-only") is None

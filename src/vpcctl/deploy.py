@@ -36,7 +36,8 @@ def context(aws: Aws, deployment: str, scenario: model.Scenario | None, emit: Em
     """The run context of one command: clients, names, the resource kinds, and the
     explanations of failures (read from the live network)."""
     ctx = Context(aws, deployment, scenario, emit, explain=diagnose, kinds=handlers(), **options)  # type: ignore[arg-type]
-    ctx.before_first_create = lambda: marker.write(ctx.client("ssm"), deployment, ctx.scenario_name, ctx.region)
+    kinds = scenario_kinds(scenario) if scenario else []
+    ctx.before_first_create = lambda: marker.write(ctx.client("ssm"), deployment, ctx.scenario_name, ctx.region, kinds)
     return ctx
 
 
@@ -68,13 +69,13 @@ def discover(ctx: Context, kinds: list[str], parallelism: int = 8) -> dict[str, 
         raise translate(exc) from exc
 
 
-def owned_kinds(ctx: Context, scenario: model.Scenario | None = None) -> list[str]:
-    """The kinds to read for what the deployment owns: the scenario's own, whatever the tag
-    index says (it may lag a resource just made), and every other kind that can hold
-    something of the deployment (one tag index read decides, kit.present)."""
-    wanted = set(scenario_kinds(scenario)) if scenario else set()
+def owned_kinds(ctx: Context, scenario: model.Scenario | None = None, extra: Iterable[str] = ()) -> list[str]:
+    """The kinds to read for what the deployment owns: the scenario's own and the `extra` ones
+    ("*": all), whatever the tag index says (it may lag a resource just made), and every other
+    kind that can hold something of the deployment (one tag index read decides, kit.present)."""
+    wanted = (set(scenario_kinds(scenario)) if scenario else set()) | set(extra)
     present = set(kit.present(ctx, handlers()))
-    return [k for k in handlers() if k in wanted or k in present]
+    return [k for k in handlers() if k in wanted or "*" in wanted or k in present]
 
 
 def scenario_kinds(scenario: model.Scenario) -> list[str]:
@@ -571,9 +572,9 @@ def teardown(ctx: Context, parallelism: int = 8) -> RunReport:
     balancers'), and every read is done (nothing found, nothing swept)."""
     start = time.monotonic()
     ssm = ctx.client("ssm")
-    # A run recorded that it would create: every kind is read directly (the index may lag it).
-    recorded = marker.exists(ssm, ctx.deployment)
-    owned = list(handlers()) if recorded else owned_kinds(ctx)
+    # The kinds a run recorded it would create are read directly (the index may lag them).
+    recorded = marker.recorded_kinds(ssm, ctx.deployment)
+    owned = owned_kinds(ctx, extra=recorded or ())
     order, refers = graph.teardown_order(), graph.kind_dependencies()
     deletion = _Deletion(ctx, owned)
     fresh = context(ctx.aws, ctx.deployment, ctx.scenario, ctx.emit, cancel=ctx.cancel, by_name=False)
@@ -618,7 +619,7 @@ def teardown(ctx: Context, parallelism: int = 8) -> RunReport:
         run_graph, action, ctx.emit, parallelism, deletion.kinds, ctx.cancel, translate, quiet=set(run_graph)
     )
     leftovers = [f for kind in handlers() for f in left.get(kind, [])]
-    if recorded and not leftovers:
+    if recorded is not None and not leftovers:
         marker.remove(ssm, ctx.deployment)
     return RunReport(results, dict(ctx.aws.calls), time.monotonic() - start, leftovers)
 

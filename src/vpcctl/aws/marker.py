@@ -3,8 +3,9 @@
 How soon the Resource Groups Tagging API lists a resource just made is not documented, so a
 teardown moments after a run's first creates could find nothing through it and end with
 "nothing left". Before its first create a run writes `/vpcctl/deployments/<deployment>` (an
-SSM standard parameter, free); a teardown that finds the record reads every kind directly,
-and deletes the record once nothing is left. One request on a run that creates, one on a
+SSM standard parameter, free) with the kinds it may create, added to those recorded before;
+a teardown that finds the record reads those kinds directly, whatever the index says, and
+deletes the record once nothing is left. Two requests on a run that creates, one on a
 teardown; none on a no-op `up`.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from vpcctl.aws import error_code
@@ -23,20 +25,27 @@ def name(deployment: str) -> str:
     return f"{ROOT}/{deployment}"
 
 
-def write(ssm: Any, deployment: str, scenario: str, region: str) -> None:
-    """Record (again) that the deployment may hold resources."""
-    value = json.dumps({"scenario": scenario, "region": region, "since": int(time.time())})
-    ssm.put_parameter(Name=name(deployment), Value=value, Type="String", Overwrite=True)
+def write(ssm: Any, deployment: str, scenario: str, region: str, kinds: Iterable[str]) -> None:
+    """Record that the deployment may hold resources of these kinds (and of those recorded before)."""
+    before = recorded_kinds(ssm, deployment) or set()
+    value = {"scenario": scenario, "region": region, "since": int(time.time()), "kinds": sorted(before | set(kinds))}
+    ssm.put_parameter(Name=name(deployment), Value=json.dumps(value), Type="String", Overwrite=True)
 
 
-def exists(ssm: Any, deployment: str) -> bool:
+def recorded_kinds(ssm: Any, deployment: str) -> set[str] | None:
+    """The kinds a run recorded it may have created (None: no record)."""
     try:
-        ssm.get_parameter(Name=name(deployment))
+        text = ssm.get_parameter(Name=name(deployment))["Parameter"]["Value"]
     except Exception as exc:
         if error_code(exc) == "ParameterNotFound":
-            return False
+            return None
         raise
-    return True
+    try:
+        kinds = json.loads(text).get("kinds")
+    except (ValueError, AttributeError):
+        kinds = None
+    # A record vpcctl did not write as it does now: any kind may be there.
+    return {str(k) for k in kinds} if isinstance(kinds, list) else {"*"}
 
 
 def remove(ssm: Any, deployment: str) -> None:
