@@ -149,6 +149,8 @@ def test_a_no_op_up_reads_readiness_as_often_at_either_size(two_sizes: dict[int,
         again = deploy.up(loaded, context(wait=True))
         assert not again.failed and again.count("unchanged") == len(again.results)
         assert "ssm:PutParameter" not in again.calls  # creates nothing, records nothing
+        # Nothing changed: the gate takes what discovery read of the services (as many reads as plan's).
+        assert again.calls["ecs:DescribeServices"] == deploy.plan(loaded, context()).calls["ecs:DescribeServices"]
         reads[size] = {op: again.calls.get(op, 0) for op in readiness}
     assert reads[3] == reads[1]
     detailed = ("ecs:ListTasks", "ecs:DescribeTasks", "elbv2:DescribeTargetHealth")

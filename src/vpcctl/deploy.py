@@ -200,6 +200,7 @@ def up(scenario: model.Scenario, ctx: Context, parallelism: int = 8, prune: bool
     kinds = {s: scenario.resources[s.removesuffix(graph.RULES)].kind for s in steps}
     found: dict[str, dict[str, Found]] = {}
     created: set[str] = set()
+    untouched: set[str] = set()  # steps that changed nothing, nor did any step they follow
     changes: dict[str, list[Change]] = {lid: [] for lid in scenario.resources}
 
     def read(kind: str) -> StepResult:
@@ -228,7 +229,7 @@ def up(scenario: model.Scenario, ctx: Context, parallelism: int = 8, prune: bool
         try:
             return apply_step(step_id)
         finally:
-            ctx.step_applied(step_id.removesuffix(graph.RULES))
+            ctx.step_applied(step_id.removesuffix(graph.RULES), untouched=step_id in untouched)
 
     def submitted(event: Event) -> None:
         if event.status == engine.RUNNING:
@@ -254,6 +255,8 @@ def up(scenario: model.Scenario, ctx: Context, parallelism: int = 8, prune: bool
             if result.status == engine.CREATED:
                 created.add(lid)
                 ctx.made_at[lid] = ctx.clock()
+        if result.status == engine.UNCHANGED and steps[step_id] <= untouched:
+            untouched.add(step_id)
         ctx.inventory.put(result.found)
         ctx.record(result.found)
         shown = [] if lid in created and step_id.endswith(graph.RULES) else result.changes
@@ -404,6 +407,7 @@ def readiness(ctx: Context, scenario: model.Scenario) -> list[Problem]:
     current state."""
     ctx.planning = False  # status plans first: here only what exists counts
     kinds = scenario_kinds(scenario)
+    began = time.monotonic()  # reads from now on are this look's (discovery's services too)
     for kind in kinds:
         ctx.inventory.forget(kind)  # fresh reads each time (`wait` asks again and again)
     for by_lid in discover(ctx, kinds).values():
@@ -412,7 +416,7 @@ def readiness(ctx: Context, scenario: model.Scenario) -> list[Problem]:
     seen: list[Event] = []
     emit, ctx.emit = ctx.emit, seen.append
     problems = []
-    _look_at_services_together(ctx, scenario)
+    _look_at_services_together(ctx, scenario, began)
     try:
         for lid, resource in scenario.resources.items():
             found = ctx.inventory.get(resource.kind, lid)
@@ -434,9 +438,9 @@ def readiness(ctx: Context, scenario: model.Scenario) -> list[Problem]:
     return problems
 
 
-def _look_at_services_together(ctx: Context, scenario: model.Scenario) -> None:
+def _look_at_services_together(ctx: Context, scenario: model.Scenario, since: float) -> None:
     """One look at every service: the first read (of services, of tasks) is of them all, and
-    serves every service's look (reads from now on are fresh for this gate)."""
+    serves every service's look (reads begun since `since` are fresh for this gate)."""
     from vpcctl.resources import ecs
 
     services = [
@@ -445,7 +449,7 @@ def _look_at_services_together(ctx: Context, scenario: model.Scenario) -> None:
     present = [f for f in services if f is not None]
     ecs.service_reads(ctx).want((f.raw["clusterArn"], f.id) for f in present)
     ecs.task_reads(ctx).want((f.raw["clusterArn"], f.attributes["name"]) for f in present)
-    ctx.looks_since = time.monotonic()
+    ctx.looks_since = since
 
 
 def observed_problems(rows: list[Row]) -> list[Problem]:

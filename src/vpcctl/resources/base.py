@@ -283,9 +283,11 @@ class Context:
         with self._quiet:
             self._applying += 1
 
-    def step_applied(self, logical_id: str) -> None:
+    def step_applied(self, logical_id: str, untouched: bool = False) -> None:
+        """A step made its calls. `untouched`: it changed nothing, nor did any step it follows,
+        so any read of this run tells its state (-inf: discovery's read serves its first look)."""
         with self._quiet:
-            self.applied_at[logical_id] = time.monotonic()
+            self.applied_at[logical_id] = float("-inf") if untouched else time.monotonic()
             self._applying -= 1
             if self._applying <= 0:
                 self._quiet.notify_all()
@@ -465,6 +467,14 @@ class Snapshot:
         """Read these keys with the next read too (a caller that asks for them one by one)."""
         with self._cond:
             self._wanted.update(keys)
+
+    def seed(self, values: dict[Any, Any], started: float) -> None:
+        """Values another read of the same thing took, begun at `started` (discovery's): a
+        wait whose step changed nothing may take them (a newer value is kept)."""
+        with self._cond:
+            for key, value in values.items():
+                if self._values.get(key, (float("-inf"), None))[0] < started:
+                    self._values[key] = (started, value)
 
     def release(self, key: Any) -> None:
         """The wait for this key is over: later reads leave it out."""

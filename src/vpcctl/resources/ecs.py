@@ -288,8 +288,11 @@ class EcsServiceHandler(EcsHandler):
         services = []
         for cluster in ctx.inventory.all("ecs_cluster").values():
             for batch in chunks(self._names_in(ctx, cluster), 10):
+                started = time.monotonic()
                 described = ecs.describe_services(cluster=cluster.id, services=batch, include=["TAGS"])["services"]
                 services += [svc for svc in described if svc["status"] != "INACTIVE"]
+                # What ECS says now serves the readiness look of a service this run leaves untouched.
+                service_reads(ctx).seed({(svc["clusterArn"], svc["serviceArn"]): svc for svc in described}, started)
         return kit.owned(ctx, services, kit.inline("serviceArn", "tags"), "serviceArn", self._found)
 
     def _names_in(self, ctx: Context, cluster: Found) -> list[str]:
