@@ -157,6 +157,17 @@ def test_a_no_op_up_reads_readiness_as_often_at_either_size(two_sizes: dict[int,
     assert not any(reads[1][op] for op in detailed), reads
 
 
+def test_status_reads_the_deployment_once(two_sizes: dict[int, Any]) -> None:
+    """status's verdict takes what its plan read: no kind is discovered twice."""
+    loaded, context, _ = two_sizes[3]
+    planned = deploy.plan(loaded, context()).calls
+    ctx = context()
+    rows = deploy.status(ctx, loaded)
+    deploy.readiness(ctx, loaded, reread=False)
+    looked = ctx.aws.calls
+    assert rows and all(looked[op] == n for op, n in planned.items()), (planned, dict(looked))
+
+
 def test_a_lagging_tag_index_cannot_make_teardown_miss_a_resource(
     two_sizes: dict[int, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:

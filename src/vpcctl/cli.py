@@ -656,7 +656,7 @@ def _status_once(settings: Settings, name: str, loaded: Any) -> tuple[Any, list[
     rows = deploy.status(ctx, loaded, settings.parallelism)
     if not deploy.deployed(rows):
         return ctx, rows, None
-    problems = deploy.readiness(ctx, loaded) if loaded else deploy.observed_problems(rows)
+    problems = deploy.readiness(ctx, loaded, reread=False) if loaded else deploy.observed_problems(rows)
     return ctx, rows, problems
 
 

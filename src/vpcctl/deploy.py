@@ -146,7 +146,7 @@ def plan(scenario: model.Scenario, ctx: Context, parallelism: int = 8) -> Plan:
 
     Resources are diffed in the order `up` would run them; a value that only a create or
     a new revision will give (an id, an ARN) reads as "(known after <logical id>)"."""
-    start = time.monotonic()
+    start = ctx.read_since = time.monotonic()
     ctx.planning = True
     found = discover(ctx, owned_kinds(ctx, scenario), parallelism)
     for by_lid in found.values():
@@ -400,19 +400,23 @@ def deployed(rows: list[Row]) -> bool:
     return any(r.state != "absent" for r in rows)
 
 
-def readiness(ctx: Context, scenario: model.Scenario) -> list[Problem]:
+def readiness(ctx: Context, scenario: model.Scenario, reread: bool = True) -> list[Problem]:
     """Run once the readiness gate `up` ends each resource's steps with (tasks RUNNING,
     targets healthy, endpoints available, ...), on what exists now: [] when it all serves.
     A state that will not fix itself comes with `up`'s hint; one still on its way with its
-    current state."""
+    current state. reread=False: what this look's plan just read serves (status)."""
     ctx.planning = False  # status plans first: here only what exists counts
     kinds = scenario_kinds(scenario)
-    began = time.monotonic()  # reads from now on are this look's (discovery's services too)
-    for kind in kinds:
-        ctx.inventory.forget(kind)  # fresh reads each time (`wait` asks again and again)
-    for by_lid in discover(ctx, kinds).values():
+    if reread or ctx.read_since is None:
+        began = time.monotonic()  # reads from now on are this look's (discovery's services too)
+        for kind in kinds:
+            ctx.inventory.forget(kind)  # fresh reads each time (`wait` asks again and again)
+        found = discover(ctx, kinds)
+    else:
+        began, found = ctx.read_since, {kind: ctx.inventory.all(kind) for kind in kinds}
+    for by_lid in found.values():
         for f in by_lid.values():
-            ctx.record(f)
+            ctx.record(f)  # what exists, not what the plan foresaw
     seen: list[Event] = []
     emit, ctx.emit = ctx.emit, seen.append
     problems = []

@@ -173,6 +173,7 @@ class Context:
         self._attr_lock = threading.Lock()
         self.snapshots: dict[str, Snapshot] = {}  # batched reads the readiness waits share
         self.looks_since: float | None = None  # set: one look at everything, reads from then on serve
+        self.read_since: float | None = None  # when the last plan began to read (status looks once after it)
         self._applying = 0  # steps started and not yet applied (see until_quiet)
         self.applied_at: dict[str, float] = {}  # logical id -> when its last step made its calls (monotonic)
         self._quiet = threading.Condition()
