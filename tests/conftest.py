@@ -96,6 +96,22 @@ def running_task_ips(ecs: Any, cluster: str, services: tuple[str, ...]) -> dict[
     return out
 
 
+def count_api_calls(monkeypatch: pytest.MonkeyPatch, with_service: bool = False) -> list[str]:
+    """Every botocore API call's operation name from now on, in order (for the test's own
+    counts); with_service: as "<service>:<operation>"."""
+    import botocore.client
+
+    calls: list[str] = []
+    real = botocore.client.BaseClient._make_api_call
+
+    def counted(self: Any, operation: str, params: dict[str, Any]) -> Any:
+        calls.append(f"{self.meta.service_model.service_name}:{operation}" if with_service else operation)
+        return real(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counted)
+    return calls
+
+
 def no_sleep(_: float) -> None:
     return None
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import botocore.client
 import pytest
 from click.testing import CliRunner
 
-from conftest import scenario_text
+from conftest import count_api_calls, scenario_text
 from vpcctl import scenario
 from vpcctl.cli import cli
 
@@ -20,14 +19,7 @@ FP, ALB, CLOSED, PEERING = "fargate-privatelink", "alb-fargate-sg", "closed-vpc-
 @pytest.fixture(autouse=True)
 def count_aws_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """A counting hook on every botocore API call and every client vpcctl creates."""
-    calls: list[str] = []
-    real_call = botocore.client.BaseClient._make_api_call
-
-    def counted(self: object, operation: str, params: dict) -> object:
-        calls.append(operation)
-        return real_call(self, operation, params)
-
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counted)
+    calls = count_api_calls(monkeypatch)
     real_client = __import__("vpcctl.aws", fromlist=["Aws"]).Aws.client
 
     def client(self: object, service: str) -> object:

@@ -39,7 +39,12 @@ def test_commands_without_aws_load_no_sdk() -> None:
         "    loaded = sorted(m for m in sys.modules if m == 'boto3' or m.startswith(('boto3.', 'botocore.')))\n"
         "    assert not loaded, (args, loaded)\n"
     )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=False)
+    run_probe(probe)
+
+
+def run_probe(code: str) -> None:
+    """Run code in a fresh interpreter (nothing imported yet): its asserts must hold."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False)
     assert done.returncode == 0, done.stderr
 
 
@@ -53,8 +58,7 @@ def test_the_engine_loads_no_failure_explanation_and_no_registry_client() -> Non
         "loaded = [m for m in ('requests', 'vpcctl.netcheck') if m in sys.modules]\n"
         "assert not loaded, loaded\n"
     )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=False)
-    assert done.returncode == 0, done.stderr
+    run_probe(probe)
 
 
 def test_teardown_with_nothing_deployed_reads_each_possible_kind_once(moto_module: None, make_ctx: Any) -> None:

@@ -12,11 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import botocore.client
 import pytest
 from click.testing import CliRunner
 
-from conftest import REGION
+from conftest import REGION, count_api_calls
 from vpcctl import deploy, lock, scenario
 from vpcctl.cli import Settings, cli
 from vpcctl.errors import LOCKED, NOT_HERE, LockHeld
@@ -129,14 +128,7 @@ def test_a_lock_whose_process_is_gone_on_this_machine_is_stale_at_once(moto_modu
 
 
 def test_a_free_lock_is_taken_and_released_in_two_requests(moto_module: None, monkeypatch) -> None:
-    operations: list[str] = []
-    real = botocore.client.BaseClient._make_api_call
-
-    def counted(self: Any, operation: str, params: dict) -> Any:
-        operations.append(operation)
-        return real(self, operation, params)
-
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counted)
+    operations = count_api_calls(monkeypatch)
     with lock.held(ssm(), "lk-cheap", "up", REGION):
         assert lock.current(ssm(), "lk-cheap").generation == 1  # type: ignore[union-attr]
         operations.clear()
@@ -254,14 +246,7 @@ def test_up_exits_5_naming_the_holder_and_touches_nothing(moto_module, mini) -> 
 
 def test_read_only_commands_take_no_lock(moto_module, mini, monkeypatch) -> None:
     held = lock.acquire(ssm(), "lk-read", "up", REGION)
-    operations: list[str] = []
-    real = botocore.client.BaseClient._make_api_call
-
-    def counted(self: Any, operation: str, params: dict) -> Any:
-        operations.append(f"{self.meta.service_model.service_name}:{operation}")
-        return real(self, operation, params)
-
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counted)
+    operations = count_api_calls(monkeypatch, with_service=True)
     for args in (("status", str(mini), "--name", "lk-read"), ("output", str(mini), "--name", "lk-read")):
         result = run(*args)
         # Nothing is deployed (status: 7); neither command waits for the lock.
