@@ -69,6 +69,14 @@ def discover(ctx: Context, kinds: list[str], parallelism: int = 8) -> dict[str, 
         raise translate(exc) from exc
 
 
+def record_all(ctx: Context, found: dict[str, dict[str, Found]]) -> dict[str, dict[str, Found]]:
+    """Make what was found known to the run (ids and attributes references resolve to)."""
+    for by_lid in found.values():
+        for f in by_lid.values():
+            ctx.record(f)
+    return found
+
+
 def owned_kinds(ctx: Context, scenario: model.Scenario | None = None, extra: Iterable[str] = ()) -> list[str]:
     """The kinds to read for what the deployment owns: the scenario's own and the `extra` ones
     ("*": all), whatever the tag index says (it may lag a resource just made), and every other
@@ -148,10 +156,7 @@ def plan(scenario: model.Scenario, ctx: Context, parallelism: int = 8) -> Plan:
     a new revision will give (an id, an ARN) reads as "(known after <logical id>)"."""
     start = ctx.read_since = time.monotonic()
     ctx.planning = True
-    found = discover(ctx, owned_kinds(ctx, scenario), parallelism)
-    for by_lid in found.values():
-        for f in by_lid.values():
-            ctx.record(f)
+    found = record_all(ctx, discover(ctx, owned_kinds(ctx, scenario), parallelism))
     changes: dict[str, list[Change]] = {lid: [] for lid in scenario.resources}
     try:
         for step_id in TopologicalSorter(steps_of(scenario)).static_order():
@@ -276,7 +281,7 @@ def up(scenario: model.Scenario, ctx: Context, parallelism: int = 8, prune: bool
         return StepResult(applied.status, applied.detail, found.id, data=data)
 
     run_graph = {step: set() for step in reads} | {s: deps | {read_step(kinds[s])} for s, deps in steps.items()}
-    run_graph = {step: run_graph[step] for step in sorted(run_graph, key=lambda step: -tail[step])}
+    run_graph = _longest_first(run_graph, tail)
     results = engine.run(
         run_graph, action, submitted, parallelism, kinds, ctx.cancel, translate, exists_only, quiet=set(reads)
     )
@@ -291,6 +296,11 @@ def up(scenario: model.Scenario, ctx: Context, parallelism: int = 8, prune: bool
 def read_step(kind: str) -> str:
     """The run's own step that discovers a kind (a NUL first: no logical id starts so)."""
     return f"\0read {kind}"
+
+
+def _longest_first(steps: dict[str, set[str]], tail: dict[str, float]) -> dict[str, set[str]]:
+    """The steps in the order the engine should start them: the longest way to the end first."""
+    return {step: steps[step] for step in sorted(steps, key=lambda step: -tail[step])}
 
 
 def _path_to_end(
@@ -414,9 +424,7 @@ def readiness(ctx: Context, scenario: model.Scenario, reread: bool = True) -> li
         found = discover(ctx, kinds)
     else:
         began, found = ctx.read_since, {kind: ctx.inventory.all(kind) for kind in kinds}
-    for by_lid in found.values():
-        for f in by_lid.values():
-            ctx.record(f)  # what exists, not what the plan foresaw
+    record_all(ctx, found)  # what exists, not what the plan foresaw
     seen: list[Event] = []
     emit, ctx.emit = ctx.emit, seen.append
     problems = []
@@ -489,9 +497,7 @@ def wait(ctx: Context, scenario: model.Scenario, timeout: float) -> list[Problem
 
 def outputs(ctx: Context, scenario: model.Scenario, parallelism: int = 8) -> dict[str, str | None]:
     """The scenario's outputs, from what exists now (None where a value is not known yet)."""
-    for by_lid in discover(ctx, scenario_kinds(scenario), parallelism).values():
-        for f in by_lid.values():
-            ctx.record(f)
+    record_all(ctx, discover(ctx, scenario_kinds(scenario), parallelism))
     out: dict[str, str | None] = {}
     for key, text in scenario.outputs.items():
         try:
@@ -619,7 +625,7 @@ def teardown(ctx: Context, parallelism: int = 8) -> RunReport:
     run_graph = {step: set() for step in reads} | {
         s: deps | {read_step(deletion.kinds[s])} for s, deps in deletes.items()
     }
-    run_graph = {step: run_graph[step] for step in sorted(run_graph, key=lambda step: -tail[step])}
+    run_graph = _longest_first(run_graph, tail)
     for step, kind in sweeps.items():
         after = {delete_step(k) for k in (order[kind] | refers[kind] | {kind}) if k in owned}
         run_graph[step] = set(reads) | after
