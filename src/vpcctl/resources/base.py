@@ -203,7 +203,7 @@ class Context:
 
     def could_be_ours(self, name: str, limit: int = 255) -> bool:
         """Whether a name is one `name()` can give: what does not start so is another's."""
-        return name.startswith(f"{self.deployment}-"[: limit - 8].rstrip("-"))
+        return name.startswith(name_prefix(self.deployment, limit))
 
     def tags(self, logical_id: str, name: str | None = None) -> dict[str, str]:
         return tagging.ownership(self.deployment, self.scenario_name, logical_id, name or self.name(logical_id))
@@ -431,13 +431,21 @@ def known_after(logical_id: str) -> str:
     return f"(known after {logical_id})"
 
 
+HASHED = 8  # what a shortened name ends with: '-' and 7 hex digits of its hash
+
+
 def physical_name(deployment: str, logical_id: str, limit: int = 255) -> str:
     """'<deployment>-<logical id>', shortened with a stable hash where AWS limits names."""
     name = f"{deployment}-{logical_id}"
     if len(name) <= limit:
         return name
-    digest = hashlib.sha1(name.encode()).hexdigest()[:7]
-    return f"{name[: limit - 8].rstrip('-')}-{digest}"
+    digest = hashlib.sha1(name.encode()).hexdigest()[: HASHED - 1]
+    return f"{name[: limit - HASHED].rstrip('-')}-{digest}"
+
+
+def name_prefix(deployment: str, limit: int = 255) -> str:
+    """What every physical_name(deployment, ..., limit) starts with, shortened or not."""
+    return f"{deployment}-"[: limit - HASHED].rstrip("-")
 
 
 class Snapshot:
