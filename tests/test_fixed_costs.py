@@ -111,6 +111,42 @@ def test_no_op_reads_do_not_grow_with_subnets_and_services(two_sizes: dict[int, 
     assert plans[3].calls[index] < len(large[0].resources) / 10
 
 
+def test_a_plan_asks_the_tag_index_only_for_what_its_reads_by_name_cannot_tell(two_sizes: dict[int, Any]) -> None:
+    """The scenario's EC2 items are read by their own tag filters, so their pages are not asked
+    for; the index holds the kinds whose reads take from it (ECS, ELB, log groups)."""
+    from vpcctl.resources import kit
+
+    loaded, context, _ = two_sizes[3]
+    ctx = context()
+    assert not deploy.plan(loaded, ctx).has_changes
+    held = {kit.arn_type(arn) for arn in ctx.tag_index}
+    assert {"ecs:service", "ecs:task-definition", "elasticloadbalancing:targetgroup", "logs:log-group"} <= held
+    assert not held & {"ec2:vpc", "ec2:subnet", "ec2:route-table", "ec2:security-group", "ec2:vpc-endpoint"}
+
+
+def test_the_sandbox_filters_the_tag_index_by_the_type_each_arn_embeds(two_sizes: dict[int, Any]) -> None:
+    import boto3
+
+    from conftest import REGION
+    from vpcctl.aws import tags as tagging
+
+    pages = boto3.client("resourcegroupstaggingapi", region_name=REGION).get_paginator("get_resources")
+    deployment = two_sizes[3][0].name
+
+    def arns(*types: str) -> set[str]:
+        mine = [{"Key": tagging.DEPLOYMENT, "Values": [deployment]}]
+        listed = pages.paginate(TagFilters=mine, ResourceTypeFilters=list(types))
+        return {m["ResourceARN"] for page in listed for m in page["ResourceTagMappingList"]}
+
+    groups = arns("logs:log-group")
+    assert groups and all(":log-group:" in arn for arn in groups)
+    assert arns("logs:loggroup") == set()  # moto's own name for the type is not the ARN's
+    assert arns("logs") == groups
+    listeners = arns("elasticloadbalancing:listener")  # a type the sandbox adds to moto's index
+    assert len(listeners) == 6 and all(":listener/" in arn for arn in listeners)
+    assert listeners < arns("elasticloadbalancing")
+
+
 def test_other_deployments_load_balancers_cost_no_tag_read(two_sizes: dict[int, Any]) -> None:
     """Both sizes share the account: what each plan reads of ELB tags is only its own (from the
     tag index), not the other's load balancers and target groups, whose names it cannot have given."""

@@ -567,6 +567,9 @@ class Handler:
     # The service and resource type of its items' ARNs ("ec2:subnet", kit.arn_type), by which
     # the tag index shows whether any exist; a kind with none is always read directly (kit.present).
     tagged_as: ClassVar[tuple[str, ...]] = ()
+    # Whether its reads take ARNs or tags from the tag index even for the scenario's own items
+    # (the index is then asked for its types in every run, kit.index_types).
+    reads_index: ClassVar[bool] = False
 
     def discover(self, ctx: Context) -> list[Found]:
         """Everything of this kind tagged for the deployment, in as few calls as AWS allows."""

@@ -28,6 +28,7 @@ class EcsHandler(Handler):
 class EcsClusterHandler(EcsHandler):
     kind = "ecs_cluster"
     tagged_as = ("ecs:cluster",)
+    reads_index = True
 
     def discover(self, ctx: Context) -> list[Found]:
         ecs = ctx.client("ecs")
@@ -85,6 +86,7 @@ class EcsClusterHandler(EcsHandler):
 class TaskDefinitionHandler(EcsHandler):
     kind = "task_definition"
     tagged_as = ("ecs:task-definition",)
+    reads_index = True
     renews = ("arn",)  # any change is a new revision, with a new ARN
 
     def discover(self, ctx: Context) -> list[Found]:
@@ -281,6 +283,7 @@ SERVICE_SETTINGS: dict[str, tuple[str, Any]] = {
 class EcsServiceHandler(EcsHandler):
     kind = "ecs_service"
     tagged_as = ("ecs:service",)
+    reads_index = True
     renews = ("tasks",)  # a change rolls the service onto new tasks, with new IPs
 
     def discover(self, ctx: Context) -> list[Found]:

@@ -184,22 +184,44 @@ def arn_type(arn: str) -> str:
     return f"{parts[2]}:{re.split('[/:]', parts[5].removeprefix('/'), maxsplit=1)[0]}"
 
 
+# Services whose type names in ResourceTypeFilters AWS does not document (docs/moto-gaps.md):
+# asked for by service, so that no guessed name can hide an item.
+BY_SERVICE = frozenset({"apigateway"})
+
+
+def index_types(ctx: Context) -> list[str]:
+    """What the run asks the tag index for, as ResourceTypeFilters takes it.
+
+    A run with a scenario (reads by name) reads the scenario's kinds whatever the index says,
+    so it asks by type ("ec2:subnet": the type in the ARN, as the filter takes it) only for the
+    kinds the index decides on (those the scenario has none of, kit.present) and those whose
+    reads take from it (Handler.reads_index). Any other run asks by service, for every kind."""
+    kinds = ctx.inventory.kinds
+    if not ctx.by_name or ctx.scenario is None:
+        return sorted({t.split(":")[0] for h in kinds.values() for t in h.tagged_as})
+    used = {r.kind for r in ctx.scenario.resources.values()}
+    asked = {t for kind, h in kinds.items() if kind not in used or h.reads_index for t in h.tagged_as}
+    return sorted({t.split(":")[0] if t.split(":")[0] in BY_SERVICE else t for t in asked})
+
+
 def tag_index(ctx: Context) -> dict[str, dict[str, str]]:
-    """ARN -> tags of everything the Resource Groups Tagging API holds tagged for the
-    deployment in the region: one paginated read per run, shared by every kind."""
+    """ARN -> tags of what the Resource Groups Tagging API holds tagged for the deployment in
+    the region, of the types the run asks for (index_types): one paginated read per run,
+    shared by every kind."""
     with ctx.index_lock:
         if ctx.tag_index is None:
-            # Only the services the kinds are in (a service filter takes all of its types: the
-            # type names of the filter are not the ARNs' own, so none is guessed).
-            types = sorted({t.split(":")[0] for h in ctx.inventory.kinds.values() for t in h.tagged_as})
+            types = index_types(ctx)
+            # No filter would list every type: a run that needs none reads nothing.
             pages = (
                 ctx.client("resourcegroupstaggingapi")
                 .get_paginator("get_resources")
                 .paginate(
                     TagFilters=[{"Key": tagging.DEPLOYMENT, "Values": [ctx.deployment]}],
                     ResourcesPerPage=100,
-                    **({"ResourceTypeFilters": types} if types else {}),
+                    ResourceTypeFilters=types,
                 )
+                if types
+                else []
             )
             # Keyed as the services' own reads give ARNs (CloudWatch Logs may end one with ':*').
             ctx.tag_index = {
@@ -229,7 +251,12 @@ def wanted_ids(ctx: Context, kind: str) -> list[str] | None:
 def indexed_arns(ctx: Context, of_type: str) -> list[str]:
     """The ARNs of one type (kit.arn_type) the tag index lists for the deployment: what it owns
     beyond the scenario's items, which are read by name whatever the index says."""
-    return sorted(arn for arn in tag_index(ctx) if arn_type(arn) == of_type)
+    index = tag_index(ctx)
+    asked = index_types(ctx)
+    if of_type not in asked and of_type.split(":")[0] not in asked:
+        # A kind reading the index without Handler.reads_index would see an index without its items.
+        raise RuntimeError(f"{of_type} read from a tag index that was not asked for it")
+    return sorted(arn for arn in index if arn_type(arn) == of_type)
 
 
 def indexed(ctx: Context, id_key: str, fallback: TagSource) -> TagSource:

@@ -28,6 +28,7 @@ def discover_elb(ctx: Context, items: list[dict[str, Any]], arn_key: str, make: 
 
 class ElbHandler(Handler):
     service = "elbv2"
+    reads_index = True
 
 
 # -------------------------------------------------------------- load balancer

@@ -26,6 +26,7 @@ def group_arn(group: dict[str, Any]) -> str:
 class LogGroupHandler(Handler):
     kind = "log_group"
     tagged_as = ("logs:log-group",)
+    reads_index = True
     service = "logs"
 
     def discover(self, ctx: Context) -> list[Found]:

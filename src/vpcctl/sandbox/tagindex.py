@@ -4,11 +4,16 @@ Route 53 Resolver endpoints and rules), with their tags and ARNs as AWS writes t
 
 GetResources "supports all resource types" (Services that support the Resource Groups Tagging
 API); the ARN of each type is the one its service's authorization reference gives. They go
-through moto's own filters (TagFilters, ResourceTypeFilters, ResourceARNList) and pages.
+through moto's own filters (TagFilters, ResourceARNList) and pages.
+
+ResourceTypeFilters match the type as the ARN embeds it ("The string for each service name and
+resource type is the same as that embedded in a resource's ARN", GetResources), for moto's own
+types too: moto calls a log group "logs:loggroup", its ARN says "log-group".
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,18 +30,31 @@ def install() -> None:
         resource_type_filters: list[str] | None = None,
         resource_arn_list: list[str] | None = None,
     ) -> Iterator[Any]:
-        yield from original(self, tag_filters, resource_type_filters, resource_arn_list)
+        for resource in original(self, tag_filters, None, resource_arn_list):
+            if match_resource_type(arn_type(resource.arn, resource.resource_type), resource_type_filters):
+                yield resource
         matches = make_tag_matcher(tag_filters)
         for resource in missing_from_moto(self.account_id, self.region_name):
             if (
                 resource.tags  # moto lists only tagged resources of the types it covers; so do these
-                and match_resource_type(resource.resource_type, resource_type_filters)
+                and match_resource_type(arn_type(resource.arn, resource.resource_type), resource_type_filters)
                 and matches(resource.tags)
                 and (not resource_arn_list or resource.arn in resource_arn_list)
             ):
                 yield resource
 
     ResourceGroupsTaggingAPIBackend._get_resources_generator = generator
+
+
+def arn_type(arn: str, fallback: str) -> str:
+    """'service:type' as the ARN embeds it: the resource part up to its first '/' or ':'
+    ('/restapis/<id>' for API Gateway); `fallback` for an ARN whose resource part is only a
+    name (an S3 bucket's)."""
+    parts = arn.split(":", 5)
+    resource = parts[5].removeprefix("/") if len(parts) == 6 else ""
+    if not re.search("[/:]", resource):
+        return fallback
+    return f"{parts[2]}:{re.split('[/:]', resource, maxsplit=1)[0]}"
 
 
 def missing_from_moto(account: str, region: str) -> Iterator[Any]:
