@@ -147,6 +147,10 @@ def synthetic_rows(env: dict[str, str]) -> list[tuple[str, float, dict[str, int]
     return rows
 
 
+def command_line(command: list[str]) -> list[str]:
+    return ["--sandbox", "--stats", "-q", *command]
+
+
 def start_up(label: str, command: list[str], env: dict[str, str]) -> tuple[str, float, dict[str, int], int]:
     """A command's start-to-exit time, the best of STARTS runs."""
     best = float("inf")
@@ -177,16 +181,20 @@ def bare(args: argparse.Namespace) -> None:
             ("status", ["status", args.scenario]),
             ("teardown", ["teardown", args.scenario, "--yes"]),
         ):
-            seconds, calls, code = run(["--sandbox", "--stats", "-q", *command], env)
+            seconds, calls, code = run(command_line(command), env)
+            if label.endswith("(no change)"):
+                # A no-op can run again unchanged: its wall time is the best of STARTS, as start-ups are.
+                seconds = min([seconds] + [run(command_line(command), env)[0] for _ in range(STARTS - 1)])
+                label = f"{label.removesuffix(')')}, best of {STARTS})"
             rows.append((label, seconds, calls, code))
         if args.synthetic:
             rows += synthetic_rows(env)
     finally:
         stop_sandbox(env)
-    print(f"{'command':<26} {'wall s':>7} {'API calls':>10} {'exit':>5}")
+    print(f"{'command':<28} {'wall s':>7} {'API calls':>10} {'exit':>5}")
     for label, seconds, calls, code in rows:
         total = calls.get("total", 0)
-        print(f"{label:<26} {seconds:>7.2f} {total:>10} {code:>5}")
+        print(f"{label:<28} {seconds:>7.2f} {total:>10} {code:>5}")
     if args.by_operation:
         for label, _, calls, _ in rows:
             for op, n in sorted(calls.items()):

@@ -66,3 +66,21 @@ def test_the_cache_lives_in_the_user_cache_per_botocore(monkeypatch: pytest.Monk
     assert folder.parent == tmp_path / "vpcctl" and botocore.__version__ in folder.name
     monkeypatch.setenv("XDG_CACHE_HOME", "relative/path")  # not absolute: ignored, as the XDG spec says
     assert models.cache_folder().parent == Path.home() / ".cache" / "vpcctl"
+
+
+def test_the_list_of_services_is_botocores_and_is_scanned_once(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("AWS_DATA_PATH", raising=False)
+    monkeypatch.setattr(botocore.loaders.Loader, "CUSTOMER_DATA_PATH", str(tmp_path / "no-models"))
+    expected = botocore.loaders.Loader().list_available_services("paginators-1")
+    scans: list[str] = []
+    scan = botocore.loaders.Loader.list_available_services
+    monkeypatch.setattr(botocore.loaders.Loader, "list_available_services", lambda s, t: scans.append(t) or scan(s, t))
+
+    assert models.create_loader(tmp_path / "cache").list_available_services("paginators-1") == expected
+    assert models.create_loader(tmp_path / "cache").list_available_services("paginators-1") == expected
+    assert scans == ["paginators-1"]  # the second command reads the first one's list
+
+    (tmp_path / "no-models").mkdir()  # another folder searched: botocore's scan, every time, nothing kept
+    for _ in range(2):
+        assert models.create_loader(tmp_path / "cache2").list_available_services("paginators-1") == expected
+    assert scans == ["paginators-1"] * 3 and not list((tmp_path / "cache2").glob("services-*"))

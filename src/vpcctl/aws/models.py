@@ -6,7 +6,8 @@ talks to nine services. botocore's loader takes a file loader of our choosing; t
 keeps each parsed file as a marshal file (the format of Python's own bytecode cache),
 which loads about eight times faster. Its name holds the source's path, size and mtime,
 botocore's version and Python's, so an upgrade, an AWS_DATA_PATH override or an edited
-model is parsed afresh. A cache that cannot be read or written is only slower.
+model is parsed afresh. botocore's list of the services it has models for is kept beside
+them (CachedLoader). A cache that cannot be read or written is only slower.
 """
 
 from __future__ import annotations
@@ -89,8 +90,37 @@ def _write(path: Path, data: Any) -> None:
         return  # a read-only or full disk: the models still load, only slower
 
 
+class CachedLoader(botocore.loaders.Loader):
+    """botocore's loader, with its list of the services that have a model of a type kept in
+    the cache too. botocore makes that list (to refuse an unknown service) by a stat of
+    every version folder of its data (about 450 services): some 12 ms a type, three types
+    a command. Kept only while botocore's own folder is all it searches (no AWS_DATA_PATH,
+    no ~/.aws/models): that folder changes only with botocore, whose version and folder the
+    cache's name holds."""
+
+    def list_available_services(self, type_name: str) -> list[str]:
+        memo = ("list_available_services", type_name)  # botocore's instance_cache key
+        if memo not in self._cache:
+            listing = self._listing_file(type_name)
+            services = _read(listing) if listing else None
+            if not isinstance(services, list):
+                services = super().list_available_services(type_name)
+                if listing:
+                    _write(listing, services)
+            self._cache[memo] = services
+        return self._cache[memo]
+
+    def _listing_file(self, type_name: str) -> Path | None:
+        searched = [path for path in self.search_paths if os.path.isdir(path)]
+        if searched != [self.BUILTIN_DATA_PATH] or not isinstance(self.file_loader, CachedJSONFileLoader):
+            return None
+        stat = os.stat(self.BUILTIN_DATA_PATH)
+        key = hashlib.sha1(f"{os.path.abspath(self.BUILTIN_DATA_PATH)}\0{stat.st_mtime_ns}".encode()).hexdigest()
+        return self.file_loader._folder() / f"services-{type_name}-{key[:20]}.marshal"
+
+
 def create_loader(folder: Path | None = None) -> botocore.loaders.Loader:
     """botocore's loader (AWS_DATA_PATH and ~/.aws/models searched as botocore does), cached."""
     data_path = os.environ.get("AWS_DATA_PATH")
     extra = [os.path.expanduser(os.path.expandvars(p)) for p in data_path.split(os.pathsep)] if data_path else None
-    return botocore.loaders.Loader(extra_search_paths=extra, file_loader=CachedJSONFileLoader(folder))
+    return CachedLoader(extra_search_paths=extra, file_loader=CachedJSONFileLoader(folder))
