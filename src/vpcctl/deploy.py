@@ -570,10 +570,11 @@ class _Deletion:
         return fan_out
 
     def delete_one(self, item: Found) -> StepResult:
-        asked = self.ctx.clock()
         deleted = kit.delete(self.ctx, handler(item.kind), item)
         if deleted and item.kind in pace.GONE:
-            self.ctx.expect_release(asked, pace.GONE[item.kind])  # deletes it blocks are tried again then
+            # Counted from AWS's answer to the delete (a read before it is not the delete): the
+            # deletes it blocks are tried again then.
+            self.ctx.expect_release(self.ctx.clock(), pace.GONE[item.kind])
         return StepResult(DELETED if deleted else engine.ABSENT, "", item.id)
 
 
