@@ -29,7 +29,7 @@ lint: $(STAMP)
 BENCH_SCALE ?= 0.25
 
 bench: $(STAMP)  ## API calls and wall time per command; up and teardown against AWS's critical path (sandbox time scale BENCH_SCALE)
-	$(BIN)/python benchmarks/bench.py --time-scale $(BENCH_SCALE)
+	$(BIN)/python benchmarks/bench.py --synthetic --time-scale $(BENCH_SCALE)
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache
