@@ -114,12 +114,12 @@ def test_no_op_reads_do_not_grow_with_subnets_and_services(two_sizes: dict[int, 
 def test_a_plan_asks_the_tag_index_only_for_what_its_reads_by_name_cannot_tell(two_sizes: dict[int, Any]) -> None:
     """The scenario's EC2 items are read by their own tag filters, so their pages are not asked
     for; the index holds the kinds whose reads take from it (ECS, ELB, log groups)."""
-    from vpcctl.resources import kit
+    from vpcctl.aws import tags as tagging
 
     loaded, context, _ = two_sizes[3]
     ctx = context()
     assert not deploy.plan(loaded, ctx).has_changes
-    held = {kit.arn_type(arn) for arn in ctx.tag_index}
+    held = {tagging.arn_type(arn) for arn in ctx.tag_index}
     assert {"ecs:service", "ecs:task-definition", "elasticloadbalancing:targetgroup", "logs:log-group"} <= held
     assert not held & {"ec2:vpc", "ec2:subnet", "ec2:route-table", "ec2:security-group", "ec2:vpc-endpoint"}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 DEPLOYMENT = "vpcctl:deployment"
@@ -49,3 +50,15 @@ def ec2_filter(deployment: str) -> list[dict[str, Any]]:
 
 def owned_by(tags: dict[str, str], deployment: str) -> bool:
     return tags.get(DEPLOYMENT) == deployment
+
+
+def arn_type(arn: str, default: str = "") -> str:
+    """The service and resource type an ARN embeds, as GetResources' ResourceTypeFilters take
+    them: 'ec2:subnet', 'ecs:task-definition', 'elasticloadbalancing:loadbalancer',
+    'logs:log-group', 'apigateway:restapis' (API Gateway's resource part is a path:
+    '/restapis/<id>'); `default` for an ARN whose resource part is only a name (an S3 bucket's)."""
+    parts = arn.split(":", 5)
+    resource = parts[5].removeprefix("/") if len(parts) == 6 else ""
+    if not re.search("[/:]", resource):
+        return default
+    return f"{parts[2]}:{re.split('[/:]', resource, maxsplit=1)[0]}"

@@ -564,7 +564,7 @@ class Handler:
 
     kind: ClassVar[str]
     service: ClassVar[str]
-    # The service and resource type of its items' ARNs ("ec2:subnet", kit.arn_type), by which
+    # The service and resource type of its items' ARNs ("ec2:subnet", tags.arn_type), by which
     # the tag index shows whether any exist; a kind with none is always read directly (kit.present).
     tagged_as: ClassVar[tuple[str, ...]] = ()
     # Whether its reads take ARNs or tags from the tag index even for the scenario's own items

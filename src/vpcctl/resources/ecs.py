@@ -99,7 +99,7 @@ class TaskDefinitionHandler(EcsHandler):
         )
         latest: dict[str, dict[str, Any]] = {}
         for arn in kit.tag_index(ctx):
-            if kit.arn_type(arn) == "ecs:task-definition":
+            if tagging.arn_type(arn) == "ecs:task-definition":
                 family, _, revision = arn.rsplit("/", 1)[-1].rpartition(":")
                 if family in families and int(revision) > latest.get(family, {}).get("revision", 0):
                     latest[family] = {"taskDefinitionArn": arn, "family": family, "revision": int(revision)}

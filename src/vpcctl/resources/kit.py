@@ -8,7 +8,6 @@ items are listed, where their tags are, and which status means what.
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -174,16 +173,6 @@ def chunks(items: list[Any], size: int) -> list[list[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def arn_type(arn: str) -> str:
-    """The service and resource type an ARN names: 'ec2:subnet', 'ecs:task-definition',
-    'elasticloadbalancing:loadbalancer', 'logs:log-group', 'apigateway:restapis' (API Gateway's
-    resource part is a path: '/restapis/<id>')."""
-    parts = arn.split(":", 5)
-    if len(parts) < 6:
-        return ""
-    return f"{parts[2]}:{re.split('[/:]', parts[5].removeprefix('/'), maxsplit=1)[0]}"
-
-
 # Services whose type names in ResourceTypeFilters AWS does not document (docs/moto-gaps.md):
 # asked for by service, so that no guessed name can hide an item.
 BY_SERVICE = frozenset({"apigateway"})
@@ -236,7 +225,7 @@ def present(ctx: Context, kinds: dict[str, Handler]) -> list[str]:
     """The kinds that can hold something of the deployment: those whose types the tag index
     lists, and every kind read directly (the index does not cover it, or misses what it
     holds: untaggable items, items tagged only after their create)."""
-    held = {arn_type(arn) for arn in tag_index(ctx)}
+    held = {tagging.arn_type(arn) for arn in tag_index(ctx)}
     return [kind for kind, h in kinds.items() if not h.tagged_as or held & set(h.tagged_as)]
 
 
@@ -249,14 +238,14 @@ def wanted_ids(ctx: Context, kind: str) -> list[str] | None:
 
 
 def indexed_arns(ctx: Context, of_type: str) -> list[str]:
-    """The ARNs of one type (kit.arn_type) the tag index lists for the deployment: what it owns
+    """The ARNs of one type (tags.arn_type) the tag index lists for the deployment: what it owns
     beyond the scenario's items, which are read by name whatever the index says."""
     index = tag_index(ctx)
     asked = index_types(ctx)
     if of_type not in asked and of_type.split(":")[0] not in asked:
         # A kind reading the index without Handler.reads_index would see an index without its items.
         raise RuntimeError(f"{of_type} read from a tag index that was not asked for it")
-    return sorted(arn for arn in index if arn_type(arn) == of_type)
+    return sorted(arn for arn in index if tagging.arn_type(arn) == of_type)
 
 
 def indexed(ctx: Context, id_key: str, fallback: TagSource) -> TagSource:

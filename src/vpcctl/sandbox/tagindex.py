@@ -13,9 +13,10 @@ types too: moto calls a log group "logs:loggroup", its ARN says "log-group".
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from typing import Any
+
+from vpcctl.aws.tags import arn_type
 
 
 def install() -> None:
@@ -44,17 +45,6 @@ def install() -> None:
                 yield resource
 
     ResourceGroupsTaggingAPIBackend._get_resources_generator = generator
-
-
-def arn_type(arn: str, fallback: str) -> str:
-    """'service:type' as the ARN embeds it: the resource part up to its first '/' or ':'
-    ('/restapis/<id>' for API Gateway); `fallback` for an ARN whose resource part is only a
-    name (an S3 bucket's)."""
-    parts = arn.split(":", 5)
-    resource = parts[5].removeprefix("/") if len(parts) == 6 else ""
-    if not re.search("[/:]", resource):
-        return fallback
-    return f"{parts[2]}:{re.split('[/:]', resource, maxsplit=1)[0]}"
 
 
 def missing_from_moto(account: str, region: str) -> Iterator[Any]:
