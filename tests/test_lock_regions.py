@@ -388,3 +388,23 @@ def test_aws_endpoint_url_to_the_sandbox_needs_no_credentials(sandbox_home, monk
     result = run("--region", REGION, "unlock", "--name", "nobody-here", "--yes")
     assert result.exit_code == 0, result.output
     assert "no lock is held" in result.output and "no AWS credentials" not in result.output
+
+
+def test_a_lock_whose_holder_cannot_be_read_is_waited_for_then_refused(moto_module: None, monkeypatch) -> None:
+    """A create refused while no read shows a holder is tried again once at once (the lock was
+    released between the two requests), then after a short wait each time, up to the timeout."""
+    held = lock.acquire(ssm(), "lk-unread", "up", REGION)
+    monkeypatch.setattr(lock, "current", lambda client, deployment: None)
+    now = [0.0]
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+
+    with pytest.raises(LockHeld) as refused:
+        lock.acquire(ssm(), "lk-unread", "teardown", REGION, timeout=3, clock=lambda: now[0], sleep=sleep)
+    assert "its holder cannot be read" in refused.value.message and refused.value.exit_code == LOCKED
+    assert waits and all(0 < w <= 1.0 for w in waits) and sum(waits) >= 3
+    monkeypatch.undo()
+    held.release()

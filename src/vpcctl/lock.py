@@ -264,6 +264,7 @@ def acquire(
         return lock
 
     held: Holder | None = None
+    unread = 0  # creates refused in a row while no holder could be read
     while True:
         if held is None:  # free, as far as this run knows: take it in one request
             first = mine(1, "")
@@ -272,7 +273,18 @@ def acquire(
         held = current(ssm, deployment)
         now = clock()
         if held is None:
-            continue  # released between the two requests
+            # Released between the two requests (try again at once), or again and again: a
+            # read that does not show the parameter the create met. Then wait, as for a holder.
+            unread += 1
+            if unread > 1:
+                if now >= deadline:
+                    raise LockHeld(
+                        f"deployment '{deployment}' is locked, but its holder cannot be read",
+                        hint=f"run again; if it stays so: vpcctl unlock --name {deployment}",
+                    )
+                sleep(min(max(poll, 0.05), 1.0, max(deadline - now, 0.05)))
+            continue
+        unread = 0
         if not held.is_stale(now):
             if now >= deadline:
                 raise LockHeld(
