@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import time
 from pathlib import Path
 
 import botocore
@@ -24,9 +26,9 @@ def test_a_model_reads_as_botocore_reads_it_and_is_parsed_once(tmp_path: Path) -
     assert first == expected and list(first["shapes"]) == list(expected["shapes"])  # same data, same order
     written = cached_files(tmp_path)
     assert written and all(p.stat().st_size for p in written)
-    stamps = [p.stat().st_mtime_ns for p in written]
+    files = [p.stat().st_ino for p in written]
     assert models.create_loader(tmp_path).load_service_model("ecs", "service-2") == expected
-    assert [p.stat().st_mtime_ns for p in cached_files(tmp_path)] == stamps  # read, not written again
+    assert [p.stat().st_ino for p in cached_files(tmp_path)] == files  # read, not written again (a write replaces)
 
 
 def test_a_changed_source_is_parsed_again(tmp_path: Path) -> None:
@@ -84,3 +86,24 @@ def test_the_list_of_services_is_botocores_and_is_scanned_once(monkeypatch: pyte
     for _ in range(2):
         assert models.create_loader(tmp_path / "cache2").list_available_services("paginators-1") == expected
     assert scans == ["paginators-1"] * 3 and not list((tmp_path / "cache2").glob("services-*"))
+
+
+def test_cached_files_unused_for_a_month_go_when_another_is_written(tmp_path: Path) -> None:
+    root = tmp_path / "vpcctl"
+    current, older = root / "botocore-9.9.9-py311", root / "botocore-1.0.0-py311"
+    older.mkdir(parents=True)
+    (older / "service-2-0123.marshal").write_bytes(b"")  # an old botocore's
+    (older / ".tmp-cut-short").write_bytes(b"")
+    for name in ("used", "unused", "new"):
+        (tmp_path / f"{name}.json").write_text(json.dumps({"name": name}))
+    loader = models.CachedJSONFileLoader(current)
+    loader.load_file(str(tmp_path / "used"))
+    loader.load_file(str(tmp_path / "unused"))
+    month_ago = time.time() - models.UNUSED_FOR - 60
+    for cached in [*cached_files(current), *older.iterdir()]:
+        os.utime(cached, (month_ago, month_ago))
+    assert loader.load_file(str(tmp_path / "used")) == {"name": "used"}  # a read keeps it
+
+    assert loader.load_file(str(tmp_path / "new")) == {"name": "new"}  # a write prunes
+    assert sorted(p.name.split("-")[0] for p in cached_files(current)) == ["new", "used"]
+    assert not older.exists()

@@ -7,11 +7,13 @@ keeps each parsed file as a marshal file (the format of Python's own bytecode ca
 which loads about eight times faster. Its name holds the source's path, size and mtime,
 botocore's version and Python's, so an upgrade, an AWS_DATA_PATH override or an edited
 model is parsed afresh. botocore's list of the services it has models for is kept beside
-them (CachedLoader). A cache that cannot be read or written is only slower.
+them (CachedLoader). A file unused for 30 days goes when another is written. A cache that
+cannot be read or written is only slower.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import json
@@ -19,6 +21,7 @@ import marshal
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -67,11 +70,33 @@ class CachedJSONFileLoader(botocore.loaders.JSONFileLoader):
         return self.folder
 
 
+# A cached file no command has read for this long is removed when the next one is written
+# (an old botocore's, or a deleted virtualenv's: each install's files are keyed apart).
+UNUSED_FOR = 30 * 24 * 3600
+
+
 def _read(path: Path) -> Any:
     try:
-        return marshal.loads(path.read_bytes())
+        data = marshal.loads(path.read_bytes())
     except (OSError, EOFError, ValueError, TypeError):  # absent, unreadable or torn: parse the source again
         return None
+    with contextlib.suppress(OSError):  # a read-only cache is used as it is
+        os.utime(path)  # read now: kept (the mtime says when it was last used)
+    return data
+
+
+def _prune(root: Path, keep: Path) -> None:
+    """Remove the cached files of root's botocore-* folders unused for UNUSED_FOR, and the
+    folders left empty."""
+    old = time.time() - UNUSED_FOR
+    for folder in [f for f in root.glob("botocore-*") if f.is_dir()]:
+        for cached in [*folder.glob("*.marshal"), *folder.glob(".tmp-*")]:  # .tmp-: a write cut short
+            with contextlib.suppress(OSError):  # another command may prune or read it at once
+                if cached != keep and cached.stat().st_mtime < old:
+                    cached.unlink()
+        with contextlib.suppress(OSError):  # not empty: kept
+            if folder != keep.parent:
+                folder.rmdir()
 
 
 def _write(path: Path, data: Any) -> None:
@@ -86,6 +111,7 @@ def _write(path: Path, data: Any) -> None:
             except OSError:
                 os.unlink(out.name)
                 raise
+        _prune(path.parent.parent, path)  # a write is rare: a new install, or an upgrade
     except OSError:
         return  # a read-only or full disk: the models still load, only slower
 
