@@ -147,6 +147,22 @@ def synthetic_rows(env: dict[str, str]) -> list[tuple[str, float, dict[str, int]
     return rows
 
 
+REFERENCE_STEPS = 3_000_000
+
+
+def reference_seconds() -> float:
+    """The machine's speed at the time of the table, the best of three: a shared or throttled
+    machine can run the same command half as fast an hour later."""
+
+    def loop() -> float:
+        start, total = time.perf_counter(), 0
+        for step in range(REFERENCE_STEPS):
+            total += step
+        return time.perf_counter() - start
+
+    return min(loop() for _ in range(3))
+
+
 def command_line(command: list[str]) -> list[str]:
     return ["--sandbox", "--stats", "-q", *command]
 
@@ -163,6 +179,7 @@ def start_up(label: str, command: list[str], env: dict[str, str]) -> tuple[str, 
 
 def bare(args: argparse.Namespace) -> None:
     env = sandbox_env()
+    before = reference_seconds()
     # Commands that need no AWS first, before the emulator takes a core.
     rows = [
         start_up(label, command, env)
@@ -191,6 +208,8 @@ def bare(args: argparse.Namespace) -> None:
             rows += synthetic_rows(env)
     finally:
         stop_sandbox(env)
+    speed = f"{before:.2f} s before the commands, {reference_seconds():.2f} s after"
+    print(f"this machine: a {REFERENCE_STEPS:,}-step Python loop takes {speed} (wall times scale with it)")
     print(f"{'command':<28} {'wall s':>7} {'API calls':>10} {'exit':>5}")
     for label, seconds, calls, code in rows:
         total = calls.get("total", 0)
