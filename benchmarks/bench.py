@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import timeit
 from pathlib import Path
 
 import vpcctl
@@ -142,7 +143,7 @@ def synthetic_rows(env: dict[str, str]) -> list[tuple[str, float, dict[str, int]
             out.write(scenario_text(subnets, services, name))
         size = resource_count(subnets, services)
         for label, command in (("up", "cold"), ("up", "no change"), ("plan", "no change")):
-            seconds, calls, code = run(["--sandbox", "--stats", "-q", label, path], env)
+            seconds, calls, code = run(command_line([label, path]), env)
             rows.append((f"{label} {size} ({command})", seconds, calls, code))
     return rows
 
@@ -153,14 +154,8 @@ REFERENCE_STEPS = 3_000_000
 def reference_seconds() -> float:
     """The machine's speed at the time of the table, the best of three: a shared or throttled
     machine can run the same command half as fast an hour later."""
-
-    def loop() -> float:
-        start, total = time.perf_counter(), 0
-        for step in range(REFERENCE_STEPS):
-            total += step
-        return time.perf_counter() - start
-
-    return min(loop() for _ in range(3))
+    loop = f"total = 0\nfor step in range({REFERENCE_STEPS}):\n    total += step"
+    return min(timeit.repeat(loop, number=1, repeat=3))
 
 
 def command_line(command: list[str]) -> list[str]:

@@ -219,7 +219,7 @@ def test_a_lagging_tag_index_cannot_make_teardown_miss_a_resource(
     # `up` recorded, before its first create, the kinds it would create.
     assert marker.recorded_kinds(ssm, loaded.name) == set(deploy.scenario_kinds(loaded))
     # The index lists nothing yet, during the whole teardown (how soon AWS's does is not documented).
-    monkeypatch.setattr(kit, "tag_index", lambda ctx: {})
+    monkeypatch.setattr(kit, "tag_index", lambda ctx, types=None: {})
     # Without the record (removed by hand), only the kinds read directly are found; the sweep,
     # which reads every kind itself, reports the rest.
     marker.remove(ssm, loaded.name)
@@ -232,6 +232,19 @@ def test_a_lagging_tag_index_cannot_make_teardown_miss_a_resource(
     again = deploy.teardown(context())
     assert again.leftovers == [] and again.count("deleted") > 0
     assert marker.recorded_kinds(ssm, loaded.name) is None
+
+
+def test_teardown_given_the_scenario_and_no_record_deletes_everything(two_sizes: dict[int, Any]) -> None:
+    """A deployment without a record (made before records, or the record removed by hand):
+    teardown given its scenario asks the index for every kind, since it reads none directly."""
+    from vpcctl.aws import marker
+
+    loaded, context, _ = two_sizes[3]
+    marker.remove(context().client("ssm"), loaded.name)
+    report = deploy.teardown(context())
+    assert not report.failed and report.leftovers == [] and report.count("deleted") > 0
+    after = deploy.plan(loaded, context())
+    assert {r.action for r in after.resources} == {"create"}, [r.as_dict() for r in after.resources]
 
 
 def test_the_deployment_record_adds_kinds_and_reads_a_foreign_value_as_any_kind(

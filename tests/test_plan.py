@@ -444,7 +444,7 @@ def test_ecs_items_dropped_from_the_scenario_are_listed_and_a_lagging_index_hide
     planned = deploy.plan(trimmed, context(trimmed, fargate.name))
     assert {r.logical_id for r in planned.resources if r.action == "delete"} == {"side", "side-tg"}
     # An index that lists nothing yet makes none of the scenario's own resources look missing.
-    monkeypatch.setattr(kit, "tag_index", lambda ctx: {})
+    monkeypatch.setattr(kit, "tag_index", lambda ctx, types=None: {})
     lagging = deploy.plan(fargate.loaded, context(fargate.loaded, fargate.name))
     assert not lagging.has_changes, [r.as_dict() for r in lagging.resources if r.changes]
 

@@ -82,8 +82,10 @@ def owned_kinds(ctx: Context, scenario: model.Scenario | None = None, extra: Ite
     ("*": all), whatever the tag index says (it may lag a resource just made), and every other
     kind that can hold something of the deployment (one tag index read decides, kit.present)."""
     wanted = (set(scenario_kinds(scenario)) if scenario else set()) | set(extra)
-    present = set(kit.present(ctx, handlers()))
-    return [k for k in handlers() if k in wanted or "*" in wanted or k in present]
+    if "*" in wanted:
+        return list(handlers())
+    present = set(kit.present(ctx, handlers(), read_directly=wanted))
+    return [k for k in handlers() if k in present]
 
 
 def scenario_kinds(scenario: model.Scenario) -> list[str]:
@@ -570,11 +572,10 @@ class _Deletion:
         return fan_out
 
     def delete_one(self, item: Found) -> StepResult:
+        asked = self.ctx.clock()  # a kind in GONE waits in its delete until it is gone: counted from before
         deleted = kit.delete(self.ctx, handler(item.kind), item)
         if deleted and item.kind in pace.GONE:
-            # Counted from AWS's answer to the delete (a read before it is not the delete): the
-            # deletes it blocks are tried again then.
-            self.ctx.expect_release(self.ctx.clock(), pace.GONE[item.kind])
+            self.ctx.expect_release(asked, pace.GONE[item.kind])  # deletes it blocks are tried again then
         return StepResult(DELETED if deleted else engine.ABSENT, "", item.id)
 
 

@@ -13,7 +13,7 @@ from vpcctl import deploy
 from vpcctl.aws import Aws
 from vpcctl.aws import tags as tagging
 from vpcctl.errors import NotHere
-from vpcctl.resources import handler
+from vpcctl.resources import handler, kit
 from vpcctl.resources.base import Context
 from vpcctl.resources.iam import role_path
 
@@ -87,7 +87,8 @@ def live(
     """What the deployment has in the region now, as its kinds find it: no stopped task,
     inactive task definition or deleted NAT gateway is counted. `index`: its tag index, if read already."""
     ctx = deploy.context(aws, name, None, lambda event: None)
-    ctx.tag_index = index
+    if index is not None:  # one read of every type (names_in_region's): it holds every kind's items
+        ctx.tag_index, ctx.index_types = index, kit.every_type(ctx)
     found = deploy.discover(ctx, deploy.owned_kinds(ctx), parallelism)
     kinds: Counter[str] = Counter()
     for kind, by_lid in found.items():

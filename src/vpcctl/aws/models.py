@@ -54,7 +54,7 @@ class CachedJSONFileLoader(botocore.loaders.JSONFileLoader):
             except OSError:
                 continue
             key = hashlib.sha1(f"{os.path.abspath(source)}\0{stat.st_size}\0{stat.st_mtime_ns}".encode()).hexdigest()
-            cached = self._folder() / f"{Path(file_path).name}-{key[:20]}.marshal"
+            cached = self.directory() / f"{Path(file_path).name}-{key[:20]}.marshal"
             data = _read(cached)
             if data is None:
                 with opener(source, "rb") as raw:
@@ -64,7 +64,8 @@ class CachedJSONFileLoader(botocore.loaders.JSONFileLoader):
             return data
         return None
 
-    def _folder(self) -> Path:
+    def directory(self) -> Path:
+        """Where its files are kept (the user's cache unless given one)."""
         if self.folder is None:
             self.folder = cache_folder()
         return self.folder
@@ -124,17 +125,15 @@ class CachedLoader(botocore.loaders.Loader):
     no ~/.aws/models): that folder changes only with botocore, whose version and folder the
     cache's name holds."""
 
+    @botocore.loaders.instance_cache
     def list_available_services(self, type_name: str) -> list[str]:
-        memo = ("list_available_services", type_name)  # botocore's instance_cache key
-        if memo not in self._cache:
-            listing = self._listing_file(type_name)
-            services = _read(listing) if listing else None
-            if not isinstance(services, list):
-                services = super().list_available_services(type_name)
-                if listing:
-                    _write(listing, services)
-            self._cache[memo] = services
-        return self._cache[memo]
+        listing = self._listing_file(type_name)
+        services = _read(listing) if listing else None
+        if not isinstance(services, list):
+            services = super().list_available_services(type_name)
+            if listing:
+                _write(listing, services)
+        return services
 
     def _listing_file(self, type_name: str) -> Path | None:
         searched = [path for path in self.search_paths if os.path.isdir(path)]
@@ -142,7 +141,7 @@ class CachedLoader(botocore.loaders.Loader):
             return None
         stat = os.stat(self.BUILTIN_DATA_PATH)
         key = hashlib.sha1(f"{os.path.abspath(self.BUILTIN_DATA_PATH)}\0{stat.st_mtime_ns}".encode()).hexdigest()
-        return self.file_loader._folder() / f"services-{type_name}-{key[:20]}.marshal"
+        return self.file_loader.directory() / f"services-{type_name}-{key[:20]}.marshal"
 
 
 def create_loader(folder: Path | None = None) -> botocore.loaders.Loader:

@@ -169,6 +169,7 @@ class Context:
         # When what this run deleted typically lets go of what it held (its interfaces), on self.clock.
         self.releases: list[float] = []
         self.tag_index: dict[str, dict[str, str]] | None = None  # ARN -> tags, read once (kit.tag_index)
+        self.index_types: list[str] | None = None  # what that read asked for (its ResourceTypeFilters)
         self.index_lock = threading.Lock()
         self._attr_lock = threading.Lock()
         self.snapshots: dict[str, Snapshot] = {}  # batched reads the readiness waits share

@@ -176,57 +176,78 @@ def chunks(items: list[Any], size: int) -> list[list[Any]]:
 # Services whose type names in ResourceTypeFilters AWS does not document (docs/moto-gaps.md):
 # asked for by service, so that no guessed name can hide an item.
 BY_SERVICE = frozenset({"apigateway"})
+# Types a kind's items may carry (tagged_as) that AWS documents for no ARN GetResources lists:
+# matched, never asked for (an unknown filter value could be refused).
+NEVER_ASKED = frozenset({"ec2:eip-allocation"})
 
 
-def index_types(ctx: Context) -> list[str]:
-    """What the run asks the tag index for, as ResourceTypeFilters takes it.
+def every_type(ctx: Context) -> list[str]:
+    """Every kind's service: what a run asks the index for unless told which kinds it reads directly."""
+    return sorted({t.split(":")[0] for h in ctx.inventory.kinds.values() for t in h.tagged_as})
 
-    A run with a scenario (reads by name) reads the scenario's kinds whatever the index says,
-    so it asks by type ("ec2:subnet": the type in the ARN, as the filter takes it) only for the
-    kinds the index decides on (those the scenario has none of, kit.present) and those whose
-    reads take from it (Handler.reads_index). Any other run asks by service, for every kind."""
+
+def index_types(ctx: Context, read_directly: Iterable[str]) -> list[str]:
+    """What a run asks the tag index for, as ResourceTypeFilters takes it.
+
+    The kinds it reads whatever the index says (a scenario's, a deployment record's) need not
+    be asked for: it asks by type ("ec2:subnet", as the ARN embeds it) for the other kinds,
+    which the index decides on (kit.present), and for those whose reads take from it
+    (Handler.reads_index). Told of no such kind, it asks for every kind by service."""
+    direct = set(read_directly)
+    if not direct:
+        return every_type(ctx)
     kinds = ctx.inventory.kinds
-    if not ctx.by_name or ctx.scenario is None:
-        return sorted({t.split(":")[0] for h in kinds.values() for t in h.tagged_as})
-    used = {r.kind for r in ctx.scenario.resources.values()}
-    asked = {t for kind, h in kinds.items() if kind not in used or h.reads_index for t in h.tagged_as}
-    return sorted({t.split(":")[0] if t.split(":")[0] in BY_SERVICE else t for t in asked})
+    asked = {t for kind, h in kinds.items() if kind not in direct or h.reads_index for t in h.tagged_as}
+    return sorted({t.split(":")[0] if t.split(":")[0] in BY_SERVICE else t for t in asked - NEVER_ASKED})
 
 
-def tag_index(ctx: Context) -> dict[str, dict[str, str]]:
+def covers(asked: Iterable[str], types: Iterable[str]) -> bool:
+    """Whether an index read of `asked` holds every item of `types` (a service holds its types)."""
+    held = set(asked)
+    return all(t in held or t.split(":")[0] in held for t in types)
+
+
+def tag_index(ctx: Context, types: list[str] | None = None) -> dict[str, dict[str, str]]:
     """ARN -> tags of what the Resource Groups Tagging API holds tagged for the deployment in
-    the region, of the types the run asks for (index_types): one paginated read per run,
-    shared by every kind."""
+    the region: one paginated read per run, shared by every kind. `types`: what it must hold
+    (index_types; by default what the run asked for first, or every kind). A run that asks
+    for more than its read holds reads again, for both."""
     with ctx.index_lock:
-        if ctx.tag_index is None:
-            types = index_types(ctx)
-            # No filter would list every type: a run that needs none reads nothing.
-            pages = (
-                ctx.client("resourcegroupstaggingapi")
-                .get_paginator("get_resources")
-                .paginate(
-                    TagFilters=[{"Key": tagging.DEPLOYMENT, "Values": [ctx.deployment]}],
-                    ResourcesPerPage=100,
-                    ResourceTypeFilters=types,
-                )
-                if types
-                else []
-            )
-            # Keyed as the services' own reads give ARNs (CloudWatch Logs may end one with ':*').
-            ctx.tag_index = {
-                item["ResourceARN"].removesuffix(":*"): tagging.to_dict(item.get("Tags"))
-                for page in pages
-                for item in page.get("ResourceTagMappingList") or []
-            }
+        wanted = types if types is not None else ctx.index_types if ctx.index_types is not None else every_type(ctx)
+        if ctx.tag_index is None or not covers(ctx.index_types or (), wanted):
+            asked = sorted({*wanted, *(ctx.index_types or ())}) if ctx.tag_index is not None else list(wanted)
+            ctx.tag_index, ctx.index_types = _read_index(ctx, asked), asked
         return ctx.tag_index
 
 
-def present(ctx: Context, kinds: dict[str, Handler]) -> list[str]:
+def _read_index(ctx: Context, types: list[str]) -> dict[str, dict[str, str]]:
+    if not types:  # no filter would list every type: a run that needs none reads nothing
+        return {}
+    pages = (
+        ctx.client("resourcegroupstaggingapi")
+        .get_paginator("get_resources")
+        .paginate(
+            TagFilters=[{"Key": tagging.DEPLOYMENT, "Values": [ctx.deployment]}],
+            ResourcesPerPage=100,
+            ResourceTypeFilters=types,
+        )
+    )
+    # Keyed as the services' own reads give ARNs (CloudWatch Logs may end one with ':*').
+    return {
+        item["ResourceARN"].removesuffix(":*"): tagging.to_dict(item.get("Tags"))
+        for page in pages
+        for item in page.get("ResourceTagMappingList") or []
+    }
+
+
+def present(ctx: Context, kinds: dict[str, Handler], read_directly: Iterable[str] = ()) -> list[str]:
     """The kinds that can hold something of the deployment: those whose types the tag index
-    lists, and every kind read directly (the index does not cover it, or misses what it
-    holds: untaggable items, items tagged only after their create)."""
-    held = {tagging.arn_type(arn) for arn in tag_index(ctx)}
-    return [kind for kind, h in kinds.items() if not h.tagged_as or held & set(h.tagged_as)]
+    lists, every kind read directly (the index does not cover it, or misses what it holds:
+    untaggable items, items tagged only after their create), and `read_directly`, which the
+    run reads whatever the index says (and so does not ask it for)."""
+    direct = set(read_directly)
+    held = {tagging.arn_type(arn) for arn in tag_index(ctx, index_types(ctx, direct))}
+    return [kind for kind, h in kinds.items() if kind in direct or not h.tagged_as or held & set(h.tagged_as)]
 
 
 def wanted_ids(ctx: Context, kind: str) -> list[str] | None:
@@ -241,8 +262,7 @@ def indexed_arns(ctx: Context, of_type: str) -> list[str]:
     """The ARNs of one type (tags.arn_type) the tag index lists for the deployment: what it owns
     beyond the scenario's items, which are read by name whatever the index says."""
     index = tag_index(ctx)
-    asked = index_types(ctx)
-    if of_type not in asked and of_type.split(":")[0] not in asked:
+    if ctx.index_types is not None and not covers(ctx.index_types, [of_type]):
         # A kind reading the index without Handler.reads_index would see an index without its items.
         raise RuntimeError(f"{of_type} read from a tag index that was not asked for it")
     return sorted(arn for arn in index if tagging.arn_type(arn) == of_type)
