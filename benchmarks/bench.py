@@ -20,7 +20,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import timeit
 from pathlib import Path
 
 import vpcctl
@@ -148,14 +147,16 @@ def synthetic_rows(env: dict[str, str]) -> list[tuple[str, float, dict[str, int]
     return rows
 
 
-REFERENCE_STEPS = 3_000_000
-
-
 def reference_seconds() -> float:
-    """The machine's speed at the time of the table, the best of three: a shared or throttled
-    machine can run the same command half as fast an hour later."""
-    loop = f"total = 0\nfor step in range({REFERENCE_STEPS}):\n    total += step"
-    return min(timeit.repeat(loop, number=1, repeat=3))
+    """The machine's speed at the time of the table: starting Python and importing botocore,
+    the best of STARTS (what every command that talks to AWS pays first). A shared machine
+    can run the same command half as fast an hour later."""
+    best = float("inf")
+    for _ in range(STARTS):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import botocore.session"], check=True)
+        best = min(best, time.perf_counter() - start)
+    return best
 
 
 def command_line(command: list[str]) -> list[str]:
@@ -204,7 +205,7 @@ def bare(args: argparse.Namespace) -> None:
     finally:
         stop_sandbox(env)
     speed = f"{before:.2f} s before the commands, {reference_seconds():.2f} s after"
-    print(f"this machine: a {REFERENCE_STEPS:,}-step Python loop takes {speed} (wall times scale with it)")
+    print(f"this machine: starting Python and importing botocore takes {speed} (wall times scale with it)")
     print(f"{'command':<28} {'wall s':>7} {'API calls':>10} {'exit':>5}")
     for label, seconds, calls, code in rows:
         total = calls.get("total", 0)
