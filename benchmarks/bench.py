@@ -147,16 +147,21 @@ def synthetic_rows(env: dict[str, str]) -> list[tuple[str, float, dict[str, int]
     return rows
 
 
-def reference_seconds() -> float:
-    """The machine's speed at the time of the table: starting Python and importing botocore,
-    the best of STARTS (what every command that talks to AWS pays first). A shared machine
-    can run the same command half as fast an hour later."""
+def best_start(arguments: list[str], env: dict[str, str]) -> float:
+    """Start-to-exit seconds of `python ARGUMENTS`, the best of STARTS runs."""
     best = float("inf")
     for _ in range(STARTS):
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import botocore.session"], check=True)
+        subprocess.run([sys.executable, *arguments], env=env, capture_output=True, check=True)
         best = min(best, time.perf_counter() - start)
     return best
+
+
+def reference_seconds(env: dict[str, str]) -> float:
+    """The machine's speed at the time of the table: starting Python and importing botocore
+    (what every command that talks to AWS pays first). A shared machine can run the same
+    command half as fast an hour later."""
+    return best_start(["-c", "import botocore.session"], env)
 
 
 def command_line(command: list[str]) -> list[str]:
@@ -165,17 +170,12 @@ def command_line(command: list[str]) -> list[str]:
 
 def start_up(label: str, command: list[str], env: dict[str, str]) -> tuple[str, float, dict[str, int], int]:
     """A command's start-to-exit time, the best of STARTS runs."""
-    best = float("inf")
-    for _ in range(STARTS):
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "vpcctl", *command], env=env, capture_output=True, check=True)
-        best = min(best, time.perf_counter() - start)
-    return f"{label} (best of {STARTS})", best, {}, 0
+    return f"{label} (best of {STARTS})", best_start(["-m", "vpcctl", *command], env), {}, 0
 
 
 def bare(args: argparse.Namespace) -> None:
     env = sandbox_env()
-    before = reference_seconds()
+    before = reference_seconds(env)
     # Commands that need no AWS first, before the emulator takes a core.
     rows = [
         start_up(label, command, env)
@@ -204,7 +204,7 @@ def bare(args: argparse.Namespace) -> None:
             rows += synthetic_rows(env)
     finally:
         stop_sandbox(env)
-    speed = f"{before:.2f} s before the commands, {reference_seconds():.2f} s after"
+    speed = f"{before:.2f} s before the commands, {reference_seconds(env):.2f} s after"
     print(f"this machine: starting Python and importing botocore takes {speed} (wall times scale with it)")
     print(f"{'command':<28} {'wall s':>7} {'API calls':>10} {'exit':>5}")
     for label, seconds, calls, code in rows:

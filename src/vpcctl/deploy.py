@@ -84,8 +84,7 @@ def owned_kinds(ctx: Context, scenario: model.Scenario | None = None, extra: Ite
     wanted = (set(scenario_kinds(scenario)) if scenario else set()) | set(extra)
     if "*" in wanted:
         return list(handlers())
-    present = set(kit.present(ctx, handlers(), read_directly=wanted))
-    return [k for k in handlers() if k in present]
+    return kit.present(ctx, handlers(), read_directly=wanted)
 
 
 def scenario_kinds(scenario: model.Scenario) -> list[str]:

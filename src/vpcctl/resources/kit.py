@@ -213,10 +213,12 @@ def tag_index(ctx: Context, types: list[str] | None = None) -> dict[str, dict[st
     (index_types; by default what the run asked for first, or every kind). A run that asks
     for more than its read holds reads again, for both."""
     with ctx.index_lock:
-        wanted = types if types is not None else ctx.index_types if ctx.index_types is not None else every_type(ctx)
-        if ctx.tag_index is None or not covers(ctx.index_types or (), wanted):
-            asked = sorted({*wanted, *(ctx.index_types or ())}) if ctx.tag_index is not None else list(wanted)
-            ctx.tag_index, ctx.index_types = _read_index(ctx, asked), asked
+        if types is None:
+            types = ctx.index_types if ctx.index_types is not None else every_type(ctx)
+        held = ctx.index_types if ctx.tag_index is not None else None  # a reset index holds nothing
+        if held is None or not covers(held, types):
+            ctx.index_types = sorted({*types, *(held or ())})
+            ctx.tag_index = _read_index(ctx, ctx.index_types)
         return ctx.tag_index
 
 

@@ -13,6 +13,7 @@ types too: moto calls a log group "logs:loggroup", its ARN says "log-group".
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from typing import Any
 
@@ -31,17 +32,15 @@ def install() -> None:
         resource_type_filters: list[str] | None = None,
         resource_arn_list: list[str] | None = None,
     ) -> Iterator[Any]:
-        for resource in original(self, tag_filters, None, resource_arn_list):
-            if match_resource_type(arn_type(resource.arn, resource.resource_type), resource_type_filters):
-                yield resource
         matches = make_tag_matcher(tag_filters)
-        for resource in missing_from_moto(self.account_id, self.region_name):
-            if (
-                resource.tags  # moto lists only tagged resources of the types it covers; so do these
-                and match_resource_type(arn_type(resource.arn, resource.resource_type), resource_type_filters)
-                and matches(resource.tags)
-                and (not resource_arn_list or resource.arn in resource_arn_list)
-            ):
+        added = (
+            resource
+            for resource in missing_from_moto(self.account_id, self.region_name)
+            # moto lists only tagged resources of the types it covers; so do these
+            if resource.tags and matches(resource.tags) and (not resource_arn_list or resource.arn in resource_arn_list)
+        )
+        for resource in itertools.chain(original(self, tag_filters, None, resource_arn_list), added):
+            if match_resource_type(arn_type(resource.arn, resource.resource_type), resource_type_filters):
                 yield resource
 
     ResourceGroupsTaggingAPIBackend._get_resources_generator = generator
